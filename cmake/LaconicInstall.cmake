@@ -1,0 +1,22 @@
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+install(TARGETS laconic EXPORT laconicTargets)
+install(DIRECTORY include/laconic TYPE INCLUDE)
+install(EXPORT laconicTargets
+  NAMESPACE laconic::
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/laconic)
+
+
+configure_package_config_file(cmake/laconicConfig.cmake.in
+  ${PROJECT_BINARY_DIR}/laconicConfig.cmake
+  INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/laconic)
+# While laconic is 0.x, a minor release may break the API: only the same minor version matches.
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/laconicConfigVersion.cmake
+  COMPATIBILITY SameMinorVersion ARCH_INDEPENDENT)
+install(FILES
+  ${PROJECT_BINARY_DIR}/laconicConfig.cmake
+  ${PROJECT_BINARY_DIR}/laconicConfigVersion.cmake
+  cmake/LaconicDependencies.cmake
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/laconic)
+install(FILES LICENSE README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})

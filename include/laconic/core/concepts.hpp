@@ -1,0 +1,42 @@
+#pragma once
+
+// The contracts between the parts of laconic, as C++20 concepts. docs/ explains each.
+
+#include <laconic/core/types.hpp>
+
+#include <concepts>
+#include <span>
+
+namespace laconic {
+
+// What a worker can compute on its own data. `gradient` writes the mean gradient over the
+// batch (indices into the worker's samples, 0..size()-1) into g and returns the mean loss.
+// One instance is only ever used by one thread at a time, so it may keep mutable scratch.
+template <class O>
+concept Objective = requires(O& o, const O& co, const Vector& x, std::span<const Index> batch,
+                             Vector& g) {
+  { co.dim() } -> std::convertible_to<Index>;
+  { co.size() } -> std::convertible_to<Index>;
+  { o.gradient(x, batch, g) } -> std::convertible_to<double>;
+};
+
+// Optional: a faster gradient over all of the worker's samples (same value as gradient()
+// with the batch 0..size()-1).
+template <class O>
+concept HasFullGradient = Objective<O> && requires(O& o, const Vector& x, Vector& g) {
+  { o.full_gradient(x, g) } -> std::convertible_to<double>;
+};
+
+// Optional: the smoothness constant L_m of the worker's loss.
+template <class O>
+concept HasSmoothness = Objective<O> && requires(const O& o) {
+  { o.smoothness() } -> std::convertible_to<double>;
+};
+
+// Optional: classification accuracy of a model on the worker's samples.
+template <class O>
+concept HasAccuracy = Objective<O> && requires(const O& o, const Vector& x) {
+  { o.accuracy(x) } -> std::convertible_to<double>;
+};
+
+}  // namespace laconic

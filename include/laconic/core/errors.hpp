@@ -1,0 +1,66 @@
+#pragma once
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace laconic {
+
+// A malformed input file: names the file, the 1-based line and column, and what was expected.
+class ParseError : public std::runtime_error {
+ public:
+  ParseError(std::string file, std::int64_t line, std::int64_t column, std::string what_expected)
+      : std::runtime_error(fmt::format("{}:{}:{}: {}", file, line, column, what_expected)),
+        file_(std::move(file)),
+        line_(line),
+        column_(column) {}
+
+  // For binary files, where a position is a byte offset rather than a line and column.
+  static ParseError at_byte(std::string file, std::int64_t offset, std::string_view what_expected) {
+    return ParseError(std::move(file), 0, offset,
+                      fmt::format("byte {}: {}", offset, what_expected), binary_tag{});
+  }
+
+  const std::string& file() const { return file_; }
+  std::int64_t line() const { return line_; }
+  std::int64_t column() const { return column_; }
+
+ private:
+  struct binary_tag {};
+  ParseError(std::string file, std::int64_t line, std::int64_t column, std::string_view what,
+             binary_tag)
+      : std::runtime_error(fmt::format("{}: {}", file, what)),
+        file_(std::move(file)),
+        line_(line),
+        column_(column) {}
+
+  std::string file_;
+  std::int64_t line_;
+  std::int64_t column_;
+};
+
+// A message whose bytes do not decode (truncated, corrupted, or of the wrong kind).
+class DecodeError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Throws std::invalid_argument naming the parameter, its value and the allowed range
+// unless `ok` holds.
+template <class T>
+void require_param(bool ok, std::string_view name, const T& value, std::string_view allowed) {
+  if (!ok) {
+    throw std::invalid_argument(
+        fmt::format("invalid parameter {} = {}: must be {}", name, value, allowed));
+  }
+}
+
+inline void require_positive_finite(std::string_view name, double value) {
+  require_param(std::isfinite(value) && value > 0, name, value, "positive and finite");
+}
+
+}  // namespace laconic

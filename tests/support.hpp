@@ -1,0 +1,40 @@
+#pragma once
+
+// Helpers shared by the tests.
+
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string>
+
+namespace laconic::test {
+
+// The directory of the shared real datasets, or nullopt when it is absent.
+inline std::optional<std::filesystem::path> data_dir() {
+  const char* env = std::getenv("LACONIC_DATA_DIR");
+  std::filesystem::path dir = env != nullptr ? env : LACONIC_TEST_DATA_DIR;
+  if (!std::filesystem::is_directory(dir)) return std::nullopt;
+  return dir;
+}
+
+// The path of a shared dataset file, or nullopt (with a SKIPPED message) when it is absent.
+inline std::optional<std::filesystem::path> data_file(const std::string& name) {
+  const auto dir = data_dir();
+  if (dir && std::filesystem::exists(*dir / name)) return *dir / name;
+  WARN("SKIPPED: data file " << name << " not found (set LACONIC_DATA_DIR)");
+  return std::nullopt;
+}
+
+// Writes `text` to a fresh temporary file and returns its path.
+inline std::filesystem::path write_temp(const std::string& name, const std::string& text) {
+  const auto dir = std::filesystem::temp_directory_path() / "laconic_tests";
+  std::filesystem::create_directories(dir);
+  const auto path = dir / name;
+  std::ofstream(path, std::ios::binary) << text;
+  return path;
+}
+
+}  // namespace laconic::test
