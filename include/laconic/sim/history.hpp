@@ -1,0 +1,75 @@
+#pragma once
+
+// The per-round record of a run, written as CSV with a header comment that says what ran.
+
+#include <laconic/core/ledger.hpp>
+#include <laconic/core/types.hpp>
+
+#include <fmt/format.h>
+#include <fmt/os.h>
+
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace laconic::sim {
+
+// The state after `round` rounds: the model θ^round and the counts accumulated so far.
+struct Record {
+  Index round = 0;
+  double loss = std::numeric_limits<double>::quiet_NaN();          // (1/M) Σ f_m(θ)
+  double grad_norm_sq = std::numeric_limits<double>::quiet_NaN();  // ‖(1/M) Σ ∇f_m(θ)‖²
+  double test_accuracy = std::numeric_limits<double>::quiet_NaN();  // NaN when not evaluated
+  Traffic traffic;                                                 // totals over all workers
+
+  friend bool operator==(const Record& a, const Record& b) {
+    auto same = [](double x, double y) { return x == y || (std::isnan(x) && std::isnan(y)); };
+    return a.round == b.round && same(a.loss, b.loss) && same(a.grad_norm_sq, b.grad_norm_sq) &&
+           same(a.test_accuracy, b.test_accuracy) && a.traffic == b.traffic;
+  }
+};
+
+class History {
+ public:
+  // One line naming the library version, the method, its parameters and the seed.
+  std::string description;
+  std::vector<Record> rows;
+
+  static constexpr std::string_view csv_columns =
+      "round,loss,grad_norm_sq,test_accuracy,uploads,downloads,bits_up,bits_down,"
+      "bits_up_values,bits_up_indices,bits_up_metadata,bits_down_values,bits_down_indices,"
+      "bits_down_metadata,gradient_samples";
+
+  std::string to_csv() const {
+    std::string out = fmt::format("# {}\n{}\n", description, csv_columns);
+    for (const Record& r : rows) {
+      const Traffic& t = r.traffic;
+      fmt::format_to(std::back_inserter(out),
+                     "{},{:.17g},{:.17g},{:.17g},{},{},{},{},{},{},{},{},{},{},{}\n", r.round, r.loss,
+                     r.grad_norm_sq, r.test_accuracy, t.uploads, t.downloads, t.up.total(),
+                     t.down.total(), t.up.values, t.up.indices, t.up.metadata, t.down.values,
+                     t.down.indices, t.down.metadata, t.gradient_samples);
+    }
+    return out;
+  }
+
+  // Writes the CSV next to `path` and renames it into place, so an existing file is never
+  // left half-written.
+  void write_csv(const std::filesystem::path& path) const {
+    if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
+    auto temporary = path;
+    temporary += ".tmp";
+    {
+      auto file = fmt::output_file(temporary.string());
+      file.print("{}", to_csv());
+    }
+    std::filesystem::rename(temporary, path);
+  }
+
+  friend bool operator==(const History&, const History&) = default;
+};
+
+}  // namespace laconic::sim

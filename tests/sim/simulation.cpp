@@ -1,0 +1,227 @@
+#include <laconic/methods.hpp>
+#include <laconic/sim/simulation.hpp>
+
+#include <catch2/catch.hpp>
+
+#include "sim/fixtures.hpp"
+
+#include <cmath>
+#include <set>
+
+using namespace laconic;
+using laconic::test::Points;
+
+namespace {
+
+// M workers with n points each in R^p; worker m's points are centred on (m, −m, 0, ...).
+std::vector<Points> make_workers(int M, int n, int p) {
+  std::vector<Points> workers;
+  RandomStream rng(99, Purpose::user);
+  for (int m = 0; m < M; ++m) {
+    std::vector<Vector> points;
+    for (int i = 0; i < n; ++i) {
+      Vector c(p);
+      for (int j = 0; j < p; ++j) c[j] = rng.normal();
+      c[0] += m;
+      c[1] -= m;
+      points.push_back(c);
+    }
+    workers.emplace_back(std::move(points));
+  }
+  return workers;
+}
+
+Vector overall_mean(const std::vector<Points>& workers, int n, int p) {
+  // Recomputed from the same stream, in the same order as make_workers.
+  Vector mean = Vector::Zero(p);
+  RandomStream rng(99, Purpose::user);
+  for (std::size_t m = 0; m < workers.size(); ++m) {
+    for (int i = 0; i < n; ++i) {
+      Vector c(p);
+      for (int j = 0; j < p; ++j) c[j] = rng.normal();
+      c[0] += static_cast<double>(m);
+      c[1] -= static_cast<double>(m);
+      mean += c;
+    }
+  }
+  return mean / static_cast<double>(workers.size() * static_cast<std::size_t>(n));
+}
+
+Sgd exact_gd(double eta) {
+  return Sgd{.uplink = {.float_bits = 64},
+             .server = {.step = server::StepSize::constant(eta)},
+             .downlink = {.float_bits = 64}};
+}
+
+}  // namespace
+
+TEST_CASE("distributed GD follows the hand-worked trajectory and counts every bit", "[sim]") {
+  // With f = (1/M) Σ f_m = ½‖θ − c̄‖² + const, GD gives θ^k − c̄ = (1 − η)^k (θ^0 − c̄).
+  const int M = 4, n = 3, p = 5, rounds = 12;
+  const double eta = 0.3;
+  auto workers = make_workers(M, n, p);
+  const Vector center = overall_mean(workers, n, p);
+  const Vector theta0 = Vector::Ones(p);
+  sim::Simulation sim(exact_gd(eta), workers, theta0, {.seed = 1, .rounds = rounds});
+  const auto result = sim.run();
+
+  REQUIRE(result.status == sim::Status::completed);
+  REQUIRE(result.history.rows.size() == rounds + 1);
+  for (const auto& row : result.history.rows) {
+    const double factor = std::pow(1 - eta, static_cast<double>(row.round));
+    const Vector expected_gradient = factor * (theta0 - center);
+    CHECK(row.grad_norm_sq == Approx(expected_gradient.squaredNorm()).epsilon(1e-12));
+    const auto k = static_cast<std::uint64_t>(row.round);
+    CHECK(row.traffic.uploads == M * k);
+    CHECK(row.traffic.downloads == M * k);
+    CHECK(row.traffic.up == Bits{.values = M * k * p * 64});
+    CHECK(row.traffic.down == Bits{.values = M * k * p * 64});
+    CHECK(row.traffic.gradient_samples == M * k * n);
+  }
+  const Vector expected = center + std::pow(1 - eta, rounds) * (theta0 - center);
+  CHECK((result.theta - expected).lpNorm<Eigen::Infinity>() < 1e-14);
+  for (Index m = 0; m < M; ++m) CHECK(result.ledger.worker(m).uploads == rounds);
+}
+
+TEST_CASE("32-bit floats on the wire by default", "[sim]") {
+  const int M = 3, n = 2, p = 4;
+  sim::Simulation sim(Sgd{.server = {.step = server::StepSize::constant(0.5)}},
+                      make_workers(M, n, p), Vector::Zero(p), {.rounds = 2});
+  const auto result = sim.run();
+  CHECK(result.ledger.total().up.values == 2u * M * p * 32);
+  CHECK(result.ledger.total().down.values == 2u * M * p * 32);
+}
+
+TEST_CASE("minibatches are distinct samples drawn from each worker's own stream", "[sim]") {
+  const int M = 3, n = 20, p = 2, b = 7;
+  auto method = Sgd{.server = {.step = server::StepSize::constant(0.1),
+                               .batch = server::Batch::of(b)}};
+  auto run_once = [&](std::uint64_t seed) {
+    sim::Simulation sim(method, make_workers(M, n, p), Vector::Zero(p),
+                        {.seed = seed, .rounds = 1});
+    sim.run();
+    std::vector<std::vector<Index>> batches;
+    for (const auto& w : sim.workers()) batches.push_back(w.last_batch);
+    return batches;
+  };
+  const auto first = run_once(5);
+  for (const auto& batch : first) {
+    CHECK(batch.size() == b);
+    CHECK(std::set<Index>(batch.begin(), batch.end()).size() == b);
+    for (Index i : batch) CHECK((i >= 0 && i < n));
+  }
+  CHECK(first[0] != first[1]);     // workers draw from different streams
+  CHECK(run_once(5) == first);     // the same seed draws the same batches
+  CHECK(run_once(6) != first);     // another seed draws others
+
+  SECTION("every sample is equally likely") {
+    // Over 2000 rounds each of the 20 samples of worker 0 is drawn 2000·7/20 = 700 times in
+    // expectation (binomial sd ≈ 21.3).
+    std::vector<int> count(n);
+    sim::Simulation sim(method, make_workers(1, n, p), Vector::Zero(p), {.rounds = 1});
+    for (int r = 0; r < 2000; ++r) {
+      sim.run();
+      for (Index i : sim.workers()[0].last_batch) ++count[static_cast<std::size_t>(i)];
+    }
+    for (int c : count) CHECK(std::abs(c - 700) < 100);
+  }
+}
+
+TEST_CASE("the history is identical for 1 and 2 threads and for two runs with one seed",
+          "[sim]") {
+  const int M = 13, n = 9, p = 6;
+  auto method = Sgd{.server = {.step = server::StepSize::inverse_time(0.5, 10),
+                               .batch = server::Batch::of(3)}};
+  auto run = [&](int threads) {
+    sim::Simulation sim(method, make_workers(M, n, p), Vector::Zero(p),
+                        {.seed = 11, .rounds = 40, .threads = threads});
+    return sim.run();
+  };
+  const auto one = run(1), two = run(2), again = run(2);
+  CHECK(one.history == two.history);
+  CHECK(two.history == again.history);
+  CHECK(one.history.to_csv() == two.history.to_csv());
+  CHECK((one.theta.array() == two.theta.array()).all());
+}
+
+TEST_CASE("callbacks observe every round and can stop the run", "[sim]") {
+  sim::Simulation sim(exact_gd(0.1), make_workers(2, 2, 2), Vector::Zero(2),
+                      {.rounds = 100, .record_every = 5});
+  std::vector<Index> seen;
+  int records = 0;
+  const auto result = sim.run([&](const sim::RoundView& view) {
+    seen.push_back(view.round);
+    records += view.record != nullptr;
+    return view.round == 12 ? sim::Control::stop : sim::Control::proceed;
+  });
+  CHECK(result.status == sim::Status::stopped);
+  CHECK(seen.size() == 12);
+  CHECK(seen.back() == 12);
+  CHECK(records == 2);                          // rounds 5 and 10
+  CHECK(result.history.rows.size() == 3);       // rounds 0, 5, 10
+  CHECK(result.ledger.total().uploads == 24);   // 12 rounds of 2 workers
+}
+
+TEST_CASE("a non-finite gradient stops the run and keeps its history", "[sim]") {
+  auto workers = make_workers(3, 2, 2);
+  workers[1].poison_at_call = 4;  // the fifth minibatch of worker 1: round 4 (from 0)
+  auto method = exact_gd(0.1);
+  method.server.batch = server::Batch::of(1);
+  sim::Simulation sim(method, workers, Vector::Zero(2), {.rounds = 50});
+  const auto result = sim.run();
+  CHECK(result.status == sim::Status::diverged);
+  REQUIRE(result.divergence);
+  CHECK(result.divergence->worker == 1);
+  CHECK(result.divergence->round == 4);
+  CHECK(result.divergence->quantity == "gradient");
+  CHECK_THAT(result.message, Catch::Contains("worker 1") && Catch::Contains("round 4"));
+  CHECK(result.history.rows.size() == 5);  // rounds 0..4, before the bad update
+  CHECK(result.theta.allFinite());
+}
+
+TEST_CASE("a step size that blows up is reported as divergence of the loss", "[sim]") {
+  sim::Simulation sim(exact_gd(3.0), make_workers(2, 2, 2), Vector::Ones(2), {.rounds = 5000});
+  const auto result = sim.run();
+  CHECK(result.status == sim::Status::diverged);
+  REQUIRE(result.divergence);
+  CHECK(result.history.rows.size() > 100);
+  CHECK(result.history.rows.size() < 5000);
+}
+
+TEST_CASE("invalid parameters name themselves, their value and the allowed range", "[sim]") {
+  auto workers = make_workers(2, 3, 2);
+  auto error_of = [&](auto&& make) -> std::string {
+    try {
+      make();
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  CHECK(error_of([&] {
+          sim::Simulation(Sgd{.server = {.step = server::StepSize::constant(-1)}}, workers,
+                          Vector::Zero(2));
+        }) == "invalid parameter step.eta = -1: must be positive and finite");
+  CHECK_THAT(error_of([&] {
+               sim::Simulation(Sgd{.server = {.batch = server::Batch::of(4)}}, workers,
+                               Vector::Zero(2));
+             }),
+             Catch::Contains("server.batch.samples = 4") && Catch::Contains("at most the 3"));
+  CHECK_THAT(error_of([&] { sim::Simulation(Sgd{}, workers, Vector::Zero(3)); }),
+             Catch::Contains("workers[0].dim() = 2") && Catch::Contains("theta0.size() = 3"));
+  CHECK_THAT(error_of([&] { sim::Simulation(Sgd{}, workers, Vector::Zero(2), {.threads = 0}); }),
+             Catch::Contains("threads = 0"));
+  CHECK_THAT(error_of([&] { sim::Simulation(Sgd{.uplink = {.float_bits = 16}}, workers,
+                                            Vector::Zero(2)); }),
+             Catch::Contains("identity.float_bits = 16") && Catch::Contains("32 or 64"));
+}
+
+TEST_CASE("the CSV names what ran and holds one row per record", "[sim]") {
+  sim::Simulation sim(exact_gd(0.2), make_workers(2, 2, 3), Vector::Zero(3),
+                      {.seed = 77, .rounds = 4, .label = "tiny-gd"});
+  const auto csv = sim.run().history.to_csv();
+  CHECK_THAT(csv, Catch::StartsWith("# laconic 0.1.0; label=tiny-gd; skip=never"));
+  CHECK_THAT(csv, Catch::Contains("seed=77"));
+  CHECK_THAT(csv, Catch::Contains("\nround,loss,grad_norm_sq,"));
+  CHECK(std::count(csv.begin(), csv.end(), '\n') == 2 + 5);
+}
