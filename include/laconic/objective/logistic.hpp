@@ -1,0 +1,141 @@
+#pragma once
+
+// Binary logistic regression on a worker's shard, with an L2 or a nonconvex regularizer:
+//
+//   f(θ) = (1/n) Σ_i log(1 + exp(−b_i a_iᵀθ)) + r(θ),   b_i ∈ {−1, +1},
+//
+// the problem of the LAG, LAQ, LASG (L2) and EF21, CD-Adam (nonconvex) experiments.
+
+#include <laconic/core/errors.hpp>
+#include <laconic/core/types.hpp>
+#include <laconic/data/dataset.hpp>
+#include <laconic/objective/common.hpp>
+
+#include <cmath>
+#include <span>
+#include <utility>
+
+namespace laconic::objective {
+
+class Logistic {
+ public:
+  struct Params {
+    double lambda = 0;                          // regularization strength λ ≥ 0
+    Regularizer regularizer = Regularizer::l2;  // r(θ): λ/2‖θ‖² or λ Σ θ_j²/(1+θ_j²)
+  };
+
+  explicit Logistic(data::Shard shard) : Logistic(std::move(shard), Params{}) {}
+
+  // The shard must hold a binary dataset (labels ±1) and at least one row.
+  Logistic(data::Shard shard, Params params) : shard_(std::move(shard)), params_(params) {
+    detail::require_shard(shard_);
+    require_param(shard_.data->task() == data::Task::binary, "dataset task",
+                  detail::task_name(shard_.data->task()),
+                  "binary (labels +1/-1) for logistic regression");
+    require_param(shard_.size() >= 1, "shard.size()", shard_.size(), ">= 1");
+    detail::require_lambda(params_.lambda);
+  }
+
+  Index dim() const { return shard_.dim(); }
+  Index size() const { return shard_.size(); }
+  const data::Shard& shard() const { return shard_; }
+  const Params& params() const { return params_; }
+
+  // The mean loss over the batch (local indices 0..size()-1, repeats allowed) plus r(x);
+  // writes its gradient into g.
+  double gradient(const Vector& x, std::span<const Index> batch, Vector& g) {
+    detail::require_point(x, dim());
+    require_param(!batch.empty(), "batch.size()", batch.size(), ">= 1");
+    g.resize(dim());
+    g.setZero();
+    const auto& b = shard_.data->labels();
+    const double loss = shard_.data->visit([&](const auto& a) {
+      double sum = 0;
+      for (const Index i : batch) {
+        detail::require_index(i, size());
+        const Index row = shard_.begin + i;
+        const double margin = b[row] * a.row(row).dot(x);
+        sum += softplus(-margin);
+        g += (-b[row] * sigmoid(-margin)) * a.row(row).transpose();
+      }
+      return sum;
+    });
+    const auto count = static_cast<double>(batch.size());
+    g /= count;
+    add_regularizer_gradient(params_.regularizer, params_.lambda, x, g);
+    return loss / count + regularizer_value(params_.regularizer, params_.lambda, x);
+  }
+
+  // gradient() over all of the shard's rows, as one product with the row block and one with
+  // its transpose.
+  double full_gradient(const Vector& x, Vector& g) {
+    detail::require_point(x, dim());
+    const Index n = size();
+    const auto labels = shard_.labels();
+    const auto b = labels.array();
+    margins_.resize(n);
+    g.resize(dim());
+    shard_.data->visit([&](const auto& a) {
+      const auto block = a.middleRows(shard_.begin, n);
+      margins_.noalias() = block * x;
+      margins_.array() *= b;
+    });
+    const double loss = margins_.unaryExpr([](double m) { return softplus(-m); }).mean();
+    // ∂/∂m log(1 + e^{−m}) = −σ(−m); the chain rule through m_i = b_i a_iᵀθ gives b_i.
+    margins_ = -(b * margins_.array().unaryExpr([](double m) { return sigmoid(-m); })) /
+               static_cast<double>(n);
+    shard_.data->visit([&](const auto& a) {
+      const auto block = a.middleRows(shard_.begin, n);
+      g.noalias() = block.transpose() * margins_;
+    });
+    add_regularizer_gradient(params_.regularizer, params_.lambda, x, g);
+    return loss + regularizer_value(params_.regularizer, params_.lambda, x);
+  }
+
+  // f(x) over all of the shard's rows. Allocates its own scratch, so it may be called on a
+  // const instance.
+  double loss(const Vector& x) const {
+    detail::require_point(x, dim());
+    const Vector m = margins(x);
+    return m.unaryExpr([](double v) { return softplus(-v); }).mean() +
+           regularizer_value(params_.regularizer, params_.lambda, x);
+  }
+
+  // The fraction of the shard's rows whose label is the sign of a_iᵀx (a score of 0 counts
+  // as +1).
+  double accuracy(const Vector& x) const {
+    detail::require_point(x, dim());
+    const Vector scores = scores_of(x);
+    const auto labels = shard_.labels();
+    const auto correct = ((scores.array() >= 0) == (labels.array() > 0)).count();
+    return static_cast<double>(correct) / static_cast<double>(size());
+  }
+
+  // L = λ_max(AᵀA)/(4n) + λ (L2) or + 2λ (nonconvex): σ' ≤ 1/4 bounds the data term's
+  // Hessian by AᵀA/(4n), and regularizer_smoothness bounds the regularizer's. Computed on
+  // the first call and cached (the first call is not safe concurrently with another call on
+  // the same instance; copies made after it share the cached value).
+  double smoothness() const {
+    if (gram_ < 0) gram_ = max_eigenvalue_gram(shard_);
+    return gram_ / 4 + regularizer_smoothness(params_.regularizer, params_.lambda);
+  }
+
+ private:
+  Vector scores_of(const Vector& x) const {
+    return shard_.data->visit(
+        [&](const auto& a) -> Vector { return a.middleRows(shard_.begin, size()) * x; });
+  }
+
+  Vector margins(const Vector& x) const {
+    Vector m = scores_of(x);
+    m.array() *= shard_.labels().array();
+    return m;
+  }
+
+  data::Shard shard_;
+  Params params_;
+  Vector margins_;            // full_gradient's scratch: margins, then loss derivatives
+  mutable double gram_ = -1;  // λ_max(AᵀA)/n once computed
+};
+
+}  // namespace laconic::objective
