@@ -1,7 +1,5 @@
 #include <laconic/core/concepts.hpp>
-#include <laconic/methods.hpp>
 #include <laconic/objective/least_squares.hpp>
-#include <laconic/sim/simulation.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -184,29 +182,4 @@ TEST_CASE("LeastSquares validates its inputs", "[objective][least_squares]") {
   CHECK_THROWS_WITH(
       objective::least_squares_minimizer(std::vector<data::Shard>{data::whole(dataset)}, -1.0),
       Catch::Contains("lambda"));
-}
-
-TEST_CASE("Distributed GD on LeastSquares workers reaches least_squares_minimizer",
-          "[objective][least_squares]") {
-  // Four workers on contiguous shards of one dataset, GD with step 1/max_m L_m: the
-  // objectives plug into the simulated loop through the Objective concept alone.
-  const auto dataset = test::random_dataset(Storage::sparse, data::Task::regression, 80, 6, 31);
-  std::vector<LeastSquares> workers;
-  for (Index m = 0; m < 4; ++m) {
-    workers.emplace_back(data::Shard{dataset, 20 * m, 20 * (m + 1)},
-                         LeastSquares::Params{.lambda = 0.1});
-  }
-  double smoothness = 0;
-  for (const auto& w : workers) smoothness = std::max(smoothness, w.smoothness());
-  const Vector expected = objective::least_squares_minimizer(workers);
-
-  // 64-bit links, so that the iterates are not rounded to float on the way.
-  Gd method{.uplink = {.float_bits = 64},
-            .server = {.step = server::StepSize::constant(1 / smoothness)},
-            .downlink = {.float_bits = 64}};
-  sim::Simulation simulation(method, workers, Vector::Zero(6), {.seed = 1, .rounds = 3000});
-  const auto result = simulation.run();
-  REQUIRE(result.status == sim::Status::completed);
-  CHECK(test::relative_error(result.theta, expected) < 1e-8);
-  CHECK(result.history.rows.back().grad_norm_sq < 1e-16);
 }
