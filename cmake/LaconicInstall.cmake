@@ -1,4 +1,3 @@
-include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 install(TARGETS laconic EXPORT laconicTargets)
@@ -6,7 +5,6 @@ install(DIRECTORY include/laconic TYPE INCLUDE)
 install(EXPORT laconicTargets
   NAMESPACE laconic::
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/laconic)
-
 
 configure_package_config_file(cmake/laconicConfig.cmake.in
   ${PROJECT_BINARY_DIR}/laconicConfig.cmake
