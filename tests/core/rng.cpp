@@ -39,10 +39,9 @@ TEST_CASE("streams with different keys or addresses are independent", "[core][rn
   // uniforms should be within a few 1/sqrt(n) of zero, and no words should coincide.
   const int n = 100000;
   RandomStream base(1, Purpose::batch, 2, 3);
-  std::vector<RandomStream> others{RandomStream(2, Purpose::batch, 2, 3),
-                                   RandomStream(1, Purpose::compress, 2, 3),
-                                   RandomStream(1, Purpose::batch, 3, 3),
-                                   RandomStream(1, Purpose::batch, 2, 4)};
+  std::vector<RandomStream> others{
+      RandomStream(2, Purpose::batch, 2, 3), RandomStream(1, Purpose::compress, 2, 3),
+      RandomStream(1, Purpose::batch, 3, 3), RandomStream(1, Purpose::batch, 2, 4)};
   std::vector<double> u(n);
   for (auto& x : u) x = base.uniform();
   for (auto& other : others) {

@@ -38,7 +38,7 @@ class Points {
   }
 
   std::vector<Index> last_batch;  // the last minibatch
-  int poison_at_call = -1;         // makes the gradient NaN on this minibatch call
+  int poison_at_call = -1;        // makes the gradient NaN on this minibatch call
   int minibatch_calls = 0;
 
  private:

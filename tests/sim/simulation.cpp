@@ -94,8 +94,8 @@ TEST_CASE("32-bit floats on the wire by default", "[sim]") {
 
 TEST_CASE("minibatches are distinct samples drawn from each worker's own stream", "[sim]") {
   const int M = 3, n = 20, p = 2, b = 7;
-  auto method = Sgd{.server = {.step = server::StepSize::constant(0.1),
-                               .batch = server::Batch::of(b)}};
+  auto method =
+      Sgd{.server = {.step = server::StepSize::constant(0.1), .batch = server::Batch::of(b)}};
   auto run_once = [&](std::uint64_t seed) {
     sim::Simulation sim(method, make_workers(M, n, p), Vector::Zero(p),
                         {.seed = seed, .rounds = 1});
@@ -110,9 +110,9 @@ TEST_CASE("minibatches are distinct samples drawn from each worker's own stream"
     CHECK(std::set<Index>(batch.begin(), batch.end()).size() == b);
     for (Index i : batch) CHECK((i >= 0 && i < n));
   }
-  CHECK(first[0] != first[1]);     // workers draw from different streams
-  CHECK(run_once(5) == first);     // the same seed draws the same batches
-  CHECK(run_once(6) != first);     // another seed draws others
+  CHECK(first[0] != first[1]);  // workers draw from different streams
+  CHECK(run_once(5) == first);  // the same seed draws the same batches
+  CHECK(run_once(6) != first);  // another seed draws others
 
   SECTION("every sample is equally likely") {
     // Over 2000 rounds each of the 20 samples of worker 0 is drawn 2000·7/20 = 700 times in
@@ -127,11 +127,10 @@ TEST_CASE("minibatches are distinct samples drawn from each worker's own stream"
   }
 }
 
-TEST_CASE("the history is identical for 1 and 2 threads and for two runs with one seed",
-          "[sim]") {
+TEST_CASE("the history is identical for 1 and 2 threads and for two runs with one seed", "[sim]") {
   const int M = 13, n = 9, p = 6;
-  auto method = Sgd{.server = {.step = server::StepSize::inverse_time(0.5, 10),
-                               .batch = server::Batch::of(3)}};
+  auto method = Sgd{
+      .server = {.step = server::StepSize::inverse_time(0.5, 10), .batch = server::Batch::of(3)}};
   auto run = [&](int threads) {
     sim::Simulation sim(method, make_workers(M, n, p), Vector::Zero(p),
                         {.seed = 11, .rounds = 40, .threads = threads});
@@ -157,9 +156,9 @@ TEST_CASE("callbacks observe every round and can stop the run", "[sim]") {
   CHECK(result.status == sim::Status::stopped);
   CHECK(seen.size() == 12);
   CHECK(seen.back() == 12);
-  CHECK(records == 2);                          // rounds 5 and 10
-  CHECK(result.history.rows.size() == 3);       // rounds 0, 5, 10
-  CHECK(result.ledger.total().uploads == 24);   // 12 rounds of 2 workers
+  CHECK(records == 2);                         // rounds 5 and 10
+  CHECK(result.history.rows.size() == 3);      // rounds 0, 5, 10
+  CHECK(result.ledger.total().uploads == 24);  // 12 rounds of 2 workers
 }
 
 TEST_CASE("a non-finite gradient stops the run and keeps its history", "[sim]") {
@@ -211,8 +210,9 @@ TEST_CASE("invalid parameters name themselves, their value and the allowed range
              Catch::Contains("workers[0].dim() = 2") && Catch::Contains("theta0.size() = 3"));
   CHECK_THAT(error_of([&] { sim::Simulation(Sgd{}, workers, Vector::Zero(2), {.threads = 0}); }),
              Catch::Contains("threads = 0"));
-  CHECK_THAT(error_of([&] { sim::Simulation(Sgd{.uplink = {.float_bits = 16}}, workers,
-                                            Vector::Zero(2)); }),
+  CHECK_THAT(error_of([&] {
+               sim::Simulation(Sgd{.uplink = {.float_bits = 16}}, workers, Vector::Zero(2));
+             }),
              Catch::Contains("identity.float_bits = 16") && Catch::Contains("32 or 64"));
 }
 

@@ -47,7 +47,8 @@ class Identity {
   void decode(const Message& message, Vector& out) const {
     BitReader reader(message.bytes);
     for (Index i = 0; i < out.size(); ++i) {
-      out[i] = params_.float_bits == 32 ? static_cast<double>(reader.read_f32()) : reader.read_f64();
+      out[i] =
+          params_.float_bits == 32 ? static_cast<double>(reader.read_f32()) : reader.read_f64();
     }
     reader.expect_end();
   }

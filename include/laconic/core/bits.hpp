@@ -57,8 +57,12 @@ class BitWriter {
       size_ += static_cast<std::uint64_t>(take);
     }
   }
-  void write_f32(float value, Field field) { write(std::bit_cast<std::uint32_t>(value), 32, field); }
-  void write_f64(double value, Field field) { write(std::bit_cast<std::uint64_t>(value), 64, field); }
+  void write_f32(float value, Field field) {
+    write(std::bit_cast<std::uint32_t>(value), 32, field);
+  }
+  void write_f64(double value, Field field) {
+    write(std::bit_cast<std::uint64_t>(value), 64, field);
+  }
 
   std::uint64_t size() const { return size_; }
   const Bits& bits() const { return bits_; }
@@ -66,9 +70,15 @@ class BitWriter {
  private:
   void add(Field field, std::uint64_t count) {
     switch (field) {
-      case Field::values: bits_.values += count; break;
-      case Field::indices: bits_.indices += count; break;
-      case Field::metadata: bits_.metadata += count; break;
+      case Field::values:
+        bits_.values += count;
+        break;
+      case Field::indices:
+        bits_.indices += count;
+        break;
+      case Field::metadata:
+        bits_.metadata += count;
+        break;
     }
   }
 

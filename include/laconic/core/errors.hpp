@@ -21,8 +21,8 @@ class ParseError : public std::runtime_error {
 
   // For binary files, where a position is a byte offset rather than a line and column.
   static ParseError at_byte(std::string file, std::int64_t offset, std::string_view what_expected) {
-    return ParseError(std::move(file), 0, offset,
-                      fmt::format("byte {}: {}", offset, what_expected), binary_tag{});
+    return ParseError(std::move(file), 0, offset, fmt::format("byte {}: {}", offset, what_expected),
+                      binary_tag{});
   }
 
   const std::string& file() const { return file_; }

@@ -48,10 +48,9 @@ constexpr Block generate(Block counter, Key key) {
     }
     const uint128 p0 = static_cast<uint128>(m0) * counter[0];
     const uint128 p1 = static_cast<uint128>(m1) * counter[2];
-    counter = {static_cast<std::uint64_t>(p1 >> 64) ^ counter[1] ^ key[0],
-               static_cast<std::uint64_t>(p1),
-               static_cast<std::uint64_t>(p0 >> 64) ^ counter[3] ^ key[1],
-               static_cast<std::uint64_t>(p0)};
+    counter = {
+        static_cast<std::uint64_t>(p1 >> 64) ^ counter[1] ^ key[0], static_cast<std::uint64_t>(p1),
+        static_cast<std::uint64_t>(p0 >> 64) ^ counter[3] ^ key[1], static_cast<std::uint64_t>(p0)};
   }
   return counter;
 }

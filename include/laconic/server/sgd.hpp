@@ -32,7 +32,9 @@ struct StepSize {
 
   void validate() const {
     switch (kind) {
-      case Kind::constant: require_positive_finite("step.eta", eta); break;
+      case Kind::constant:
+        require_positive_finite("step.eta", eta);
+        break;
       case Kind::inverse_time:
         require_positive_finite("step.eta", eta);
         require_positive_finite("step.k0", k0);
@@ -47,18 +49,24 @@ struct StepSize {
   double at(Index k) const {
     const auto kd = static_cast<double>(k);
     switch (kind) {
-      case Kind::constant: return eta;
-      case Kind::inverse_time: return eta / (1 + kd / k0);
-      case Kind::strongly_convex: return 2 / (mu * (kd + K0));
+      case Kind::constant:
+        return eta;
+      case Kind::inverse_time:
+        return eta / (1 + kd / k0);
+      case Kind::strongly_convex:
+        return 2 / (mu * (kd + K0));
     }
     return eta;
   }
 
   std::string describe() const {
     switch (kind) {
-      case Kind::constant: return fmt::format("constant(eta={})", eta);
-      case Kind::inverse_time: return fmt::format("inverse_time(eta0={}, k0={})", eta, k0);
-      case Kind::strongly_convex: return fmt::format("strongly_convex(mu={}, K0={})", mu, K0);
+      case Kind::constant:
+        return fmt::format("constant(eta={})", eta);
+      case Kind::inverse_time:
+        return fmt::format("inverse_time(eta0={}, k0={})", eta, k0);
+      case Kind::strongly_convex:
+        return fmt::format("strongly_convex(mu={}, K0={})", mu, K0);
     }
     return {};
   }
@@ -85,8 +93,10 @@ struct Batch {
   // The batch size for a worker holding n samples; full batches use all of them.
   Index size_for(Index n) const {
     switch (kind) {
-      case Kind::full: return n;
-      case Kind::samples: return samples;
+      case Kind::full:
+        return n;
+      case Kind::samples:
+        return samples;
       case Kind::fraction:
         return std::max<Index>(1, static_cast<Index>(std::ceil(fraction * static_cast<double>(n))));
     }
@@ -96,9 +106,12 @@ struct Batch {
 
   std::string describe() const {
     switch (kind) {
-      case Kind::full: return "full";
-      case Kind::samples: return fmt::format("{}", samples);
-      case Kind::fraction: return fmt::format("{}*n", fraction);
+      case Kind::full:
+        return "full";
+      case Kind::samples:
+        return fmt::format("{}", samples);
+      case Kind::fraction:
+        return fmt::format("{}*n", fraction);
     }
     return {};
   }

@@ -20,10 +20,10 @@ namespace laconic::sim {
 // The state after `round` rounds: the model θ^round and the counts accumulated so far.
 struct Record {
   Index round = 0;
-  double loss = std::numeric_limits<double>::quiet_NaN();          // (1/M) Σ f_m(θ)
-  double grad_norm_sq = std::numeric_limits<double>::quiet_NaN();  // ‖(1/M) Σ ∇f_m(θ)‖²
+  double loss = std::numeric_limits<double>::quiet_NaN();           // (1/M) Σ f_m(θ)
+  double grad_norm_sq = std::numeric_limits<double>::quiet_NaN();   // ‖(1/M) Σ ∇f_m(θ)‖²
   double test_accuracy = std::numeric_limits<double>::quiet_NaN();  // NaN when not evaluated
-  Traffic traffic;                                                 // totals over all workers
+  Traffic traffic;                                                  // totals over all workers
 
   friend bool operator==(const Record& a, const Record& b) {
     auto same = [](double x, double y) { return x == y || (std::isnan(x) && std::isnan(y)); };
@@ -48,8 +48,8 @@ class History {
     for (const Record& r : rows) {
       const Traffic& t = r.traffic;
       fmt::format_to(std::back_inserter(out),
-                     "{},{:.17g},{:.17g},{:.17g},{},{},{},{},{},{},{},{},{},{},{}\n", r.round, r.loss,
-                     r.grad_norm_sq, r.test_accuracy, t.uploads, t.downloads, t.up.total(),
+                     "{},{:.17g},{:.17g},{:.17g},{},{},{},{},{},{},{},{},{},{},{}\n", r.round,
+                     r.loss, r.grad_norm_sq, r.test_accuracy, t.uploads, t.downloads, t.up.total(),
                      t.down.total(), t.up.values, t.up.indices, t.up.metadata, t.down.values,
                      t.down.indices, t.down.metadata, t.gradient_samples);
     }

@@ -206,9 +206,7 @@ class Simulation {
 
   const server::Batch& batch() const { return server_.params().batch; }
 
-  std::size_t group_begin(std::size_t g) const {
-    return g * workers_.size() / group_sum_.size();
-  }
+  std::size_t group_begin(std::size_t g) const { return g * workers_.size() / group_sum_.size(); }
 
   // The mean gradient of worker m at x over its minibatch for `round` (all samples for a
   // full batch); writes it to s.gradient and returns the mean loss.
@@ -232,9 +230,8 @@ class Simulation {
       s.swaps[static_cast<std::size_t>(i)] = j;
       std::swap(s.order[static_cast<std::size_t>(i)], s.order[static_cast<std::size_t>(j)]);
     }
-    const double loss =
-        w.gradient(x, std::span<const Index>(s.order.data(), static_cast<std::size_t>(b)),
-                   s.gradient);
+    const double loss = w.gradient(
+        x, std::span<const Index>(s.order.data(), static_cast<std::size_t>(b)), s.gradient);
     for (Index i = b - 1; i >= 0; --i) {
       std::swap(s.order[static_cast<std::size_t>(i)],
                 s.order[static_cast<std::size_t>(s.swaps[static_cast<std::size_t>(i)])]);
@@ -325,8 +322,10 @@ class Simulation {
 
   static std::string explain(const RunResult& r) {
     switch (r.status) {
-      case Status::completed: return "completed";
-      case Status::stopped: return "stopped by a callback";
+      case Status::completed:
+        return "completed";
+      case Status::stopped:
+        return "stopped by a callback";
       case Status::diverged: {
         const Divergence& d = *r.divergence;
         const std::string where =
