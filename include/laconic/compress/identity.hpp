@@ -31,7 +31,8 @@ class Identity {
 
   Message encode(const Vector& x, RandomStream& /*rng*/) const {
     Message message;
-    BitWriter writer(message.bytes);
+    BitWriter writer(message);
+    writer.reserve(static_cast<std::uint64_t>(x.size()) * params_.float_bits);
     for (Index i = 0; i < x.size(); ++i) {
       if (params_.float_bits == 32) {
         writer.write_f32(static_cast<float>(x[i]), Field::values);
@@ -39,7 +40,7 @@ class Identity {
         writer.write_f64(x[i], Field::values);
       }
     }
-    message.bits = writer.bits();
+    writer.finish();
     return message;
   }
 

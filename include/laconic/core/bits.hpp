@@ -6,6 +6,7 @@
 
 #include <laconic/core/errors.hpp>
 
+#include <algorithm>
 #include <bit>
 #include <cstdint>
 #include <cstring>
@@ -39,22 +40,31 @@ struct Message {
   Bits bits;
 };
 
-// Appends bits to a byte vector, least significant bit first.
+// Appends bits to a message, least significant bit first, 64 at a time: fields accumulate
+// in a word that is stored when full. finish() stores the last partial word and must be
+// called before the message is used.
 class BitWriter {
  public:
-  explicit BitWriter(std::vector<std::uint8_t>& out) : out_(out) { out_.clear(); }
+  explicit BitWriter(Message& message) : out_(message.bytes), bits_(message.bits) {
+    out_.clear();
+    bits_ = {};
+  }
+
+  // Room for `count` more bits, so that writing them does not reallocate.
+  void reserve(std::uint64_t count) { out_.reserve(out_.size() + (fill_ + count) / 8 + 9); }
 
   // Writes the low `count` bits of `value` (0 ≤ count ≤ 64).
   void write(std::uint64_t value, int count, Field field) {
     add(field, static_cast<std::uint64_t>(count));
-    for (int done = 0; done < count;) {
-      const int offset = static_cast<int>(size_ % 8);
-      if (offset == 0) out_.push_back(0);
-      const int take = std::min(8 - offset, count - done);
-      const auto chunk = static_cast<std::uint8_t>((value >> done) & ((1u << take) - 1));
-      out_.back() = static_cast<std::uint8_t>(out_.back() | (chunk << offset));
-      done += take;
-      size_ += static_cast<std::uint64_t>(take);
+    if (count == 0) return;
+    if (count < 64) value &= (std::uint64_t{1} << count) - 1;
+    word_ |= value << fill_;
+    fill_ += count;
+    if (fill_ >= 64) {
+      store(word_, 8);
+      fill_ -= 64;
+      // The bits of `value` that did not fit (none when the word was empty before).
+      word_ = fill_ > 0 ? value >> (count - fill_) : 0;
     }
   }
   void write_f32(float value, Field field) {
@@ -64,10 +74,24 @@ class BitWriter {
     write(std::bit_cast<std::uint64_t>(value), 64, field);
   }
 
-  std::uint64_t size() const { return size_; }
-  const Bits& bits() const { return bits_; }
+  // Stores the last partial word, zero-padded to whole bytes.
+  void finish() {
+    store(word_, (fill_ + 7) / 8);
+    word_ = 0;
+    fill_ = 0;
+  }
+
+  std::uint64_t size() const { return bits_.total(); }
 
  private:
+  void store(std::uint64_t word, int bytes) {
+    const std::size_t at = out_.size();
+    out_.resize(at + static_cast<std::size_t>(bytes));
+    for (int i = 0; i < bytes; ++i) {
+      out_[at + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(word >> (8 * i));
+    }
+  }
+
   void add(Field field, std::uint64_t count) {
     switch (field) {
       case Field::values:
@@ -83,8 +107,9 @@ class BitWriter {
   }
 
   std::vector<std::uint8_t>& out_;
-  std::uint64_t size_ = 0;
-  Bits bits_;
+  Bits& bits_;
+  std::uint64_t word_ = 0;  // bits not yet stored
+  int fill_ = 0;            // how many of word_'s low bits are in use
 };
 
 // Reads what a BitWriter wrote. Reading past the end throws DecodeError.
@@ -97,15 +122,19 @@ class BitReader {
       throw DecodeError(fmt::format("message truncated: {} bits requested at bit {}, {} left",
                                     count, position_, remaining()));
     }
-    std::uint64_t value = 0;
-    for (int done = 0; done < count;) {
-      const int offset = static_cast<int>(position_ % 8);
-      const int take = std::min(8 - offset, count - done);
-      const std::uint64_t chunk = (bytes_[position_ / 8] >> offset) & ((1u << take) - 1);
-      value |= chunk << done;
-      done += take;
-      position_ += static_cast<std::uint64_t>(take);
+    if (count == 0) return 0;
+    const std::size_t at = position_ / 8;
+    const int shift = static_cast<int>(position_ % 8);
+    // The bytes holding the field: at most 9 (64 bits starting mid-byte).
+    const std::size_t span = (static_cast<std::size_t>(shift + count) + 7) / 8;
+    std::uint64_t low = 0;
+    for (std::size_t i = 0; i < std::min<std::size_t>(span, 8); ++i) {
+      low |= std::uint64_t{bytes_[at + i]} << (8 * i);
     }
+    std::uint64_t value = low >> shift;
+    if (span == 9) value |= std::uint64_t{bytes_[at + 8]} << (64 - shift);
+    if (count < 64) value &= (std::uint64_t{1} << count) - 1;
+    position_ += static_cast<std::uint64_t>(count);
     return value;
   }
   float read_f32() { return std::bit_cast<float>(static_cast<std::uint32_t>(read(32))); }
