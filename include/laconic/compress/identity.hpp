@@ -3,6 +3,7 @@
 // No compression: every coordinate as a float on the wire, 32-bit by default (the papers'
 // convention) or 64-bit.
 
+#include <laconic/compress/compressor.hpp>
 #include <laconic/core/bits.hpp>
 #include <laconic/core/errors.hpp>
 #include <laconic/core/rng.hpp>
@@ -18,8 +19,6 @@ class Identity {
     int float_bits = 32;  // 32 or 64
   };
 
-  static constexpr bool unbiased = true;
-
   Identity() : Identity(Params{}) {}
   explicit Identity(const Params& params) : params_(params) {
     require_param(params.float_bits == 32 || params.float_bits == 64, "identity.float_bits",
@@ -27,9 +26,11 @@ class Identity {
   }
 
   const Params& params() const { return params_; }
+  bool unbiased() const { return true; }
   std::string describe() const { return fmt::format("identity(fp{})", params_.float_bits); }
 
   Message encode(const Vector& x, RandomStream& /*rng*/) const {
+    require_finite_input(x.allFinite(), "identity");
     Message message;
     BitWriter writer(message);
     writer.reserve(static_cast<std::uint64_t>(x.size()) * params_.float_bits);
@@ -56,6 +57,7 @@ class Identity {
 
   // decode(encode(x)) without the bytes.
   Bits compress(const Vector& x, Vector& out, RandomStream& /*rng*/) const {
+    require_finite_input(x.allFinite(), "identity");
     if (params_.float_bits == 32) {
       out = x.cast<float>().cast<double>();
     } else {

@@ -1,0 +1,52 @@
+#pragma once
+
+// The Compressor contract, shared by every compressor in compress/:
+//
+//   struct Params { ... };                      validated by the constructor (require_param)
+//   Message encode(const Vector& x, RandomStream& rng) const;
+//   void decode(const Message& m, Vector& out) const;   out already has x's size
+//   Bits compress(const Vector& x, Vector& out, RandomStream& rng) const;
+//   bool unbiased() const;                      E C(x) = x
+//   std::string describe() const;               name and parameters, for History headers
+//
+// compress() is the fast path the simulation uses: it writes decode(encode(x, rng)) into out
+// bit for bit, draws the same random numbers, and returns the bits encode() would have
+// produced, without building the bytes. decode() reads only the message's bytes and throws
+// DecodeError for anything malformed (truncated, padded, an index out of range, a bad header);
+// it never reads out of bounds. A non-finite x is refused with std::domain_error. Compressors
+// are stateless and const, so one instance serves every worker and thread; scratch space, if
+// any, is thread_local.
+
+#include <laconic/core/bits.hpp>
+#include <laconic/core/rng.hpp>
+#include <laconic/core/types.hpp>
+
+#include <cmath>
+#include <concepts>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace laconic::compress {
+
+template <class C>
+concept Compressor = requires(const C& c, const Vector& x, Vector& out, RandomStream& rng,
+                              const Message& m) {
+  typename C::Params;
+  { c.encode(x, rng) } -> std::same_as<Message>;
+  c.decode(m, out);
+  { c.compress(x, out, rng) } -> std::same_as<Bits>;
+  { c.unbiased() } -> std::convertible_to<bool>;
+  { c.describe() } -> std::convertible_to<std::string>;
+};
+
+// Throws std::domain_error unless the vector to compress is finite. Compressors that compute a
+// norm or scale of x pass std::isfinite of it, which holds exactly when every entry does.
+inline void require_finite_input(bool finite, std::string_view compressor) {
+  if (!finite) {
+    throw std::domain_error(
+        fmt::format("{}: the vector to compress has a non-finite entry", compressor));
+  }
+}
+
+}  // namespace laconic::compress

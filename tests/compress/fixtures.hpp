@@ -1,0 +1,97 @@
+#pragma once
+
+// Checks shared by the compressor tests.
+
+#include <laconic/compress/compressor.hpp>
+#include <laconic/core/rng.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <bit>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+namespace laconic::test {
+
+// Vectors of size p that exercise the corners: Gaussian entries, exact zeros, ties in
+// magnitude, a denormal, and one dominant entry.
+inline Vector awkward_vector(Index p, std::uint64_t seed) {
+  RandomStream rng(seed, Purpose::user);
+  Vector x(p);
+  for (Index i = 0; i < p; ++i) x[i] = rng.normal();
+  if (p >= 4) {
+    x[1] = 0;
+    x[2] = -x[0];  // a tie in magnitude
+    x[3] = std::numeric_limits<double>::denorm_min();
+  }
+  if (p >= 7) x[6] = 1e3;
+  return x;
+}
+
+inline const std::vector<Index>& contract_sizes() {
+  static const std::vector<Index> sizes{1, 2, 7, 64, 1000, 100000};
+  return sizes;
+}
+
+// decode(encode(x)) equals compress(x) bit for bit, both draw the same random numbers, the
+// bits are those of the message, and the message is exactly its bits rounded up to bytes.
+// Returns the decoded vector.
+template <compress::Compressor C>
+Vector check_round_trip(const C& c, const Vector& x, std::uint64_t seed) {
+  RandomStream rng_encode(seed, Purpose::compress, 3, 5);
+  RandomStream rng_compress = rng_encode;
+  const Message message = c.encode(x, rng_encode);
+  Vector decoded = Vector::Constant(x.size(), std::numeric_limits<double>::quiet_NaN());
+  c.decode(message, decoded);
+  Vector fast = Vector::Constant(x.size(), std::numeric_limits<double>::quiet_NaN());
+  const Bits bits = c.compress(x, fast, rng_compress);
+  CHECK(bits == message.bits);
+  CHECK(message.bytes.size() == (message.bits.total() + 7) / 8);
+  CHECK(rng_encode.position() == rng_compress.position());
+  REQUIRE(decoded.size() == x.size());
+  // Bitwise equality: the first differing coordinate, or p.
+  Index first = 0;
+  while (first < x.size() && std::bit_cast<std::uint64_t>(decoded[first]) ==
+                                 std::bit_cast<std::uint64_t>(fast[first])) {
+    ++first;
+  }
+  INFO("p = " << x.size() << ", first difference at " << first);
+  CHECK(first == x.size());
+  return decoded;
+}
+
+// Every non-finite input is refused.
+template <compress::Compressor C>
+void check_rejects_non_finite(const C& c, Index p) {
+  for (const double bad :
+       {std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity(),
+        std::numeric_limits<double>::quiet_NaN()}) {
+    Vector x = Vector::Ones(p);
+    x[p / 2] = bad;
+    Vector out(p);
+    RandomStream rng(1, Purpose::compress);
+    CHECK_THROWS_AS(c.encode(x, rng), std::domain_error);
+    CHECK_THROWS_AS(c.compress(x, out, rng), std::domain_error);
+  }
+}
+
+// Truncating a message, or appending a byte, makes decode throw DecodeError.
+template <compress::Compressor C>
+void check_rejects_truncation(const C& c, const Vector& x) {
+  RandomStream rng(2, Purpose::compress);
+  const Message message = c.encode(x, rng);
+  Vector out(x.size());
+  for (std::size_t keep : {std::size_t{0}, message.bytes.size() / 2, message.bytes.size() - 1}) {
+    if (keep >= message.bytes.size()) continue;
+    Message cut = message;
+    cut.bytes.resize(keep);
+    INFO("kept " << keep << " of " << message.bytes.size() << " bytes");
+    CHECK_THROWS_AS(c.decode(cut, out), DecodeError);
+  }
+  Message longer = message;
+  longer.bytes.push_back(0);
+  CHECK_THROWS_AS(c.decode(longer, out), DecodeError);
+}
+
+}  // namespace laconic::test
