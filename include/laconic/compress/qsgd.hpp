@@ -1,0 +1,430 @@
+#pragma once
+
+// QSGD's stochastic quantizer with s levels (Alistarh et al., NeurIPS 2017; FedPAQ's
+// low-precision quantizer, Reisizadeh et al., AISTATS 2020, eqs. 5–6):
+//
+//   Q_i(x) = ‖x‖ · sign(x_i) · ξ_i / s,   r_i = s|x_i| / ‖x‖,   l_i = ⌊r_i⌋,
+//   ξ_i = l_i + 1 with probability r_i − l_i, else l_i,
+//
+// so E Q(x) = x and E‖Q(x) − x‖² ≤ min(p/s², √p/s) ‖x‖². x = 0 gives 0.
+//
+// ‖x‖ is the Euclidean norm rounded *up* to a 32-bit float, and that float is what is sent and
+// what both ends multiply by: decode(encode(x)) == compress(x) exactly, and |x_i| ≤ ‖x‖ keeps
+// every level in 0..s (a level is clamped to s all the same, against rounding in r_i). A
+// decoded coordinate is the correctly rounded ‖x‖·(±l)/s: the product of a float and an
+// integer l ≤ s ≤ 2^20 is exact in a double. ‖x‖ above the largest float is refused with
+// std::domain_error.
+//
+// Randomness: exactly one rng.uniform() per coordinate, in coordinate order, drawn for every
+// coordinate, zeros and x = 0 included, so the stream's position after a call depends only on
+// p, never on the data.
+//
+// Wire (bits least significant first, see BitWriter):
+//   header    2 bits, metadata: 0 = fixed, 1 = Elias (2 and 3 are rejected)
+//   norm      32-bit float, metadata
+//   fixed:    per coordinate, sign (1 bit, 0 for level 0) then the level in w = ⌈log₂(s+1)⌉ bits,
+//             values: 2 + 32 + p(1 + w) bits.
+//   Elias:    QSGD's sparse form. The number n of nonzero levels as γ(n + 1), metadata; then for
+//             each nonzero coordinate in increasing order, γ(gap) as indices, gap = its index
+//             minus the previous nonzero's index (the first counts from −1), then its sign bit
+//             and γ(level) as values.
+//   cheaper:  both sizes are computed and the smaller message is sent (fixed on a tie).
+// γ(m), m ≥ 1, is the Elias gamma code: with N = ⌊log₂ m⌋, N zeros, a one, then the N bits of
+// m below its leading one, here least significant first; 2N + 1 bits.
+
+#include <laconic/compress/compressor.hpp>
+#include <laconic/core/bits.hpp>
+#include <laconic/core/errors.hpp>
+#include <laconic/core/rng.hpp>
+#include <laconic/core/types.hpp>
+
+#include <algorithm>
+#include <bit>
+#include <cfloat>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace laconic::compress {
+
+namespace elias {
+
+// Length in bits of γ(m), m ≥ 1.
+constexpr std::uint64_t gamma_bits(std::uint64_t m) {
+  return 2 * static_cast<std::uint64_t>(std::bit_width(m)) - 1;
+}
+
+inline void write_gamma(BitWriter& writer, std::uint64_t m, Field field) {
+  const int n = std::bit_width(m) - 1;
+  const std::uint64_t low = m ^ (std::uint64_t{1} << n);  // the bits below the leading one
+  if (n <= 31) {
+    writer.write((std::uint64_t{1} << n) | (low << (n + 1)), 2 * n + 1, field);
+  } else {
+    writer.write(std::uint64_t{1} << n, n + 1, field);
+    writer.write(low, n, field);
+  }
+}
+
+// Reads γ(m) at the reader's position; `bytes` are the bytes the reader reads. Peeks at the
+// next bytes to find the one that ends the run of zeros, without reading past the end. Codes
+// with more than 56 leading zeros (m ≥ 2^57, far beyond any count, gap or level) are refused.
+inline std::uint64_t read_gamma(BitReader& reader, std::span<const std::uint8_t> bytes) {
+  constexpr int max_zeros = 56;
+  const std::uint64_t position = reader.position();
+  const std::size_t at = position / 8;
+  std::uint64_t window = 0;  // at least 57 bits from `position` on, unless the message ends
+  const std::size_t available = std::min<std::size_t>(bytes.size() - at, 8);
+  for (std::size_t i = 0; i < available; ++i) {
+    window |= std::uint64_t{bytes[at + i]} << (8 * i);
+  }
+  window >>= position % 8;
+  const int n = window == 0 ? 64 : std::countr_zero(window);
+  if (n > max_zeros) {
+    throw DecodeError(fmt::format("qsgd: no Elias gamma code of at most {} bits at bit {}",
+                                  2 * max_zeros + 1, position));
+  }
+  if (n > 31) {
+    reader.read(n + 1);  // the zeros and the one
+    return (std::uint64_t{1} << n) | reader.read(n);
+  }
+  const std::uint64_t code = reader.read(2 * n + 1);
+  return (std::uint64_t{1} << n) | (code >> (n + 1));
+}
+
+}  // namespace elias
+
+class Qsgd {
+ public:
+  enum class Encoding { fixed, elias, cheaper };
+
+  struct Params {
+    int levels = 1;                         // s, 1 ≤ s ≤ 2^20
+    Encoding encoding = Encoding::cheaper;  // what encode() sends
+  };
+
+  static constexpr int max_levels = 1 << 20;
+  static constexpr int header_bits = 2;
+  static constexpr std::uint64_t header_fixed = 0;
+  static constexpr std::uint64_t header_elias = 1;
+
+  Qsgd() : Qsgd(Params{}) {}
+  explicit Qsgd(const Params& params)
+      : params_(params), level_bits_(std::bit_width(static_cast<unsigned>(params.levels))) {
+    require_param(params.levels >= 1 && params.levels <= max_levels, "qsgd.levels", params.levels,
+                  "in 1..1048576 (2^20)");
+    const int encoding = static_cast<int>(params.encoding);
+    require_param(encoding >= 0 && encoding <= 2, "qsgd.encoding", encoding,
+                  "fixed, elias or cheaper");
+  }
+
+  const Params& params() const { return params_; }
+  bool unbiased() const { return true; }
+  std::string describe() const {
+    return fmt::format("qsgd(s={}, {})", params_.levels, encoding_name(params_.encoding));
+  }
+
+  // ⌈log₂(s + 1)⌉, the width of a level in the fixed encoding.
+  int level_bits() const { return level_bits_; }
+
+  // The bits of the fixed encoding of a p-vector.
+  Bits fixed_bits(Index p) const {
+    return Bits{
+        .values = static_cast<std::uint64_t>(p) * static_cast<std::uint64_t>(1 + level_bits_),
+        .metadata = header_bits + 32};
+  }
+
+  Message encode(const Vector& x, RandomStream& rng) const {
+    const double norm = wire_norm(x);
+    const Index p = x.size();
+    std::uint32_t* const fields = field_scratch(p);
+    quantize(x, norm, rng, [fields](Index i, std::uint32_t field) { fields[i] = field; });
+    const Sizes sizes = params_.encoding == Encoding::fixed ? Sizes{} : elias_sizes(fields, p);
+
+    Message message;
+    BitWriter writer(message);
+    const bool elias = use_elias(sizes, p);
+    writer.reserve(elias ? sizes.bits().total() : fixed_bits(p).total());
+    writer.write(elias ? header_elias : header_fixed, header_bits, Field::metadata);
+    writer.write_f32(static_cast<float>(norm), Field::metadata);
+    if (elias) {
+      elias::write_gamma(writer, static_cast<std::uint64_t>(sizes.nonzeros) + 1, Field::metadata);
+      Index previous = -1;
+      for (Index i = 0; i < p; ++i) {
+        if (fields[i] == 0) continue;
+        elias::write_gamma(writer, static_cast<std::uint64_t>(i - previous), Field::indices);
+        previous = i;
+        write_sign_and_gamma(writer, fields[i]);
+      }
+    } else {
+      // As many (sign, level) fields per write as fit in 64 bits.
+      const int width = 1 + level_bits_;
+      const Index per_word = 64 / width;
+      for (Index start = 0; start < p; start += per_word) {
+        const Index m = std::min(per_word, p - start);
+        std::uint64_t word = 0;
+        for (Index j = 0; j < m; ++j) {
+          word |= std::uint64_t{fields[start + j]} << (j * width);
+        }
+        writer.write(word, static_cast<int>(m) * width, Field::values);
+      }
+    }
+    writer.finish();
+    return message;
+  }
+
+  // `out` must already have the message's dimension.
+  void decode(const Message& message, Vector& out) const {
+    const std::span<const std::uint8_t> bytes(message.bytes);
+    BitReader reader(bytes);
+    const std::uint64_t header = reader.read(header_bits);
+    if (header != header_fixed && header != header_elias) {
+      throw DecodeError(fmt::format("qsgd: unknown encoding {} in the header", header));
+    }
+    const bool elias = header == header_elias;
+    if ((elias && params_.encoding == Encoding::fixed) ||
+        (!elias && params_.encoding == Encoding::elias)) {
+      throw DecodeError(fmt::format("qsgd: a {} message for a compressor set to {}",
+                                    elias ? "elias" : "fixed", encoding_name(params_.encoding)));
+    }
+    const float norm = reader.read_f32();
+    if (!std::isfinite(norm) || std::signbit(norm)) {
+      throw DecodeError(fmt::format("qsgd: the norm {} is not finite and non-negative", norm));
+    }
+    const auto s = static_cast<std::uint64_t>(params_.levels);
+    const auto p = static_cast<std::uint64_t>(out.size());
+    const Magnitudes magnitudes(norm, params_.levels, out.size());
+    const auto check_level = [&](std::uint64_t level, std::uint64_t i) {
+      if (level > s) {
+        throw DecodeError(
+            fmt::format("qsgd: level {} at coordinate {} exceeds s = {}", level, i, s));
+      }
+      if (level != 0 && norm == 0) {
+        throw DecodeError(fmt::format("qsgd: nonzero level at coordinate {} with norm 0", i));
+      }
+    };
+    if (elias) {
+      const std::uint64_t count = elias::read_gamma(reader, bytes) - 1;
+      if (count > p) {
+        throw DecodeError(fmt::format("qsgd: {} nonzeros in a vector of {}", count, p));
+      }
+      out.setZero();
+      std::uint64_t next = 0;  // the first index the next gap may reach
+      for (std::uint64_t k = 0; k < count; ++k) {
+        const std::uint64_t gap = elias::read_gamma(reader, bytes);
+        if (gap > p - next) {  // next ≤ p: the gap would reach index p or beyond
+          throw DecodeError(fmt::format("qsgd: a gap of {} runs past the dimension {}", gap, p));
+        }
+        const std::uint64_t i = next + gap - 1;
+        next = i + 1;
+        const bool negative = reader.read(1) != 0;
+        const std::uint64_t level = elias::read_gamma(reader, bytes);
+        check_level(level, i);
+        out[static_cast<Index>(i)] =
+            with_sign(magnitudes(static_cast<std::uint32_t>(level)), negative);
+      }
+    } else {
+      const int width = 1 + level_bits_;
+      const std::uint64_t per_word = 64 / static_cast<std::uint64_t>(width);
+      const std::uint64_t mask = (std::uint64_t{1} << width) - 1;
+      for (std::uint64_t start = 0; start < p; start += per_word) {
+        const std::uint64_t m = std::min(per_word, p - start);
+        const std::uint64_t word = reader.read(static_cast<int>(m) * width);
+        for (std::uint64_t j = 0; j < m; ++j) {
+          const std::uint64_t field = (word >> (j * static_cast<std::uint64_t>(width))) & mask;
+          const std::uint64_t level = field >> 1;
+          const bool negative = (field & 1u) != 0;
+          const std::uint64_t i = start + j;
+          check_level(level, i);
+          if (level == 0 && negative) {
+            throw DecodeError(
+                fmt::format("qsgd: sign bit set on a zero level at coordinate {}", i));
+          }
+          out[static_cast<Index>(i)] =
+              with_sign(magnitudes(static_cast<std::uint32_t>(level)), negative);
+        }
+      }
+    }
+    reader.expect_end();
+  }
+
+  // decode(encode(x)) without the bytes.
+  Bits compress(const Vector& x, Vector& out, RandomStream& rng) const {
+    const double norm = wire_norm(x);
+    const Index p = x.size();
+    if (out.size() != p) {
+      Vector fresh(p);  // not out.resize(p), on which GCC 12 may warn -Wuse-after-free
+      out.swap(fresh);
+    }
+    const Magnitudes magnitudes(norm, params_.levels, p);
+    if (params_.encoding == Encoding::fixed) {
+      quantize(x, norm, rng, [&](Index i, std::uint32_t field) {
+        out[i] = with_sign(magnitudes(field >> 1), (field & 1u) != 0);
+      });
+      return fixed_bits(p);
+    }
+    std::uint32_t* const fields = field_scratch(p);
+    quantize(x, norm, rng, [&](Index i, std::uint32_t field) {
+      fields[i] = field;
+      out[i] = with_sign(magnitudes(field >> 1), (field & 1u) != 0);
+    });
+    const Sizes sizes = elias_sizes(fields, p);
+    return use_elias(sizes, p) ? sizes.bits() : fixed_bits(p);
+  }
+
+ private:
+  // The bits of the Elias form.
+  struct Sizes {
+    std::uint64_t nonzeros = 0;
+    std::uint64_t values = 0;
+    std::uint64_t indices = 0;
+
+    Bits bits() const {
+      return Bits{.values = values,
+                  .indices = indices,
+                  .metadata = header_bits + 32 + elias::gamma_bits(nonzeros + 1)};
+    }
+  };
+
+  // Scratch for the fields (level << 1) | sign of one vector, as in the fixed form.
+  static std::uint32_t* field_scratch(Index p) {
+    thread_local std::vector<std::uint32_t> fields;
+    fields.resize(static_cast<std::size_t>(p));
+    return fields.data();
+  }
+
+  // Sizes the Elias form of the fields without branching on them: a nonzero level costs its
+  // gap's code, a sign bit and γ(level), 1 + (2N + 1) = 2·bit_width(level) bits, which is 0
+  // for level 0.
+  static Sizes elias_sizes(const std::uint32_t* fields, Index p) {
+    Sizes sizes;
+    Index previous = -1;
+    for (Index i = 0; i < p; ++i) {
+      const std::uint32_t level = fields[i] >> 1;
+      const bool nonzero = level != 0;
+      const std::uint64_t gap_bits = elias::gamma_bits(static_cast<std::uint64_t>(i - previous));
+      sizes.nonzeros += nonzero ? 1 : 0;
+      sizes.indices += nonzero ? gap_bits : 0;
+      sizes.values += 2 * static_cast<std::uint64_t>(std::bit_width(level));
+      previous = nonzero ? i : previous;
+    }
+    return sizes;
+  }
+
+  static const char* encoding_name(Encoding encoding) {
+    switch (encoding) {
+      case Encoding::fixed:
+        return "fixed";
+      case Encoding::elias:
+        return "elias";
+      case Encoding::cheaper:
+        return "cheaper";
+    }
+    return "?";
+  }
+
+  // ‖x‖₂ rounded up to a float (returned widened); refuses non-finite x and norms beyond float.
+  static double wire_norm(const Vector& x) {
+    const double squared = x.squaredNorm();
+    double norm = std::sqrt(squared);
+    if (!std::isfinite(squared) || squared < DBL_MIN) {
+      // Overflow or underflow of the squares (or a non-finite entry): take the scaled norm.
+      require_finite_input(x.allFinite(), "qsgd");
+      norm = x.size() == 0 ? 0.0 : x.stableNorm();
+    }
+    float rounded = static_cast<float>(norm);
+    if (static_cast<double>(rounded) < norm) {
+      rounded = std::nextafter(rounded, std::numeric_limits<float>::infinity());
+    }
+    if (!std::isfinite(rounded)) {
+      throw std::domain_error(fmt::format(
+          "qsgd: the norm {} of the vector to compress exceeds the largest 32-bit float", norm));
+    }
+    return static_cast<double>(rounded);
+  }
+
+  // |decoded coordinate| of level l: norm · l / s, with norm · l exact (+0 for l = 0). Tabulated
+  // for l = 0..s when s is small beside p; a table entry is the same computation.
+  class Magnitudes {
+   public:
+    Magnitudes(double norm, int levels, Index p) : norm_(norm), levels_(levels) {
+      if (levels < max_table && 4 * static_cast<Index>(levels) <= p) {
+        thread_local std::vector<double> scratch;
+        scratch.resize(static_cast<std::size_t>(levels) + 1);
+        for (int l = 0; l <= levels; ++l) {
+          scratch[static_cast<std::size_t>(l)] = compute(static_cast<std::uint32_t>(l));
+        }
+        table_ = scratch.data();
+      }
+    }
+    double operator()(std::uint32_t level) const {
+      return table_ != nullptr ? table_[level] : compute(level);
+    }
+
+   private:
+    static constexpr int max_table = 1 << 12;
+    double compute(std::uint32_t level) const {
+      return norm_ * static_cast<double>(level) / levels_;
+    }
+    double norm_;
+    int levels_;
+    const double* table_ = nullptr;
+  };
+
+  // −magnitude if `negative`, by setting the sign bit (no branch on the data's signs).
+  static double with_sign(double magnitude, bool negative) {
+    return std::bit_cast<double>(std::bit_cast<std::uint64_t>(magnitude) |
+                                 (static_cast<std::uint64_t>(negative) << 63));
+  }
+
+  // Draws the levels (one uniform per coordinate) and hands each coordinate's field
+  // (level << 1) | sign to `emit` in coordinate order, the sign being 1 when x_i < 0 and the
+  // level is not 0.
+  template <class Emit>
+  void quantize(const Vector& x, double norm, RandomStream& rng, Emit&& emit) const {
+    const Index p = x.size();
+    const auto s = static_cast<std::uint32_t>(params_.levels);
+    const double scale = norm > 0 ? params_.levels / norm : 0.0;
+    RandomStream local = rng;  // a copy the compiler can keep in registers
+    for (Index i = 0; i < p; ++i) {
+      const double u = local.uniform();
+      // r ≤ s (1 + rounding) since |x_i| ≤ norm: truncation is the floor and cannot overflow.
+      const double r = std::abs(x[i]) * scale;
+      auto level = static_cast<std::uint32_t>(static_cast<std::int32_t>(r));
+      level += u < r - static_cast<double>(level) ? 1u : 0u;
+      level = std::min(level, s);
+      const auto negative = static_cast<std::uint32_t>(std::bit_cast<std::uint64_t>(x[i]) >> 63) &
+                            (level != 0 ? 1u : 0u);
+      emit(i, (level << 1) | negative);
+    }
+    rng = local;
+  }
+
+  bool use_elias(const Sizes& sizes, Index p) const {
+    switch (params_.encoding) {
+      case Encoding::fixed:
+        return false;
+      case Encoding::elias:
+        return true;
+      case Encoding::cheaper:
+        return sizes.bits().total() < fixed_bits(p).total();
+    }
+    return false;
+  }
+
+  // The sign bit and γ(level) of a nonzero field in one write: 1 + 41 bits at most (s ≤ 2^20).
+  static void write_sign_and_gamma(BitWriter& writer, std::uint32_t field) {
+    const std::uint64_t level = field >> 1;
+    const int n = std::bit_width(level) - 1;
+    const std::uint64_t low = level ^ (std::uint64_t{1} << n);
+    const std::uint64_t gamma = (std::uint64_t{1} << n) | (low << (n + 1));
+    writer.write((gamma << 1) | (field & 1u), 2 * n + 2, Field::values);
+  }
+
+  Params params_;
+  int level_bits_;
+};
+
+}  // namespace laconic::compress

@@ -1,0 +1,212 @@
+#pragma once
+
+// LAQ's deterministic b-bit grid (Sun, Chen, Giannakis, Yang, NeurIPS 2019, §2; ALGORITHMS.md
+// §2.1). With R = ‖x‖_∞, M = 2^b − 1 and τ = 1/M, coordinate i is sent as
+//
+//   q_i = ⌊(x_i + R) / (2τR) + 1/2⌋ ∈ {0, …, M}
+//
+// and decoded as 2τR·q_i − R = (2q_i − M)·R/M, the grid point nearest to x_i, so
+// |x_i − C(x)_i| ≤ τR. Deterministic and biased. Used through Markov<Uniform> it is LAQ's
+// quantized innovation. The grid has no zero (M is odd): x_i = 0 is a tie between ∓R/M, which
+// the formula sends up, to +R/M, and so does this code for every b (1/(2τR) is rounded up).
+// Other exact ties go up too unless x_i + R is inexact in floating point; either way the
+// error bound below holds.
+//
+// R is rounded *up* to a 32-bit float R_f, and R_f is what is sent and what both ends use, so
+// decode(encode(x)) == compress(x) exactly and every |x_i| ≤ R_f: q never leaves the grid
+// (it is clamped all the same). The decoded value (2q_i − M)·R_f/M is the correctly rounded
+// grid point for b ≤ 29 (the product of an integer below 2^29 and a float is exact in a
+// double; ±R_f decode to ±R_f exactly) and within one ulp of it for b = 30, 31.
+// Error bound with all rounding included: |x_i − C(x)_i| ≤ τR_f + 2^-49·R_f, where
+// R ≤ R_f < (1 + 2^-23)R when R is at least the smallest normal float (2^-126).
+// R = 0 (x = 0) decodes to +0 everywhere; the q_i are then all 0 on the wire.
+// R above the largest float is refused with std::domain_error.
+//
+// Wire: R_f as a 32-bit float (metadata), then q_i in b bits per coordinate (values):
+// 32 + b·p bits always, LAQ's count, also for x = 0.
+
+#include <laconic/compress/compressor.hpp>
+#include <laconic/core/bits.hpp>
+#include <laconic/core/errors.hpp>
+#include <laconic/core/rng.hpp>
+#include <laconic/core/types.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace laconic::compress {
+
+class Uniform {
+ public:
+  struct Params {
+    int bits = 4;  // b, 1 ≤ b ≤ 31
+  };
+
+  Uniform() : Uniform(Params{}) {}
+  explicit Uniform(const Params& params) : params_(params) {
+    require_param(params.bits >= 1 && params.bits <= 31, "uniform.bits", params.bits, "in 1..31");
+    top_ = (std::uint64_t{1} << params.bits) - 1;
+  }
+
+  const Params& params() const { return params_; }
+  bool unbiased() const { return false; }
+  std::string describe() const { return fmt::format("uniform(b={})", params_.bits); }
+
+  // M = 2^b − 1, the largest q; τ = 1/M.
+  std::uint64_t top() const { return top_; }
+
+  Bits bits(Index p) const {
+    return Bits{.values = static_cast<std::uint64_t>(p) * static_cast<std::uint64_t>(params_.bits),
+                .metadata = 32};
+  }
+
+  Message encode(const Vector& x, RandomStream& /*rng*/) const {
+    const double radius = wire_radius(x);
+    const Index p = x.size();
+    const int b = params_.bits;
+    Message message;
+    BitWriter writer(message);
+    writer.reserve(bits(p).total());
+    writer.write_f32(static_cast<float>(radius), Field::metadata);
+    const Grid grid(radius, top_);
+    // Blocks of coordinates: their q first (a loop the compiler can vectorise), then as many
+    // q per write as fit in 64 bits.
+    const Index per_word = 64 / b;
+    std::array<std::uint32_t, block> q;
+    for (Index start = 0; start < p; start += block) {
+      const Index n = std::min<Index>(block, p - start);
+      for (Index k = 0; k < n; ++k) q[static_cast<std::size_t>(k)] = grid.index(x[start + k]);
+      for (Index k = 0; k < n; k += per_word) {
+        const Index m = std::min(per_word, n - k);
+        std::uint64_t word = 0;
+        for (Index j = 0; j < m; ++j) {
+          word |= std::uint64_t{q[static_cast<std::size_t>(k + j)]} << (j * b);
+        }
+        writer.write(word, static_cast<int>(m) * b, Field::values);
+      }
+    }
+    writer.finish();
+    return message;
+  }
+
+  // `out` must already have the message's dimension.
+  void decode(const Message& message, Vector& out) const {
+    BitReader reader(message.bytes);
+    const float radius = reader.read_f32();
+    if (!std::isfinite(radius) || std::signbit(radius)) {
+      throw DecodeError(
+          fmt::format("uniform: the radius {} is not finite and non-negative", radius));
+    }
+    const Index p = out.size();
+    const int b = params_.bits;
+    const Grid grid(radius, top_, p);
+    const Index per_word = 64 / b;
+    for (Index start = 0; start < p; start += per_word) {
+      const Index m = std::min(per_word, p - start);
+      const std::uint64_t word = reader.read(static_cast<int>(m) * b);
+      if (radius == 0 && word != 0) {
+        throw DecodeError(fmt::format("uniform: nonzero q among coordinates {}..{} with radius 0",
+                                      start, start + m - 1));
+      }
+      for (Index j = 0; j < m; ++j) {
+        out[start + j] = grid.value(static_cast<std::uint32_t>((word >> (j * b)) & top_));
+      }
+    }
+    reader.expect_end();
+  }
+
+  // decode(encode(x)) without the bytes.
+  Bits compress(const Vector& x, Vector& out, RandomStream& /*rng*/) const {
+    const double radius = wire_radius(x);
+    const Index p = x.size();
+    const Grid grid(radius, top_, p);
+    resize(out, p);
+    for (Index i = 0; i < p; ++i) out[i] = grid.value(grid.index(x[i]));
+    return bits(p);
+  }
+
+ private:
+  static constexpr Index block = 64;
+
+  // out.resize(p), by swapping in a new vector: GCC 12 warns (-Wuse-after-free) about the
+  // free-then-allocate inside Eigen's resize in some inlining contexts.
+  static void resize(Vector& out, Index p) {
+    if (out.size() != p) {
+      Vector fresh(p);
+      out.swap(fresh);
+    }
+  }
+
+  // The grid of one message: R (a float, widened) and M. Given the dimension, it tabulates
+  // the 2^b values when that is cheap beside p; a table entry is the same computation.
+  struct Grid {
+    Grid(double radius_, std::uint64_t top, Index p = 0)
+        : radius(radius_), top_double(static_cast<double>(top)) {
+      if (radius > 0) {
+        // M/(2R) rounded up (2R is exact; the fma gives the sign of the remainder exactly), so
+        // that a tie in exact arithmetic, x = 0 above all, goes up as the formula says.
+        scale = top_double / (2 * radius);
+        if (std::fma(-scale, 2 * radius, top_double) > 0) {
+          scale = std::nextafter(scale, std::numeric_limits<double>::infinity());
+        }
+      }
+      if (top < max_table && static_cast<Index>(4 * top) <= p) {
+        thread_local std::vector<double> scratch;
+        scratch.resize(static_cast<std::size_t>(top) + 1);
+        for (std::uint32_t q = 0; q <= top; ++q) scratch[q] = compute(q);
+        table = scratch.data();
+      }
+    }
+
+    // ⌊(x + R)/(2τR) + 1/2⌋ clamped to 0..M; 0 when R = 0. |x| ≤ R makes x + R ≥ 0 (also in
+    // floating point), so truncation is the floor; the clamp guards against rounding.
+    std::uint32_t index(double x) const {
+      const double t = std::min((x + radius) * scale + 0.5, top_double);
+      return static_cast<std::uint32_t>(static_cast<std::int32_t>(std::max(t, 0.0)));
+    }
+
+    double value(std::uint32_t q) const { return table != nullptr ? table[q] : compute(q); }
+
+    // (2q − M)·R/M = 2τR·q − R; +0 when R = 0.
+    double compute(std::uint32_t q) const {
+      if (radius == 0) return 0.0;
+      return (2 * static_cast<double>(q) - top_double) * radius / top_double;
+    }
+
+    static constexpr std::uint64_t max_table = 1 << 12;
+
+    double radius;
+    double top_double;
+    double scale = 0;  // M / (2R), rounded up
+    const double* table = nullptr;
+  };
+
+  // ‖x‖_∞ rounded up to a float (returned widened); refuses non-finite x and radii beyond float.
+  static double wire_radius(const Vector& x) {
+    if (x.size() == 0) return 0.0;
+    // The default maximum may skip a NaN, so finiteness is checked on the sum, which is
+    // finite unless an entry is not (or the sum overflows: then each entry is checked).
+    require_finite_input(std::isfinite(x.sum()) || x.allFinite(), "uniform");
+    const double radius = x.cwiseAbs().maxCoeff();
+    float rounded = static_cast<float>(radius);
+    if (static_cast<double>(rounded) < radius) {
+      rounded = std::nextafter(rounded, std::numeric_limits<float>::infinity());
+    }
+    if (!std::isfinite(rounded)) {
+      throw std::domain_error(fmt::format(
+          "uniform: the radius {} of the vector to compress exceeds the largest 32-bit float",
+          radius));
+    }
+    return static_cast<double>(rounded);
+  }
+
+  Params params_;
+  std::uint64_t top_ = 0;
+};
+
+}  // namespace laconic::compress
