@@ -22,7 +22,16 @@
 #include <laconic/objective/logistic.hpp>
 #include <laconic/objective/softmax.hpp>
 
+#include <laconic/compress/channel.hpp>
+#include <laconic/compress/error_feedback.hpp>
+#include <laconic/compress/fp16.hpp>
 #include <laconic/compress/identity.hpp>
+#include <laconic/compress/markov.hpp>
+#include <laconic/compress/qsgd.hpp>
+#include <laconic/compress/rand_k.hpp>
+#include <laconic/compress/scaled_sign.hpp>
+#include <laconic/compress/top_k.hpp>
+#include <laconic/compress/uniform.hpp>
 #include <laconic/server/sgd.hpp>
 #include <laconic/skip/never.hpp>
 

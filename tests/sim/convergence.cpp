@@ -62,3 +62,42 @@ TEST_CASE("distributed SGD on a9a reaches the loss of a long full-batch GD run",
   // SGD touched far fewer samples than GD for the same accuracy.
   CHECK(result.ledger.total().gradient_samples * 10 < reference.ledger.total().gradient_samples);
 }
+
+TEST_CASE("EF21 with top-1 on mushrooms drives the squared gradient norm below 1e-4",
+          "[sim][data][slow]") {
+  // The EF21 paper's logistic-regression setting (ALGORITHMS.md §6.2): 20 workers on
+  // contiguous shards, nonconvex regularizer λ = 0.1, full local gradients, top-1, and the
+  // theoretical step γ = 1/(L + L̃ √(β/θ)) times a factor.
+  const auto path = test::data_file("mushrooms/mushrooms");
+  if (!path) return;
+  const auto mushrooms = std::make_shared<const data::Dataset>(data::read_libsvm(*path));
+  const objective::Logistic::Params params{.lambda = 0.1,
+                                           .regularizer = objective::Regularizer::nonconvex};
+  std::vector<objective::Logistic> workers;
+  double mean_square = 0;
+  for (const data::Shard& shard : data::partition(mushrooms, {.workers = 20})) {
+    workers.emplace_back(shard, params);
+    mean_square += workers.back().smoothness() * workers.back().smoothness() / 20;
+  }
+  const double L = objective::Logistic(data::whole(mushrooms), params).smoothness();
+  const double alpha = 1.0 / static_cast<double>(mushrooms->cols());
+  const double s = 1 / std::sqrt(1 - alpha) - 1;
+  const double theta = 1 - (1 - alpha) * (1 + s), beta = (1 - alpha) * (1 + 1 / s);
+  const double gamma = 1 / (L + std::sqrt(mean_square) * std::sqrt(beta / theta));
+
+  using Start = compress::Markov<compress::TopK>::Start;
+  Ef21<compress::TopK> method{.uplink = {.compressor = {.k = 1}, .start = Start::exact},
+                              .server = {.step = server::StepSize::constant(8 * gamma)}};
+  sim::Simulation simulation(method, workers, Vector::Zero(mushrooms->cols()),
+                             {.rounds = 20000, .record_every = 10});
+  const auto result = simulation.run([](const sim::RoundView& view) {
+    return view.record && view.record->grad_norm_sq < 1e-4 ? sim::Control::stop
+                                                           : sim::Control::proceed;
+  });
+  INFO("gamma = " << gamma << ", rounds = " << result.history.rows.back().round);
+  REQUIRE(result.status == sim::Status::stopped);
+  CHECK(result.history.rows.back().grad_norm_sq < 1e-4);
+  // Each upload after the first is one 32-bit value, a 7-bit index and the format flag.
+  const auto rounds = static_cast<std::uint64_t>(result.history.rows.back().round);
+  CHECK(result.ledger.total().up.values == 20 * (112 * 32 + (rounds - 1) * 32));
+}

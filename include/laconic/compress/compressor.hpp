@@ -40,12 +40,13 @@ concept Compressor = requires(const C& c, const Vector& x, Vector& out, RandomSt
   { c.describe() } -> std::convertible_to<std::string>;
 };
 
-// Throws std::domain_error unless the vector to compress is finite. Compressors that compute a
-// norm or scale of x pass std::isfinite of it, which holds exactly when every entry does.
+// Throws std::domain_error unless the vector to compress can be sent. Compressors that compute
+// a norm or scale of x pass std::isfinite of it: false when an entry is not finite, and also
+// when the norm itself overflows, which no message could carry either.
 inline void require_finite_input(bool finite, std::string_view compressor) {
   if (!finite) {
     throw std::domain_error(
-        fmt::format("{}: the vector to compress has a non-finite entry", compressor));
+        fmt::format("{}: the vector to compress has a non-finite entry or norm", compressor));
   }
 }
 

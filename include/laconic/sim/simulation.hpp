@@ -1,16 +1,20 @@
 #pragma once
 
 // The in-process simulated server/worker loop. One round k:
-//   1. the server broadcasts θ^k through the downlink compressor (encoded once, counted per
+//   1. the server broadcasts θ^k through the downlink channel (encoded once, counted per
 //      recipient); workers compute at the decoded model;
 //   2. every worker draws its minibatch from its own stream (seed, k, worker, batch) and
 //      computes its gradient;
-//   3. it uploads the gradient through the uplink compressor (counted per worker);
-//   4. the server averages the decoded gradients and updates θ.
+//   3. it uploads the gradient through its own uplink channel (counted per worker);
+//   4. the server averages what it decoded and updates θ.
+// A link is a channel (compress/channel.hpp): a plain compressor, or one with memory on both
+// ends such as Markov (then the server averages the workers' estimates ŵ_m, EF21's g^k) or
+// ErrorFeedback.
 // Workers run on a thread pool. Their decoded gradients are summed in fixed groups of
 // consecutive workers, each in worker order, and then the groups in order, so the result is
 // bit-identical for every thread count.
 
+#include <laconic/compress/channel.hpp>
 #include <laconic/compress/identity.hpp>
 #include <laconic/core/concepts.hpp>
 #include <laconic/core/errors.hpp>
@@ -86,9 +90,9 @@ using Callback = std::function<Control(const RoundView&)>;
 template <class M, Objective Obj>
 class Simulation {
   using Skip = typename M::SkipRule;
-  using Uplink = typename M::UplinkCompressor;
+  using Uplink = compress::channel_t<typename M::UplinkCompressor>;
   using Server = typename M::ServerUpdate;
-  using Downlink = typename M::DownlinkCompressor;
+  using Downlink = compress::channel_t<typename M::DownlinkCompressor>;
   static_assert(std::same_as<Skip, skip::Never>,
                 "this simulation loop implements the skip rule Never only; lazy aggregation is "
                 "not built yet");
@@ -134,6 +138,9 @@ class Simulation {
       s.swaps.resize(static_cast<std::size_t>(largest));
     }
     outcome_.resize(workers_.size());
+    up_state_.reserve(workers_.size());
+    for (std::size_t m = 0; m < workers_.size(); ++m) up_state_.push_back(uplink_.make_state(p));
+    down_state_ = downlink_.make_state(p);
     model_ = Vector::Zero(p);
     aggregate_ = Vector::Zero(p);
     history_.description = describe();
@@ -245,7 +252,7 @@ class Simulation {
     const std::uint64_t server_id = workers_.size();
     RandomStream down_rng(options_.seed, Purpose::compress, static_cast<std::uint64_t>(k),
                           server_id);
-    const Bits down = downlink_.compress(theta_, model_, down_rng);
+    const Bits down = downlink_.send(down_state_, theta_, model_, down_rng);
 
     pool_.parallel_for(static_cast<std::int64_t>(group_sum_.size()), [&](std::int64_t g, int t) {
       Scratch& s = scratch_[static_cast<std::size_t>(t)];
@@ -258,7 +265,7 @@ class Simulation {
         out.finite = s.gradient.allFinite();
         if (!out.finite) continue;
         RandomStream up_rng(options_.seed, Purpose::compress, static_cast<std::uint64_t>(k), m);
-        out.up = uplink_.compress(s.gradient, s.decoded, up_rng);
+        out.up = uplink_.send(up_state_[m], s.gradient, s.decoded, up_rng);
         sum += s.decoded;
       }
     });
@@ -340,6 +347,8 @@ class Simulation {
   Uplink uplink_;
   Server server_;
   Downlink downlink_;
+  std::vector<typename Uplink::State> up_state_;  // one uplink channel per worker
+  typename Downlink::State down_state_;           // the broadcast channel
   std::vector<Obj> workers_;
   Vector theta_;
   Options options_;

@@ -1,0 +1,75 @@
+#pragma once
+
+// A channel is one direction of one link (a worker's uplink, the server's broadcast) that may
+// keep state on both of its ends: what is sent can depend on what was sent before. The
+// Channel contract:
+//
+//   struct Params { ... };  struct State { ... };
+//   State make_state(Index p) const;            the state of either end before the first send
+//   Bits send(State& s, const Vector& w, Vector& out, RandomStream& rng) const;
+//       what the simulation uses: updates the (shared) state of both ends and writes what the
+//       receiver reconstructs into out; returns the bits of the message
+//   Message encode(State& sender, const Vector& w, RandomStream& rng) const;
+//   void decode(State& receiver, const Message& m, Vector& out) const;
+//       the two ends kept apart, as over a real network; send() equals their composition
+//   std::string describe() const;
+//
+// A stateless Compressor is a channel whose state is empty (Stateless below); the simulation
+// treats every link as a channel through channel_t.
+
+#include <laconic/compress/compressor.hpp>
+
+#include <concepts>
+#include <string>
+
+namespace laconic::compress {
+
+template <class L>
+concept Channel = requires(const L& l, typename L::State& s, const Vector& w, Vector& out,
+                           RandomStream& rng, const Message& m, Index p) {
+  typename L::Params;
+  { l.make_state(p) } -> std::same_as<typename L::State>;
+  { l.send(s, w, out, rng) } -> std::same_as<Bits>;
+  { l.encode(s, w, rng) } -> std::same_as<Message>;
+  l.decode(s, m, out);
+  { l.describe() } -> std::convertible_to<std::string>;
+};
+
+// A compressor applied to each message on its own.
+template <Compressor C>
+class Stateless {
+ public:
+  using Params = typename C::Params;
+  struct State {};
+
+  Stateless() = default;
+  explicit Stateless(const Params& params) : compressor_(params) {}
+
+  State make_state(Index /*p*/) const { return {}; }
+  Bits send(State& /*s*/, const Vector& w, Vector& out, RandomStream& rng) const {
+    return compressor_.compress(w, out, rng);
+  }
+  Message encode(State& /*s*/, const Vector& w, RandomStream& rng) const {
+    return compressor_.encode(w, rng);
+  }
+  void decode(State& /*s*/, const Message& m, Vector& out) const { compressor_.decode(m, out); }
+  std::string describe() const { return compressor_.describe(); }
+  const C& compressor() const { return compressor_; }
+
+ private:
+  C compressor_;
+};
+
+// The channel for a link type: itself when it is a channel, else its compressor made one.
+template <class L>
+struct channel_for {
+  using type = Stateless<L>;
+};
+template <Channel L>
+struct channel_for<L> {
+  using type = L;
+};
+template <class L>
+using channel_t = typename channel_for<L>::type;
+
+}  // namespace laconic::compress

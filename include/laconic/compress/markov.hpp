@@ -1,0 +1,103 @@
+#pragma once
+
+// The Markov compression sequence (EF21, Richtárik et al. 2021; CD-Adam, Wang et al. 2022 §5;
+// LAQ's quantized innovation with C = Uniform): both ends keep an estimate ŵ of the sender's
+// vector, and each message is the compressed innovation
+//
+//   c_t = C(w_t − ŵ_{t−1}),   ŵ_t = ŵ_{t−1} + c_t,
+//
+// so the receiver tracks w_t with an error that contracts whenever w_t settles. Start::zero
+// begins from ŵ_{−1} = 0, which makes the first message C(w_0): CD-Adam's ŵ_0 = C(w_0).
+// Start::exact sends w_0 itself as floats (counted), EF21's g_i^0 = ∇f_i(x^0).
+
+#include <laconic/compress/channel.hpp>
+#include <laconic/compress/identity.hpp>
+#include <laconic/core/errors.hpp>
+
+#include <string>
+
+namespace laconic::compress {
+
+template <Compressor C>
+class Markov {
+ public:
+  enum class Start { zero, exact };
+  struct Params {
+    typename C::Params compressor{};
+    Start start = Start::zero;
+    int start_float_bits = 32;  // Start::exact: w_0 as 32- or 64-bit floats
+  };
+  struct State {
+    Vector estimate{};    // ŵ
+    Vector innovation{};  // w − ŵ, then its compression as decoded
+    bool started = false;
+  };
+
+  Markov() : Markov(Params{}) {}
+  explicit Markov(const Params& params)
+      : params_(params),
+        compressor_(params.compressor),
+        first_(Identity::Params{.float_bits = params.start_float_bits}) {}
+
+  const Params& params() const { return params_; }
+  const C& compressor() const { return compressor_; }
+
+  State make_state(Index p) const { return State{Vector::Zero(p), Vector::Zero(p), false}; }
+
+  // w and out must be distinct vectors.
+  Bits send(State& s, const Vector& w, Vector& out, RandomStream& rng) const {
+    Bits bits;
+    if (sends_exact(s)) {
+      bits = first_.compress(w, s.estimate, rng);
+    } else {
+      out.noalias() = w - s.estimate;  // out holds the innovation until the end
+      bits = compressor_.compress(out, s.innovation, rng);
+      s.estimate += s.innovation;
+    }
+    s.started = true;
+    out = s.estimate;
+    return bits;
+  }
+
+  Message encode(State& sender, const Vector& w, RandomStream& rng) const {
+    Message message;
+    if (sends_exact(sender)) {
+      message = first_.encode(w, rng);
+      first_.decode(message, sender.estimate);
+    } else {
+      sender.innovation.noalias() = w - sender.estimate;
+      message = compressor_.encode(sender.innovation, rng);
+      compressor_.decode(message, sender.innovation);
+      sender.estimate += sender.innovation;
+    }
+    sender.started = true;
+    return message;
+  }
+
+  void decode(State& receiver, const Message& message, Vector& out) const {
+    if (sends_exact(receiver)) {
+      first_.decode(message, receiver.estimate);
+    } else {
+      compressor_.decode(message, receiver.innovation);
+      receiver.estimate += receiver.innovation;
+    }
+    receiver.started = true;
+    out = receiver.estimate;
+  }
+
+  std::string describe() const {
+    return fmt::format("markov({}, start={})", compressor_.describe(),
+                       params_.start == Start::zero
+                           ? "zero"
+                           : fmt::format("exact(fp{})", params_.start_float_bits));
+  }
+
+ private:
+  bool sends_exact(const State& s) const { return params_.start == Start::exact && !s.started; }
+
+  Params params_;
+  C compressor_;
+  Identity first_;
+};
+
+}  // namespace laconic::compress

@@ -1,0 +1,107 @@
+#include <laconic/compress/identity.hpp>
+#include <laconic/compress/markov.hpp>
+#include <laconic/compress/top_k.hpp>
+#include <laconic/compress/uniform.hpp>
+
+#include "compress/fixtures.hpp"
+
+#include <cmath>
+
+using namespace laconic;
+using compress::Markov;
+using compress::TopK;
+using compress::Uniform;
+
+static_assert(compress::Channel<Markov<TopK>>);
+static_assert(compress::Channel<compress::channel_t<TopK>>);
+
+namespace {
+
+Vector vec(std::initializer_list<double> values) {
+  Vector v(static_cast<Index>(values.size()));
+  Index i = 0;
+  for (const double x : values) v[i++] = x;
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("Markov<Uniform> follows a hand-worked LAQ trajectory", "[compress][markov]") {
+  // One bit per coordinate: the grid is {−R, +R} with R = ‖w − ŵ‖_∞, and a coordinate maps
+  // to +R exactly when it is ≥ 0 (q = ⌊(x + R)/(2R) + ½⌋).
+  const Markov<Uniform> channel({.compressor = {.bits = 1}});
+  auto state = channel.make_state(3);
+  const Vector w = vec({1, -0.5, 0.25});
+  Vector out(3);
+  RandomStream rng(0, Purpose::compress);
+
+  // Step 1: innovation w, R = 1 → (1, −1, 1).
+  Bits bits = channel.send(state, w, out, rng);
+  CHECK(out == vec({1, -1, 1}));
+  CHECK(bits == Bits{.values = 3, .metadata = 32});
+  // Step 2: innovation (0, 0.5, −0.75), R = 0.75 → (0.75, 0.75, −0.75).
+  channel.send(state, w, out, rng);
+  CHECK(out == vec({1.75, -0.25, 0.25}));
+  // Step 3: innovation (−0.75, −0.25, 0), R = 0.75 → (−0.75, −0.75, 0.75).
+  channel.send(state, w, out, rng);
+  CHECK(out == vec({1, -1, 1}));
+}
+
+TEST_CASE("Markov estimates track a converging sequence ever more closely", "[compress][markov]") {
+  // w_t = w* + 0.9^t v: top-2 of 10 coordinates contracts the innovation each round, so the
+  // receiver's error ‖ŵ_t − w_t‖ goes to zero with the sequence's steps.
+  const Vector target = test::awkward_vector(10, 3);
+  const Vector direction = test::awkward_vector(10, 4);
+  const Markov<TopK> channel({.compressor = {.k = 2, .float_bits = 64}});
+  auto state = channel.make_state(10);
+  Vector out(10);
+  RandomStream rng(0, Purpose::compress);
+  std::vector<double> error;
+  for (int t = 0; t < 400; ++t) {
+    const Vector w = target + std::pow(0.9, t) * direction;
+    channel.send(state, w, out, rng);
+    error.push_back((out - w).norm());
+  }
+  CHECK(error[399] < 1e-12 * error[0]);
+  for (int t = 50; t < 400; t += 50) CHECK(error[t] < error[t - 50]);
+}
+
+TEST_CASE("Markov's two ends, kept apart, agree with the simulated channel", "[compress][markov]") {
+  const Markov<TopK> channel({.compressor = {.k = 3}});
+  auto shared = channel.make_state(50);
+  auto sender = channel.make_state(50);
+  auto receiver = channel.make_state(50);
+  Vector fast(50), received(50);
+  for (std::uint64_t t = 0; t < 20; ++t) {
+    const Vector w = test::awkward_vector(50, 100 + t);
+    RandomStream a(1, Purpose::compress, t), b = a;
+    const Bits bits = channel.send(shared, w, fast, a);
+    const Message message = channel.encode(sender, w, b);
+    channel.decode(receiver, message, received);
+    CHECK(bits == message.bits);
+    CHECK(received == fast);
+    CHECK(sender.estimate == receiver.estimate);
+  }
+}
+
+TEST_CASE("Markov with an exact start sends w_0 as floats, then innovations",
+          "[compress][markov]") {
+  using Start = Markov<TopK>::Start;
+  const Markov<TopK> channel({.compressor = {.k = 1}, .start = Start::exact});
+  auto state = channel.make_state(4);
+  Vector out(4);
+  RandomStream rng(0, Purpose::compress);
+  const Vector w0 = vec({0.1, -2, 3, 0.5});
+  CHECK(channel.send(state, w0, out, rng) == Bits{.values = 4 * 32});
+  CHECK(out == Vector(w0.cast<float>().cast<double>()));
+  const Vector w1 = vec({0.1, -2, 5, 0.5});
+  const Bits second = channel.send(state, w1, out, rng);
+  CHECK(second.values == 32);
+  CHECK(out[2] == 5);  // the one changed coordinate was the top-1 innovation
+
+  // A zero start makes the first message C(w_0), CD-Adam's ŵ_0 = C(w_0).
+  const Markov<TopK> zero({.compressor = {.k = 1}});
+  auto fresh = zero.make_state(4);
+  zero.send(fresh, w0, out, rng);
+  CHECK(out == vec({0, 0, 3, 0}));
+}
