@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "timing.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -18,22 +20,7 @@
 #include <string>
 #include <vector>
 
-namespace {
-
-template <class F>
-double median_seconds(int repetitions, F&& run) {
-  std::vector<double> seconds;
-  for (int r = 0; r < repetitions; ++r) {
-    const auto start = std::chrono::steady_clock::now();
-    run();
-    seconds.push_back(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
-  std::sort(seconds.begin(), seconds.end());
-  return seconds[seconds.size() / 2];
-}
-
-}  // namespace
+using laconic::bench::median_seconds;
 
 int main(int argc, char** argv) {
   std::filesystem::path path;

@@ -1,6 +1,7 @@
 // laconic's main example: logistic regression on synthetic data split across 10 workers,
-// trained by distributed GD and SGD. Prints what each method cost in communication and
-// writes each history as CSV. New methods join by adding a line to `methods` below.
+// trained by distributed GD, SGD, QSGD-compressed SGD and EF21 with top-k. Prints what each
+// method cost in communication and writes each history as CSV. New methods join by adding a
+// line to `methods` below.
 //
 //   quickstart [--rounds N] [--threads T] [--out-dir DIR]
 
@@ -118,18 +119,26 @@ int main(int argc, char** argv) try {
       entry("sgd", "SGD, batch 16",
             Sgd{.server = {.step = server::StepSize::inverse_time(eta, 100),
                            .batch = server::Batch::of(16)}}),
+      entry(
+          "qsgd", "QSGD s=4, batch 16",
+          CompressedSgd<compress::Qsgd>{.uplink = {.levels = 4},
+                                        .server = {.step = server::StepSize::inverse_time(eta, 100),
+                                                   .batch = server::Batch::of(16)}}),
+      entry("ef21", "EF21 top-5",
+            Ef21<compress::TopK>{.uplink = {.compressor = {.k = 5}},
+                                 .server = {.step = server::StepSize::constant(eta / 2)}}),
   };
 
   fmt::print("logistic regression, {} workers x {} samples, {} features, {} rounds\n\n", workers,
              train_per_worker, features, args.rounds);
-  fmt::print("{:<16} {:>10} {:>10} {:>9} {:>8} {:>9} {:>10} {:>8}\n", "method", "loss", "|grad|^2",
+  fmt::print("{:<20} {:>10} {:>10} {:>9} {:>8} {:>9} {:>10} {:>8}\n", "method", "loss", "|grad|^2",
              "test acc", "uploads", "Mbit up", "Mbit down", "time s");
   std::filesystem::create_directories(args.out_dir);
   for (const Entry& method : methods) {
     const sim::RunResult result = method.run(problem);
     const sim::Record& last = result.history.rows.back();
     const Traffic& total = result.ledger.total();
-    fmt::print("{:<16} {:>10.6f} {:>10.2e} {:>9.3f} {:>8} {:>9.2f} {:>10.2f} {:>8.3f}\n",
+    fmt::print("{:<20} {:>10.6f} {:>10.2e} {:>9.3f} {:>8} {:>9.2f} {:>10.2f} {:>8.3f}\n",
                method.name, last.loss, last.grad_norm_sq, test.accuracy(result.theta),
                total.uploads, static_cast<double>(total.up.total()) / 1e6,
                static_cast<double>(total.down.total()) / 1e6, result.wall_seconds);
