@@ -2,6 +2,7 @@
 
 // Checks shared by the compressor tests.
 
+#include <laconic/compress/channel.hpp>
 #include <laconic/compress/compressor.hpp>
 #include <laconic/core/rng.hpp>
 
@@ -92,6 +93,28 @@ void check_rejects_truncation(const C& c, const Vector& x) {
   Message longer = message;
   longer.bytes.push_back(0);
   CHECK_THROWS_AS(c.decode(longer, out), DecodeError);
+}
+
+// A channel's two ends kept apart (encode at the sender, decode at the receiver) agree with the
+// simulated send() over `rounds` messages of size p: same bits, same received vector, and
+// same_state(shared, sender, receiver) holds after each message.
+template <compress::Channel L, class SameState>
+void check_ends_agree(const L& channel, Index p, std::uint64_t rounds, std::uint64_t seed,
+                      SameState same_state) {
+  auto shared = channel.make_state(p);
+  auto sender = channel.make_state(p);
+  auto receiver = channel.make_state(p);
+  Vector fast(p), received(p);
+  for (std::uint64_t t = 0; t < rounds; ++t) {
+    const Vector w = awkward_vector(p, seed + t);
+    RandomStream a(1, Purpose::compress, t), b = a;
+    const Bits bits = channel.send(shared, w, fast, a);
+    const Message message = channel.encode(sender, w, b);
+    channel.decode(receiver, message, received);
+    CHECK(bits == message.bits);
+    CHECK(received == fast);
+    CHECK(same_state(shared, sender, receiver));
+  }
 }
 
 }  // namespace laconic::test

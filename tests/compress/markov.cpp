@@ -67,21 +67,11 @@ TEST_CASE("Markov estimates track a converging sequence ever more closely", "[co
 }
 
 TEST_CASE("Markov's two ends, kept apart, agree with the simulated channel", "[compress][markov]") {
-  const Markov<TopK> channel({.compressor = {.k = 3}});
-  auto shared = channel.make_state(50);
-  auto sender = channel.make_state(50);
-  auto receiver = channel.make_state(50);
-  Vector fast(50), received(50);
-  for (std::uint64_t t = 0; t < 20; ++t) {
-    const Vector w = test::awkward_vector(50, 100 + t);
-    RandomStream a(1, Purpose::compress, t), b = a;
-    const Bits bits = channel.send(shared, w, fast, a);
-    const Message message = channel.encode(sender, w, b);
-    channel.decode(receiver, message, received);
-    CHECK(bits == message.bits);
-    CHECK(received == fast);
-    CHECK(sender.estimate == receiver.estimate);
-  }
+  test::check_ends_agree(Markov<TopK>({.compressor = {.k = 3}}), 50, 20, 100,
+                         [](const auto& shared, const auto& sender, const auto& receiver) {
+                           return sender.estimate == receiver.estimate &&
+                                  sender.estimate == shared.estimate;
+                         });
 }
 
 TEST_CASE("Markov with an exact start sends w_0 as floats, then innovations",

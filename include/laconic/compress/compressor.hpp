@@ -18,6 +18,7 @@
 // any, is thread_local.
 
 #include <laconic/core/bits.hpp>
+#include <laconic/core/errors.hpp>
 #include <laconic/core/rng.hpp>
 #include <laconic/core/types.hpp>
 
@@ -48,6 +49,12 @@ inline void require_finite_input(bool finite, std::string_view compressor) {
     throw std::domain_error(
         fmt::format("{}: the vector to compress has a non-finite entry or norm", compressor));
   }
+}
+
+// The width of floats on the wire: 32 (the papers' convention) or 64.
+inline void require_float_bits(int bits, std::string_view compressor) {
+  require_param(bits == 32 || bits == 64, fmt::format("{}.float_bits", compressor), bits,
+                "32 or 64");
 }
 
 }  // namespace laconic::compress

@@ -21,8 +21,7 @@ class Identity {
 
   Identity() : Identity(Params{}) {}
   explicit Identity(const Params& params) : params_(params) {
-    require_param(params.float_bits == 32 || params.float_bits == 64, "identity.float_bits",
-                  params.float_bits, "32 or 64");
+    require_float_bits(params.float_bits, "identity");
   }
 
   const Params& params() const { return params_; }

@@ -45,8 +45,7 @@ class RandK {
   RandK() : RandK(Params{}) {}
   explicit RandK(const Params& params) : params_(params) {
     detail::validate_count(params.k, params.fraction, "rand_k");
-    require_param(params.float_bits == 32 || params.float_bits == 64, "rand_k.float_bits",
-                  params.float_bits, "32 or 64");
+    require_float_bits(params.float_bits, "rand_k");
   }
 
   const Params& params() const { return params_; }

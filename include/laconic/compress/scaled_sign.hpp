@@ -37,8 +37,7 @@ class ScaledSign {
 
   ScaledSign() : ScaledSign(Params{}) {}
   explicit ScaledSign(const Params& params) : params_(params) {
-    require_param(params.float_bits == 32 || params.float_bits == 64, "scaled_sign.float_bits",
-                  params.float_bits, "32 or 64");
+    require_float_bits(params.float_bits, "scaled_sign");
   }
 
   const Params& params() const { return params_; }

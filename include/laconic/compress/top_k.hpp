@@ -206,8 +206,7 @@ class TopK {
   TopK() : TopK(Params{}) {}
   explicit TopK(const Params& params) : params_(params) {
     detail::validate_count(params.k, params.fraction, "top_k");
-    require_param(params.float_bits == 32 || params.float_bits == 64, "top_k.float_bits",
-                  params.float_bits, "32 or 64");
+    require_float_bits(params.float_bits, "top_k");
   }
 
   const Params& params() const { return params_; }
