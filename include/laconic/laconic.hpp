@@ -33,7 +33,11 @@
 #include <laconic/compress/top_k.hpp>
 #include <laconic/compress/uniform.hpp>
 #include <laconic/server/sgd.hpp>
+#include <laconic/skip/lag.hpp>
+#include <laconic/skip/laq.hpp>
+#include <laconic/skip/lasg.hpp>
 #include <laconic/skip/never.hpp>
+#include <laconic/skip/skip_rule.hpp>
 
 #include <laconic/methods.hpp>
 #include <laconic/sim/history.hpp>

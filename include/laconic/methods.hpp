@@ -5,8 +5,13 @@
 #include <laconic/compress/error_feedback.hpp>
 #include <laconic/compress/identity.hpp>
 #include <laconic/compress/markov.hpp>
+#include <laconic/compress/qsgd.hpp>
+#include <laconic/compress/uniform.hpp>
 #include <laconic/server/sgd.hpp>
 #include <laconic/sim/method.hpp>
+#include <laconic/skip/lag.hpp>
+#include <laconic/skip/laq.hpp>
+#include <laconic/skip/lasg.hpp>
 #include <laconic/skip/never.hpp>
 
 namespace laconic {
@@ -30,5 +35,30 @@ using Ef21 = Method<skip::Never, compress::Markov<C>, server::Sgd>;
 // Distributed SGD with classic error feedback on each worker's uplink.
 template <class C>
 using EfSgd = Method<skip::Never, compress::ErrorFeedback<C>, server::Sgd>;
+
+// QSGD (Alistarh et al. 2017); set .uplink.levels (LASG's "4-bit" is s = 7).
+using Qsgd = CompressedSgd<compress::Qsgd>;
+
+// LAG (Chen, Giannakis, Sun, Yin 2018): full-precision gradients uploaded lazily, decided by
+// the worker (WK) or by the server from L_m (PS). With a minibatch, LagWk is LASG's
+// "stochastic LAG-WK".
+using LagWk = Method<skip::LagWk, compress::Identity, server::Sgd>;
+using LagPs = Method<skip::LagPs, compress::Identity, server::Sgd>;
+
+// LAQ (Sun, Chen, Giannakis, Yang 2019): the innovation against the last uploaded quantized
+// gradient on LAQ's b-bit grid, uploaded lazily by criterion (7a)/(7b).
+using Laq = Method<skip::Laq, compress::Markov<compress::Uniform>, server::Sgd>;
+// LAQ's "QGD" baseline: the same quantized innovation, uploaded every round.
+using Qgd = Method<skip::Never, compress::Markov<compress::Uniform>, server::Sgd>;
+
+// LASG (Chen, Sun, Yin 2021): lazily aggregated stochastic gradients.
+using LasgWk1 = Method<skip::LasgWk1, compress::Identity, server::Sgd>;
+using LasgWk2 = Method<skip::LasgWk2, compress::Identity, server::Sgd>;
+using LasgPs = Method<skip::LasgPs, compress::Identity, server::Sgd>;
+using LasgPse = Method<skip::LasgPse, compress::Identity, server::Sgd>;
+// LAQSG (LASG §II-C): a LASG rule decides on the exact gradients; what is uploaded is the
+// QSGD-quantized fresh gradient (b bits: s = 2^{b−1} − 1).
+template <class Rule>
+using Laqsg = Method<Rule, compress::Qsgd, server::Sgd>;
 
 }  // namespace laconic

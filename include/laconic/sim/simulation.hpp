@@ -2,14 +2,18 @@
 
 // The in-process simulated server/worker loop. One round k:
 //   1. the server broadcasts θ^k through the downlink channel (encoded once, counted per
-//      recipient); workers compute at the decoded model;
-//   2. every worker draws its minibatch from its own stream (seed, k, worker, batch) and
-//      computes its gradient;
-//   3. it uploads the gradient through its own uplink channel (counted per worker);
-//   4. the server averages what it decoded and updates θ.
+//      recipient); workers compute at the decoded model. A server-side skip rule (LAG-PS,
+//      LASG-PS/PSE) first picks the recipients; the others neither download nor compute;
+//   2. every participating worker draws its minibatch from its own stream
+//      (seed, k, worker, batch) and computes its gradient;
+//   3. a worker-side skip rule (LAG-WK, LAQ, LASG-WK1/WK2) decides whether it uploads;
+//   4. an upload goes through the worker's own uplink channel (counted per worker);
+//   5. the server updates θ along ∇^k, the mean of every worker's latest contribution (what
+//      it decoded from that worker's last upload). Without a skip rule that is the mean of
+//      this round's messages; with one, ∇^k = ∇^{k−1} + (1/M) Σ_{m uploaded} δ_m^k.
 // A link is a channel (compress/channel.hpp): a plain compressor, or one with memory on both
-// ends such as Markov (then the server averages the workers' estimates ŵ_m, EF21's g^k) or
-// ErrorFeedback.
+// ends such as Markov (then a contribution is the worker's estimate ŵ_m, EF21's g_m^k, or
+// LAQ's last quantized gradient) or ErrorFeedback.
 // Workers run on a thread pool. Their decoded gradients are summed in fixed groups of
 // consecutive workers, each in worker order, and then the groups in order, so the result is
 // bit-identical for every thread count.
@@ -25,6 +29,7 @@
 #include <laconic/sim/method.hpp>
 #include <laconic/sim/thread_pool.hpp>
 #include <laconic/skip/never.hpp>
+#include <laconic/skip/skip_rule.hpp>
 #include <laconic/version.hpp>
 
 #include <algorithm>
@@ -35,6 +40,7 @@
 #include <numeric>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -93,11 +99,13 @@ class Simulation {
   using Uplink = compress::channel_t<typename M::UplinkCompressor>;
   using Server = typename M::ServerUpdate;
   using Downlink = compress::channel_t<typename M::DownlinkCompressor>;
-  static_assert(std::same_as<Skip, skip::Never>,
-                "this simulation loop implements the skip rule Never only; lazy aggregation is "
-                "not built yet");
+  static constexpr skip::Side side = Skip::side;
+  static constexpr bool lazy = side != skip::Side::none;
   static_assert(std::same_as<Server, server::Sgd>,
                 "this simulation loop implements the Sgd server update only");
+  static_assert(side != skip::Side::server || std::is_empty_v<typename Downlink::State>,
+                "a server-side skip rule sends theta to some workers only, so the downlink "
+                "channel cannot keep state shared by all of them: use a stateless downlink");
 
  public:
   Simulation(const M& method, std::vector<Obj> workers, Vector theta0, Options options = {})
@@ -133,6 +141,8 @@ class Simulation {
     for (auto& s : scratch_) {
       s.gradient = Vector::Zero(p);
       s.decoded = Vector::Zero(p);
+      s.extra = Vector::Zero(p);
+      s.backup = uplink_.make_state(p);
       s.order.resize(static_cast<std::size_t>(largest));
       std::iota(s.order.begin(), s.order.end(), Index{0});
       s.swaps.resize(static_cast<std::size_t>(largest));
@@ -143,6 +153,12 @@ class Simulation {
     down_state_ = downlink_.make_state(p);
     model_ = Vector::Zero(p);
     aggregate_ = Vector::Zero(p);
+    total_ = Vector::Zero(p);
+    if constexpr (lazy) {
+      contribution_.assign(workers_.size(), Vector::Zero(p));
+      previous_theta_ = Vector::Zero(p);
+    }
+    skip_.start(skip_setup());
     history_.description = describe();
   }
 
@@ -194,6 +210,13 @@ class Simulation {
   const Ledger& ledger() const { return ledger_; }
   const History& history() const { return history_; }
   const std::vector<Obj>& workers() const { return workers_; }
+  const Skip& skip_rule() const { return skip_; }
+  // ∇ of the last round: the mean of the workers' latest contributions.
+  const Vector& aggregate() const { return aggregate_; }
+  // What the server holds for worker m under a skip rule: its last decoded upload.
+  const Vector& contribution(Index m) const requires lazy {
+    return contribution_.at(static_cast<std::size_t>(m));
+  }
 
  private:
   // Consecutive workers are summed in at most this many groups; a constant, so that the
@@ -203,33 +226,85 @@ class Simulation {
   struct Scratch {
     Vector gradient;
     Vector decoded;
-    std::vector<Index> order;  // 0..n-1, restored after each minibatch
+    Vector extra;                     // a skip rule's second gradient
+    typename Uplink::State backup{};  // the uplink state before a tentative send
+    std::vector<Index> order;         // 0..n-1, restored after each minibatch
     std::vector<Index> swaps;
   };
   struct Outcome {
-    Bits up;
+    bool contacted = true;  // false: a server-side rule left the worker out this round
     bool finite = true;
+    bool uploaded = false;
+    Bits up;
+    std::uint64_t samples = 0;  // per-sample gradients evaluated
   };
+
+  // What a skip rule sees of worker m while it decides (contract in skip/skip_rule.hpp).
+  class Probe {
+   public:
+    Probe(Simulation& sim, std::size_t m, Index batch, Scratch& s, RandomStream& rng)
+        : sim_(sim), m_(m), batch_(batch), s_(s), rng_(rng) {}
+
+    const Vector& model() const { return sim_.model_; }
+    const Vector& gradient() const { return s_.gradient; }
+    Vector& gradient_at(const Vector& x) {
+      sim_.batch_gradient(m_, x, batch_, s_, s_.extra);
+      samples_ += static_cast<std::uint64_t>(batch_);
+      return s_.extra;
+    }
+    // A tentative send: undone by discard() if the worker does not upload after all.
+    const Vector& candidate() {
+      if (!sent_) {
+        s_.backup = state();
+        bits_ = sim_.uplink_.send(state(), s_.gradient, s_.decoded, rng_);
+        sent_ = true;
+      }
+      return s_.decoded;
+    }
+    const Vector& contribution() const requires lazy { return sim_.contribution_[m_]; }
+
+    Bits commit() {
+      return sent_ ? bits_ : sim_.uplink_.send(state(), s_.gradient, s_.decoded, rng_);
+    }
+    void discard() {
+      if (sent_) std::swap(state(), s_.backup);
+    }
+    std::uint64_t samples() const { return samples_; }
+
+   private:
+    typename Uplink::State& state() { return sim_.up_state_[m_]; }
+
+    Simulation& sim_;
+    std::size_t m_;
+    Index batch_;
+    Scratch& s_;
+    RandomStream& rng_;
+    bool sent_ = false;
+    Bits bits_;
+    std::uint64_t samples_ = 0;
+  };
+
+  skip::Setup skip_setup() const {
+    skip::Setup setup{.workers = static_cast<Index>(workers_.size()),
+                      .dim = theta_.size(),
+                      .step = server_.params().step.at(0)};
+    if constexpr (side == skip::Side::server && HasSmoothness<Obj>) {
+      for (const Obj& w : workers_) setup.smoothness.push_back(w.smoothness());
+    }
+    return setup;
+  }
 
   const server::Batch& batch() const { return server_.params().batch; }
 
   std::size_t group_begin(std::size_t g) const { return g * workers_.size() / group_sum_.size(); }
 
-  // The mean gradient of worker m at x over its minibatch for `round` (all samples for a
-  // full batch); writes it to s.gradient and returns the mean loss.
-  double local_gradient(std::size_t m, const Vector& x, Index round, Scratch& s) {
-    Obj& w = workers_[m];
-    const Index n = w.size();
-    if (batch().is_full()) {
-      if constexpr (HasFullGradient<Obj>) {
-        return w.full_gradient(x, s.gradient);
-      } else {
-        return w.gradient(x, std::span<const Index>(s.order.data(), static_cast<std::size_t>(n)),
-                          s.gradient);
-      }
-    }
-    // A partial Fisher–Yates shuffle picks b distinct samples; undoing the swaps afterwards
-    // leaves `order` as 0..n-1 for the next worker, with no per-worker state.
+  // Draws worker m's minibatch for `round` into the first b entries of s.order and returns
+  // b (all n samples, in order, for a full batch). A partial Fisher–Yates shuffle picks b
+  // distinct samples; restore_order() undoes its swaps, leaving `order` as 0..n-1 for the
+  // next worker, with no per-worker state.
+  Index draw_batch(std::size_t m, Index round, Scratch& s) const {
+    const Index n = workers_[m].size();
+    if (batch().is_full()) return n;
     const Index b = batch().size_for(n);
     RandomStream rng(options_.seed, Purpose::batch, static_cast<std::uint64_t>(round), m);
     for (Index i = 0; i < b; ++i) {
@@ -237,13 +312,80 @@ class Simulation {
       s.swaps[static_cast<std::size_t>(i)] = j;
       std::swap(s.order[static_cast<std::size_t>(i)], s.order[static_cast<std::size_t>(j)]);
     }
-    const double loss = w.gradient(
-        x, std::span<const Index>(s.order.data(), static_cast<std::size_t>(b)), s.gradient);
+    return b;
+  }
+  void restore_order(Index b, Scratch& s) const {
+    if (batch().is_full()) return;
     for (Index i = b - 1; i >= 0; --i) {
       std::swap(s.order[static_cast<std::size_t>(i)],
                 s.order[static_cast<std::size_t>(s.swaps[static_cast<std::size_t>(i)])]);
     }
-    return loss;
+  }
+
+  // The mean gradient of worker m at x over the drawn batch of b samples, written to g;
+  // returns the mean loss.
+  double batch_gradient(std::size_t m, const Vector& x, Index b, Scratch& s, Vector& g) {
+    Obj& w = workers_[m];
+    if constexpr (HasFullGradient<Obj>) {
+      if (batch().is_full()) return w.full_gradient(x, g);
+    }
+    return w.gradient(x, std::span<const Index>(s.order.data(), static_cast<std::size_t>(b)), g);
+  }
+
+  // Worker m's part of round k: gradient, skip decision, upload. Adds what the server gains
+  // from it to `sum` (its message, or under a skip rule the change of its contribution).
+  void work(std::size_t m, Index k, Scratch& s, Vector& sum) {
+    Outcome& out = outcome_[m];
+    out.uploaded = false;
+    out.up = {};
+    if constexpr (side == skip::Side::server) {
+      if (!out.contacted) {
+        skip_.pass(static_cast<Index>(m));
+        out.samples = 0;
+        return;
+      }
+    }
+    const Index b = draw_batch(m, k, s);
+    batch_gradient(m, model_, b, s, s.gradient);
+    out.finite = s.gradient.allFinite();
+    RandomStream rng(options_.seed, Purpose::compress, static_cast<std::uint64_t>(k), m);
+    Probe probe(*this, m, b, s, rng);
+    if (out.finite) {
+      if constexpr (side == skip::Side::worker) {
+        out.uploaded = skip_.upload(static_cast<Index>(m), probe);
+      } else if constexpr (side == skip::Side::server) {
+        out.up = skip_.serve(static_cast<Index>(m), probe);
+        out.uploaded = true;
+      } else {
+        out.uploaded = true;
+      }
+    }
+    restore_order(b, s);
+    out.samples = static_cast<std::uint64_t>(b) + probe.samples();
+    if (!out.uploaded) {
+      probe.discard();
+      return;
+    }
+    out.up += probe.commit();
+    if constexpr (lazy) {
+      Vector& held = contribution_[m];
+      sum += s.decoded - held;
+      held.swap(s.decoded);
+    } else {
+      sum += s.decoded;
+    }
+  }
+
+  // Runs body(m, scratch, g) for every worker on the pool, in fixed groups g of consecutive
+  // workers whose group_sum_[g] starts at zero.
+  template <class Body>
+  void for_each_worker(Body&& body) {
+    pool_.parallel_for(static_cast<std::int64_t>(group_sum_.size()), [&](std::int64_t gi, int t) {
+      const auto g = static_cast<std::size_t>(gi);
+      Scratch& s = scratch_[static_cast<std::size_t>(t)];
+      group_sum_[g].setZero();
+      for (std::size_t m = group_begin(g); m < group_begin(g + 1); ++m) body(m, s, g);
+    });
   }
 
   // One round; returns where a non-finite number appeared, if one did.
@@ -253,72 +395,69 @@ class Simulation {
     RandomStream down_rng(options_.seed, Purpose::compress, static_cast<std::uint64_t>(k),
                           server_id);
     const Bits down = downlink_.send(down_state_, theta_, model_, down_rng);
-
-    pool_.parallel_for(static_cast<std::int64_t>(group_sum_.size()), [&](std::int64_t g, int t) {
-      Scratch& s = scratch_[static_cast<std::size_t>(t)];
-      Vector& sum = group_sum_[static_cast<std::size_t>(g)];
-      sum.setZero();
-      const std::size_t end = group_begin(static_cast<std::size_t>(g) + 1);
-      for (std::size_t m = group_begin(static_cast<std::size_t>(g)); m < end; ++m) {
-        local_gradient(m, model_, k, s);
-        Outcome& out = outcome_[m];
-        out.finite = s.gradient.allFinite();
-        if (!out.finite) continue;
-        RandomStream up_rng(options_.seed, Purpose::compress, static_cast<std::uint64_t>(k), m);
-        out.up = uplink_.send(up_state_[m], s.gradient, s.decoded, up_rng);
-        sum += s.decoded;
-      }
-    });
+    skip_.begin_round(k, model_);
+    if constexpr (side == skip::Side::server) {
+      for_each_worker([&](std::size_t m, Scratch&, std::size_t) {
+        outcome_[m].contacted = skip_.contact(static_cast<Index>(m), model_);
+      });
+    }
+    for_each_worker(
+        [&](std::size_t m, Scratch& s, std::size_t g) { work(m, k, s, group_sum_[g]); });
 
     for (std::size_t m = 0; m < workers_.size(); ++m) {
+      const Outcome& out = outcome_[m];
+      if (!out.contacted) continue;
       const auto w = static_cast<Index>(m);
       ledger_.download(w, down);
-      ledger_.gradient_samples(w, static_cast<std::uint64_t>(batch().size_for(workers_[m].size())));
-      if (!outcome_[m].finite) return Divergence{k, w, "gradient"};
-      ledger_.upload(w, outcome_[m].up);
+      ledger_.gradient_samples(w, out.samples);
+      if (!out.finite) return Divergence{k, w, "gradient"};
+      if (out.uploaded) ledger_.upload(w, out.up);
     }
-    aggregate_.setZero();
-    for (const Vector& sum : group_sum_) aggregate_ += sum;
-    aggregate_ /= static_cast<double>(workers_.size());
+    const auto workers = static_cast<double>(workers_.size());
+    if constexpr (lazy) {
+      aggregate_ += sum_groups() / workers;
+    } else {
+      aggregate_ = sum_groups() / workers;
+    }
+    if constexpr (lazy) previous_theta_ = theta_;
     server_.update(k, aggregate_, theta_);
     ++round_;
     if (!theta_.allFinite()) return Divergence{k, -1, "model"};
+    if constexpr (lazy) skip_.end_round((theta_ - previous_theta_).squaredNorm());
     return std::nullopt;
+  }
+
+  // The groups' sums added in group order (into scratch).
+  const Vector& sum_groups() {
+    total_.setZero();
+    for (const Vector& sum : group_sum_) total_ += sum;
+    return total_;
   }
 
   // Appends the History row for the current θ: loss and gradient of (1/M) Σ f_m, computed
   // from full local gradients (not counted in the ledger: this is measurement, not training).
   const Record& record() {
-    pool_.parallel_for(static_cast<std::int64_t>(group_sum_.size()), [&](std::int64_t g, int t) {
-      Scratch& s = scratch_[static_cast<std::size_t>(t)];
-      Vector& sum = group_sum_[static_cast<std::size_t>(g)];
-      double& loss = group_loss_[static_cast<std::size_t>(g)];
-      sum.setZero();
-      loss = 0;
-      const std::size_t end = group_begin(static_cast<std::size_t>(g) + 1);
-      for (std::size_t m = group_begin(static_cast<std::size_t>(g)); m < end; ++m) {
-        Obj& w = workers_[m];
-        if constexpr (HasFullGradient<Obj>) {
-          loss += w.full_gradient(theta_, s.gradient);
-        } else {
-          loss += w.gradient(
-              theta_, std::span<const Index>(s.order.data(), static_cast<std::size_t>(w.size())),
-              s.gradient);
-        }
-        sum += s.gradient;
+    std::fill(group_loss_.begin(), group_loss_.end(), 0.0);
+    for_each_worker([&](std::size_t m, Scratch& s, std::size_t g) {
+      Obj& w = workers_[m];
+      double loss = 0;
+      if constexpr (HasFullGradient<Obj>) {
+        loss = w.full_gradient(theta_, s.gradient);
+      } else {
+        loss = w.gradient(
+            theta_, std::span<const Index>(s.order.data(), static_cast<std::size_t>(w.size())),
+            s.gradient);
       }
+      group_loss_[g] += loss;
+      group_sum_[g] += s.gradient;
     });
-    aggregate_.setZero();
     double loss = 0;
-    for (std::size_t g = 0; g < group_sum_.size(); ++g) {
-      aggregate_ += group_sum_[g];
-      loss += group_loss_[g];
-    }
+    for (double l : group_loss_) loss += l;
     const auto workers = static_cast<double>(workers_.size());
     Record row;
     row.round = round_;
     row.loss = loss / workers;
-    row.grad_norm_sq = (aggregate_ / workers).squaredNorm();
+    row.grad_norm_sq = (sum_groups() / workers).squaredNorm();
     if (options_.test_accuracy && round_ % options_.eval_every == 0) {
       row.test_accuracy = options_.test_accuracy(theta_);
     }
@@ -357,8 +496,11 @@ class Simulation {
   History history_;
   Index round_ = 0;
 
-  Vector model_;      // θ as the workers decode it
-  Vector aggregate_;  // the server's mean gradient
+  Vector model_;                      // θ as the workers decode it
+  Vector aggregate_;                  // ∇: the mean of the workers' latest contributions
+  Vector total_;                      // sum_groups()' scratch
+  std::vector<Vector> contribution_;  // under a skip rule: each worker's last decoded upload
+  Vector previous_theta_;             // under a skip rule: θ before the update, for the window
   std::vector<Vector> group_sum_;
   std::vector<double> group_loss_;
   std::vector<Scratch> scratch_;

@@ -2,6 +2,8 @@
 
 // The baseline skip rule: every worker takes part and uploads in every round.
 
+#include <laconic/skip/skip_rule.hpp>
+
 #include <string>
 
 namespace laconic::skip {
@@ -9,8 +11,12 @@ namespace laconic::skip {
 class Never {
  public:
   struct Params {};
+  static constexpr Side side = Side::none;
 
   explicit Never(const Params& = {}) {}
+  void start(const Setup&) {}
+  void begin_round(Index, const Vector&) {}
+  void end_round(double) {}
   std::string describe() const { return "never"; }
 };
 

@@ -1,0 +1,128 @@
+#pragma once
+
+// LAG — lazily aggregated gradient (Chen, Giannakis, Sun, Yin, NeurIPS 2018; ALGORITHMS.md §1).
+// The server steps along the mean of each worker's latest contribution; a worker refreshes
+// its contribution only when it has changed enough relative to the recent model steps.
+//
+//   LagWk (worker side, after computing ∇f_m(θ^k)) skips iff
+//       ‖∇f_m(θ^k) − ∇f_m(θ̂_m)‖² ≤ c · Σ_{d=1}^{D} ξ ‖θ^{k+1−d} − θ^{k−d}‖²
+//   LagPs (server side, before sending θ^k) leaves m out iff
+//       L_m² ‖θ^k − θ̂_m‖² ≤ c · Σ_{d=1}^{D} ξ ‖θ^{k+1−d} − θ^{k−d}‖²
+//
+// with θ̂_m the model at m's last upload and c = 1/η² (LAG's 1/(α²M²) in its sum convention).
+// Neither forces an upload after many skips, as in the paper and its code; ties skip. With
+// minibatch gradients LagWk is LASG's "stochastic LAG-WK" (LASG eq. 7, threshold c/d_max).
+// Through a compressing uplink, LagWk compares what the server would hold after the upload
+// with what it holds now (with Identity, the two gradients above).
+
+#include <laconic/skip/skip_rule.hpp>
+
+#include <fmt/format.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace laconic::skip {
+
+// The threshold shared by LAG and LAQ: c · ξ · (sum of the last D squared steps).
+struct LagThreshold {
+  Index D = 10;                // steps in the window
+  std::optional<double> xi{};  // weight ξ_d of each step; default per rule
+  std::optional<double> c{};   // scale; default 1/η₀²
+
+  void validate() const {
+    require_param(D >= 1, "D", D, ">= 1");
+    if (xi) require_param(std::isfinite(*xi) && *xi >= 0, "xi", *xi, ">= 0 and finite");
+    if (c) require_param(std::isfinite(*c) && *c >= 0, "c", *c, ">= 0 and finite");
+  }
+
+  struct Resolved {
+    double c = 0;
+    double xi = 0;
+  };
+  // ξ defaults to xi_times_D / D.
+  Resolved resolve(const Setup& setup, double xi_times_D) const {
+    return {resolve_scale(c, setup), xi.value_or(xi_times_D / static_cast<double>(D))};
+  }
+};
+
+class LagWk {
+ public:
+  using Params = LagThreshold;  // ξ defaults to 1/D, as in the LAG code
+  static constexpr Side side = Side::worker;
+
+  LagWk() : LagWk(Params{}) {}
+  explicit LagWk(const Params& params) : params_(params) { params_.validate(); }
+
+  void start(const Setup& setup) {
+    scale_ = params_.resolve(setup, 1.0);
+    window_ = Window(params_.D);
+  }
+  void begin_round(Index, const Vector&) { rhs_ = scale_.c * scale_.xi * window_.sum(); }
+  void end_round(double step_sq) { window_.push(step_sq); }
+
+  template <class Probe>
+  bool upload(Index, Probe& p) const {
+    return (p.candidate() - p.contribution()).squaredNorm() > rhs_;
+  }
+
+  double threshold() const { return rhs_; }
+  std::string describe() const {
+    return fmt::format("lag_wk(D={}, xi={}, c={})", params_.D, scale_.xi, scale_.c);
+  }
+
+ private:
+  Params params_;
+  LagThreshold::Resolved scale_;
+  Window window_;
+  double rhs_ = 0;
+};
+
+class LagPs {
+ public:
+  struct Params {
+    LagThreshold threshold{};          // ξ defaults to 10/D, as in the LAG code
+    std::vector<double> smoothness{};  // L_m; empty: each objective's smoothness()
+  };
+  static constexpr Side side = Side::server;
+
+  LagPs() : LagPs(Params{}) {}
+  explicit LagPs(const Params& params) : params_(params) { params_.threshold.validate(); }
+
+  void start(const Setup& setup) {
+    scale_ = params_.threshold.resolve(setup, 10.0);
+    smoothness_ = resolve_smoothness(params_.smoothness, setup, "LagPs");
+    window_ = Window(params_.threshold.D);
+    last_.start(setup);
+  }
+  void begin_round(Index, const Vector&) { rhs_ = scale_.c * scale_.xi * window_.sum(); }
+  void end_round(double step_sq) { window_.push(step_sq); }
+
+  // A worker that has never uploaded is always contacted.
+  bool contact(Index m, const Vector& theta) const {
+    const double l = smoothness_[static_cast<std::size_t>(m)];
+    return last_.never(m) || l * l * last_.distance_sq(m, theta) > rhs_;
+  }
+  template <class Probe>
+  Bits serve(Index m, Probe& p) {
+    last_.uploaded(m, p.model());
+    return {};
+  }
+  void pass(Index m) { last_.skipped(m); }
+
+  double threshold() const { return rhs_; }
+  std::string describe() const {
+    return fmt::format("lag_ps(D={}, xi={}, c={})", params_.threshold.D, scale_.xi, scale_.c);
+  }
+
+ private:
+  Params params_;
+  LagThreshold::Resolved scale_;
+  std::vector<double> smoothness_;
+  Window window_;
+  LastUploads last_;
+  double rhs_ = 0;
+};
+
+}  // namespace laconic::skip

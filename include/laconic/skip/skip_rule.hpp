@@ -1,0 +1,144 @@
+#pragma once
+
+// What every skip rule (lazy aggregation) shares: its side, what it learns when a run starts,
+// the window of recent model steps its thresholds are built from, and the contract the
+// simulation calls it through.
+//
+// Conventions (ALGORITHMS.md §0): the objective is the average f = (1/M) Σ f_m and the server
+// steps θ ← θ − η ∇ with ∇ the mean of the workers' latest contributions. LAG's threshold
+// 1/(α²M²) in the papers' sum convention is then 1/η², LASG's c = 1/η², and every rule
+// compares a squared distance with
+//
+//   RHS^k = c · Σ_{d=1}^{D} ξ_d ‖θ^{k+1−d} − θ^{k−d}‖²,   θ^{−d} = θ^0 (missing steps are 0).
+//
+// The contract, for a rule R:
+//   struct Params {...};  static constexpr Side side;
+//   void start(const Setup&)                       allocates the per-worker state
+//   void begin_round(Index k, const Vector& theta) once per round, before any worker
+//   worker side:  bool upload(Index m, Probe& p)    decides after m's fresh gradient and
+//                                                  records the outcome in m's state
+//   server side:  bool contact(Index m, const Vector& theta) const
+//                 Bits serve(Index m, Probe& p)     m was contacted and computed; returns the
+//                                                  bits it uploads beside its message
+//                 void pass(Index m)                m was not contacted
+//   void end_round(double step_sq)                 ‖θ^{k+1} − θ^k‖² after the update
+//   std::string describe() const
+// Calls for different workers may run concurrently; each touches only its worker's state.
+//
+// A Probe is what a worker can look at while the rule decides (see sim/simulation.hpp):
+//   model()          θ^k as the worker received it
+//   gradient()       its fresh gradient ∇ℓ(θ^k; ξ_m^k)
+//   gradient_at(x)   ∇ℓ(x; ξ_m^k) on the same minibatch, counted in the ledger
+//   candidate()      what the server would hold for m after an upload (compressed, decoded)
+//   contribution()   what the server holds for m now
+
+#include <laconic/core/bits.hpp>
+#include <laconic/core/errors.hpp>
+#include <laconic/core/types.hpp>
+
+#include <cmath>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace laconic::skip {
+
+// Who evaluates the rule: nobody (every worker uploads), the worker after computing its
+// gradient (saves uploads), or the server before sending θ (saves downloads and computation).
+enum class Side { none, worker, server };
+
+// What a rule learns about the run when it starts.
+struct Setup {
+  Index workers = 0;
+  Index dim = 0;
+  double step = 0;                   // η₀, the server's first step size
+  std::vector<double> smoothness{};  // L_m of each worker when the objective knows it
+};
+
+// The squared lengths of the last `length` model steps, newest first; older ones are 0.
+class Window {
+ public:
+  explicit Window(Index length = 1) : steps_(static_cast<std::size_t>(length), 0.0) {
+    require_param(length >= 1, "window length (D or d_max)", length, ">= 1");
+  }
+
+  void push(double step_sq) {
+    next_ = next_ == 0 ? steps_.size() - 1 : next_ - 1;
+    steps_[next_] = step_sq;
+    if (filled_ < length()) ++filled_;
+  }
+
+  // Σ_{d=1}^{length} ‖θ^{k+1−d} − θ^{k−d}‖²; O(length) once per round, for all workers.
+  double sum() const {
+    double total = 0;
+    for (double s : steps_) total += s;
+    return total;
+  }
+
+  Index length() const { return static_cast<Index>(steps_.size()); }
+  Index filled() const { return filled_; }  // steps pushed so far, at most length()
+
+ private:
+  std::vector<double> steps_;  // a ring; steps_[next_] is the newest
+  std::size_t next_ = 0;
+  Index filled_ = 0;
+};
+
+// c defaults to 1/η₀² (ALGORITHMS.md §0.1).
+inline double resolve_scale(const std::optional<double>& c, const Setup& setup) {
+  if (c) return *c;
+  require_param(std::isfinite(setup.step) && setup.step > 0, "server step size (for c = 1/eta^2)",
+                setup.step, "positive; or give the skip rule's c explicitly");
+  return 1 / (setup.step * setup.step);
+}
+
+// L_m for every worker, from the rule's parameters or else from the objectives.
+inline std::vector<double> resolve_smoothness(const std::vector<double>& given, const Setup& setup,
+                                              std::string_view rule) {
+  const std::vector<double>& l = given.empty() ? setup.smoothness : given;
+  if (l.empty()) {
+    throw std::invalid_argument(fmt::format(
+        "{} needs each worker's smoothness constant L_m: set Params::smoothness or use an "
+        "objective with smoothness()",
+        rule));
+  }
+  require_param(static_cast<Index>(l.size()) == setup.workers, "smoothness.size()", l.size(),
+                fmt::format("equal to the number of workers, {}", setup.workers));
+  for (std::size_t m = 0; m < l.size(); ++m) {
+    require_param(std::isfinite(l[m]) && l[m] >= 0, fmt::format("smoothness[{}]", m), l[m],
+                  ">= 0 and finite");
+  }
+  return l;
+}
+
+// Per worker: the model at its last upload and τ_m, the rounds since (1 right after an
+// upload, ALGORITHMS.md §0.3; 0 before the first). O(M·p), as the papers' servers keep.
+class LastUploads {
+ public:
+  void start(const Setup& setup) {
+    models_.assign(static_cast<std::size_t>(setup.workers), Vector::Zero(setup.dim));
+    staleness_.assign(static_cast<std::size_t>(setup.workers), 0);
+  }
+
+  bool never(Index m) const { return staleness(m) == 0; }
+  Index staleness(Index m) const { return staleness_[static_cast<std::size_t>(m)]; }
+  const Vector& model(Index m) const { return models_[static_cast<std::size_t>(m)]; }
+  double distance_sq(Index m, const Vector& theta) const {
+    return (theta - model(m)).squaredNorm();
+  }
+
+  void uploaded(Index m, const Vector& theta) {
+    models_[static_cast<std::size_t>(m)] = theta;
+    staleness_[static_cast<std::size_t>(m)] = 1;
+  }
+  void skipped(Index m) {
+    Index& tau = staleness_[static_cast<std::size_t>(m)];
+    if (tau > 0) ++tau;
+  }
+
+ private:
+  std::vector<Vector> models_;
+  std::vector<Index> staleness_;
+};
+
+}  // namespace laconic::skip

@@ -1,0 +1,88 @@
+#include <laconic/methods.hpp>
+#include <laconic/sim/simulation.hpp>
+
+#include <catch2/catch.hpp>
+
+#include "sim/fixtures.hpp"
+
+#include <vector>
+
+using namespace laconic;
+using laconic::test::Points;
+
+namespace {
+
+// Two workers in one dimension with f_0 = ½(θ − 1)², f_1 = ½(θ − 3)²: ∇f_m = θ − c_m.
+std::vector<Points> two_points() {
+  return {Points({Vector::Constant(1, 1.0)}), Points({Vector::Constant(1, 3.0)})};
+}
+
+template <class M>
+sim::Simulation<M, Points> simulate(const M& method, int rounds) {
+  return sim::Simulation<M, Points>(method, two_points(), Vector::Zero(1),
+                                    {.rounds = rounds, .record_every = 1});
+}
+
+}  // namespace
+
+// η = ½ gives c = 1/η² = 4; with D = 1 and ξ = 1 the threshold is 4 (θ^k − θ^{k−1})².
+//   k  θ^k   ∇f_0  ∇f_1  RHS   ‖δ_0‖²  ‖δ_1‖²  uploads  ∇^k  θ^{k+1}
+//   0  0     −1    −3    0     1       9       both     −2   1
+//   1  1      0    −2    4     1       1       none     −2   2
+//   2  2      1    −1    4     4       4       none     −2   3     (ties skip)
+//   3  3      2     0    4     9       9       both      1   2.5
+//   4  2.5    1.5  −0.5  1     0.25    0.25    none      1   2
+TEST_CASE("LAG-WK follows the hand-worked trajectory and uploads only when its rule says so",
+          "[skip]") {
+  const LagWk method{.skip = {.D = 1, .xi = 1.0},
+                     .server = {.step = server::StepSize::constant(0.5)}};
+  auto sim = simulate(method, 5);
+  const auto result = sim.run();
+  const std::vector<double> expected{0, 1, 2, 3, 2.5, 2};
+  REQUIRE(result.history.rows.size() == expected.size());
+  const std::vector<std::uint64_t> uploads{0, 2, 2, 2, 4, 4};
+  for (std::size_t k = 0; k < expected.size(); ++k) {
+    CHECK(result.history.rows[k].traffic.uploads == uploads[k]);
+  }
+  CHECK(result.theta[0] == 2.0);
+  CHECK(sim.aggregate()[0] == 1.0);
+  CHECK(sim.contribution(0)[0] == 2.0);
+  CHECK(sim.contribution(1)[0] == 0.0);
+  const Traffic& t = result.ledger.total();
+  CHECK(t.downloads == 10);  // θ is broadcast to both workers every round
+  CHECK(t.gradient_samples == 10);
+  CHECK(t.up.values == 4 * 32);
+}
+
+// LAG-PS with L_m = 1 contacts m when (θ^k − θ̂_m)² > 4 (θ^k − θ^{k−1})²: at k = 0 (no upload
+// yet) and at k = 3, where θ^3 − θ̂ = 3 − 0. The trajectory is LAG-WK's, but the workers left
+// out download nothing and compute nothing.
+TEST_CASE("LAG-PS leaves workers out before sending them anything", "[skip]") {
+  const LagPs method{.skip = {.threshold = {.D = 1, .xi = 1.0}, .smoothness = {1.0, 1.0}},
+                     .server = {.step = server::StepSize::constant(0.5)}};
+  auto sim = simulate(method, 5);
+  const auto result = sim.run();
+  CHECK(result.theta[0] == 2.0);
+  const Traffic& t = result.ledger.total();
+  CHECK(t.uploads == 4);
+  CHECK(t.downloads == 4);
+  CHECK(t.gradient_samples == 4);
+  CHECK(t.down.values == 4 * 32);
+}
+
+TEST_CASE("LAG's threshold defaults follow the LAG code and c = 1/eta^2", "[skip]") {
+  const LagWk wk{.server = {.step = server::StepSize::constant(0.5)}};
+  auto a = simulate(wk, 0);
+  CHECK(a.describe().find("lag_wk(D=10, xi=0.1, c=4)") != std::string::npos);
+  const LagPs ps{.skip = {.smoothness = {1.0, 1.0}},
+                 .server = {.step = server::StepSize::constant(0.5)}};
+  auto b = simulate(ps, 0);
+  CHECK(b.describe().find("lag_ps(D=10, xi=1, c=4)") != std::string::npos);
+}
+
+TEST_CASE("LAG-PS without smoothness constants says what it needs", "[skip]") {
+  const LagPs method{};
+  CHECK_THROWS_WITH(simulate(method, 1), Catch::Contains("LagPs needs each worker's smoothness"));
+  const LagPs wrong{.skip = {.smoothness = {1.0}}};
+  CHECK_THROWS_WITH(simulate(wrong, 1), Catch::Contains("smoothness.size() = 1"));
+}

@@ -1,0 +1,245 @@
+#include <laconic/methods.hpp>
+#include <laconic/sim/simulation.hpp>
+
+#include <catch2/catch.hpp>
+
+#include "skip/fixtures.hpp"
+
+#include <cmath>
+#include <vector>
+
+using namespace laconic;
+using objective::Logistic;
+using test::logistic_workers;
+using test::PlainServer;
+
+namespace {
+
+constexpr Index M = 4, n = 400, p = 6, D = 10, d_max = 10;
+
+struct Plain {
+  Vector theta;
+  std::uint64_t uploads = 0;
+  std::uint64_t downloads = 0;
+  std::uint64_t gradients = 0;  // full local gradients evaluated
+};
+
+enum class Rule { wk1, wk2, ps, pse };
+
+// Algorithms 1–4 of the LASG paper with full local gradients, as ALGORITHMS.md §3.2b writes
+// them: one loop, no library types beyond the objectives.
+Plain plain_lasg(Rule rule, std::vector<Logistic> workers, double eta, Index rounds) {
+  const double c = 1 / (eta * eta);
+  PlainServer server(M, p, d_max, eta);
+  std::vector<Vector> g_old(M, Vector::Zero(p)), theta_old(M, Vector::Zero(p)),
+      delta_old(M, Vector::Zero(p));
+  std::vector<Index> tau(M, D);
+  std::vector<double> l_hat(M, 0.0);
+  Vector snapshot = Vector::Zero(p), g(p), g_check(p);
+  Plain out;
+  for (Index k = 0; k < rounds; ++k) {
+    const double rhs = c / d_max * server.window_sum();
+    if (rule == Rule::wk1 && k % D == 0) snapshot = server.theta;
+    Vector sum = Vector::Zero(p);
+    for (Index m = 0; m < M; ++m) {
+      Logistic& w = workers[static_cast<std::size_t>(m)];
+      const Vector& theta = server.theta;
+      bool up = false;
+      if (rule == Rule::ps || rule == Rule::pse) {
+        const double l = rule == Rule::ps ? w.smoothness() : l_hat[m];
+        const bool contact = tau[m] >= D || l * l * (theta - theta_old[m]).squaredNorm() > rhs;
+        if (!contact) {
+          ++tau[m];
+          continue;
+        }
+        ++out.downloads;
+        w.full_gradient(theta, g);
+        ++out.gradients;
+        if (rule == Rule::pse && k > 0 && (theta - theta_old[m]).norm() > 0) {
+          w.full_gradient(theta_old[m], g_check);
+          ++out.gradients;
+          const double ratio = (g - g_check).norm() / (theta - theta_old[m]).norm();
+          l_hat[m] = static_cast<float>(std::max(l_hat[m], ratio));
+        }
+        up = true;
+      } else {
+        ++out.downloads;
+        w.full_gradient(theta, g);
+        ++out.gradients;
+        if (rule == Rule::wk2) {
+          if (tau[m] >= D) {
+            up = true;
+          } else {
+            w.full_gradient(theta_old[m], g_check);
+            ++out.gradients;
+            up = (g - g_check).squaredNorm() > rhs;
+          }
+        } else if (k % D == 0) {  // WK1: θ̃ = θ^k, so δ̃ = 0, and the upload is forced
+          delta_old[m].setZero();
+          up = true;
+        } else {
+          w.full_gradient(snapshot, g_check);
+          ++out.gradients;
+          const Vector delta = g - g_check;
+          up = (delta - delta_old[m]).squaredNorm() > rhs;
+          if (up) delta_old[m] = delta;
+        }
+      }
+      if (up) {
+        sum += g - g_old[m];
+        g_old[m] = g;
+        theta_old[m] = theta;
+        tau[m] = 1;
+        ++out.uploads;
+      } else {
+        ++tau[m];
+      }
+    }
+    server.update(sum);
+  }
+  out.theta = server.theta;
+  return out;
+}
+
+template <class Method>
+sim::RunResult simulate(Method method, double eta, Index rounds, int threads = 1) {
+  method.server.step = server::StepSize::constant(eta);
+  method.uplink.float_bits = 64;
+  method.downlink.float_bits = 64;
+  return sim::Simulation(method, logistic_workers(M, n, p), Vector::Zero(p),
+                         {.rounds = rounds, .threads = threads, .record_every = rounds})
+      .run();
+}
+
+void check_same(const sim::RunResult& run, const Plain& plain) {
+  const Traffic& t = run.ledger.total();
+  CHECK(t.uploads == plain.uploads);
+  CHECK(t.downloads == plain.downloads);
+  CHECK(t.gradient_samples == plain.gradients * static_cast<std::uint64_t>(n / M));
+  CHECK((run.theta - plain.theta).norm() <= 1e-12 * plain.theta.norm());
+}
+
+}  // namespace
+
+TEST_CASE("each LASG rule equals a plain transcription of its algorithm", "[skip]") {
+  const auto workers = logistic_workers(M, n, p);
+  const double eta = 1 / test::largest_smoothness(workers);
+  const Index rounds = 300;
+
+  SECTION("WK1") {
+    const auto run = simulate(LasgWk1{.skip = {.D = D, .d_max = d_max}}, eta, rounds);
+    const Plain plain = plain_lasg(Rule::wk1, workers, eta, rounds);
+    check_same(run, plain);
+    CHECK(plain.uploads < M * rounds / 2);  // the rule does skip
+  }
+  SECTION("WK2") {
+    const auto run = simulate(LasgWk2{.skip = {.D = D, .d_max = d_max}}, eta, rounds);
+    const Plain plain = plain_lasg(Rule::wk2, workers, eta, rounds);
+    check_same(run, plain);
+    CHECK(plain.uploads < M * rounds / 2);
+  }
+  SECTION("PS") {
+    const auto run = simulate(LasgPs{.skip = {.threshold = {.D = D, .d_max = d_max}}}, eta, rounds);
+    const Plain plain = plain_lasg(Rule::ps, workers, eta, rounds);
+    check_same(run, plain);
+    CHECK(plain.downloads < M * rounds / 2);
+  }
+  SECTION("PSE") {
+    const auto run =
+        simulate(LasgPse{.skip = {.threshold = {.D = D, .d_max = d_max}}}, eta, rounds);
+    const Plain plain = plain_lasg(Rule::pse, workers, eta, rounds);
+    check_same(run, plain);
+    CHECK(plain.downloads < M * rounds / 2);
+    // Each upload carries L̂_m as one 32-bit float.
+    CHECK(run.ledger.total().up.metadata == 32 * plain.uploads);
+  }
+}
+
+TEST_CASE("LASG forces an upload once a contribution is D rounds old", "[skip]") {
+  // c = 0 would upload always; a huge c never wants to, so only forced uploads remain:
+  // WK2/PS/PSE at k = 0, D, 2D, ... and WK1 at multiples of D.
+  const Index rounds = 35, forced = M * 4;  // k = 0, 10, 20, 30
+  const double eta = 0.1;
+  const skip::LasgThreshold lazy{.D = D, .d_max = d_max, .c = 1e300};
+  CHECK(simulate(LasgWk1{.skip = lazy}, eta, rounds).ledger.total().uploads == forced);
+  CHECK(simulate(LasgWk2{.skip = lazy}, eta, rounds).ledger.total().uploads == forced);
+  CHECK(simulate(LasgPs{.skip = {.threshold = lazy}}, eta, rounds).ledger.total().uploads ==
+        forced);
+  const auto pse = simulate(LasgPse{.skip = {.threshold = lazy}}, eta, rounds);
+  CHECK(pse.ledger.total().uploads == forced);
+  CHECK(pse.ledger.total().downloads == forced);  // and the others hear nothing
+}
+
+TEST_CASE("LASG-WK2 never lets a contribution get older than D - 1 rounds", "[skip]") {
+  LasgWk2 method{.skip = {.D = 5, .d_max = 3}, .server = {.batch = server::Batch::of(10)}};
+  sim::Simulation sim(method, logistic_workers(M, n, p), Vector::Zero(p), {.rounds = 1});
+  Index skipped = 0;
+  test::each_round(sim, 60, [&] {
+    for (Index m = 0; m < M; ++m) {
+      const Index tau = sim.skip_rule().last_uploads().staleness(m);
+      CHECK(tau >= 1);
+      CHECK(tau <= 5);  // τ = 5 forces the next round's upload
+      skipped += tau > 1;
+    }
+  });
+  CHECK(skipped > 0);
+}
+
+TEST_CASE("lazy rules give the same history on 1 and 2 threads", "[skip]") {
+  const Index rounds = 120;
+  auto same = [&](auto method) {
+    method.server.batch = server::Batch::of(20);
+    const auto a = simulate(method, 0.5, rounds, 1);
+    const auto b = simulate(method, 0.5, rounds, 2);
+    CHECK(a.history == b.history);
+    CHECK(a.theta == b.theta);
+  };
+  same(LasgWk1{});
+  same(LasgWk2{});
+  same(LasgPs{});
+  same(LasgPse{});
+  same(LagWk{});
+  same(LagPs{});
+}
+
+TEST_CASE("LAQSG uploads QSGD messages only when its LASG rule says so", "[skip]") {
+  Laqsg<skip::LasgWk2> method{
+      .skip = {.D = D, .d_max = d_max},
+      .uplink = {.levels = 7, .encoding = compress::Qsgd::Encoding::fixed},
+      .server = {.step = server::StepSize::constant(0.5), .batch = server::Batch::of(20)}};
+  const auto run = sim::Simulation(method, logistic_workers(M, n, p), Vector::Zero(p),
+                                   {.seed = 4, .rounds = 200, .record_every = 200})
+                       .run();
+  const Traffic& t = run.ledger.total();
+  CHECK(t.uploads < M * 200);
+  CHECK(t.uploads >= M * 200 / D);
+  // Fixed width: a 32-bit norm, a 2-bit header, and per coordinate a sign and ⌈log₂ 8⌉ bits.
+  CHECK(t.up.total() == t.uploads * (32 + 2 + p * (1 + 3)));
+}
+
+TEST_CASE("the lazy aggregate stays the mean of the latest contributions over 1e5 rounds",
+          "[skip]") {
+  LasgWk2 method{
+      .skip = {.D = 20, .d_max = 5},
+      .server = {.step = server::StepSize::constant(0.2), .batch = server::Batch::of(5)}};
+  const Index workers = 5;
+  sim::Simulation sim(method, logistic_workers(workers, 100, 3), Vector::Zero(3),
+                      {.rounds = 100'000, .record_every = 100'000});
+  const auto result = sim.run();
+  REQUIRE(result.status == sim::Status::completed);
+  Vector mean = Vector::Zero(3);
+  for (Index m = 0; m < workers; ++m) mean += sim.contribution(m);
+  mean /= static_cast<double>(workers);
+  INFO("uploads " << result.ledger.total().uploads);
+  CHECK((sim.aggregate() - mean).norm() <= 1e-12 * mean.norm());
+  CHECK(result.ledger.total().uploads < workers * 100'000 / 2);
+}
+
+TEST_CASE("LASG's parameters are validated", "[skip]") {
+  CHECK_THROWS_WITH(skip::LasgWk2({.D = 0}), Catch::Contains("D = 0"));
+  CHECK_THROWS_WITH(skip::LasgWk1({.d_max = 0}), Catch::Contains("d_max = 0"));
+  CHECK_THROWS_WITH(skip::LasgPs({.threshold = {.c = -1.0}}), Catch::Contains("c = -1"));
+  CHECK_THROWS_WITH(skip::LasgPse({.initial_estimate = -1}),
+                    Catch::Contains("initial_estimate = -1"));
+  CHECK_THROWS_WITH(skip::LasgPse({.estimate_bits = 16}), Catch::Contains("estimate_bits = 16"));
+}
