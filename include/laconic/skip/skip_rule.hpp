@@ -55,7 +55,9 @@ struct Setup {
   std::vector<double> smoothness{};  // L_m of each worker when the objective knows it
 };
 
-// The squared lengths of the last `length` model steps, newest first; older ones are 0.
+// The squared lengths of the last `length` model steps; older ones count as 0. The sum is
+// kept incrementally, O(1) per round, and recomputed exactly each time the ring wraps so
+// that rounding cannot accumulate.
 class Window {
  public:
   explicit Window(Index length = 1) : steps_(static_cast<std::size_t>(length), 0.0) {
@@ -63,24 +65,25 @@ class Window {
   }
 
   void push(double step_sq) {
-    next_ = next_ == 0 ? steps_.size() - 1 : next_ - 1;
+    sum_ += step_sq - steps_[next_];
     steps_[next_] = step_sq;
+    if (++next_ == steps_.size()) {
+      next_ = 0;
+      sum_ = 0;
+      for (double s : steps_) sum_ += s;
+    }
     if (filled_ < length()) ++filled_;
   }
 
-  // Σ_{d=1}^{length} ‖θ^{k+1−d} − θ^{k−d}‖²; O(length) once per round, for all workers.
-  double sum() const {
-    double total = 0;
-    for (double s : steps_) total += s;
-    return total;
-  }
-
+  // Σ_{d=1}^{length} ‖θ^{k+1−d} − θ^{k−d}‖².
+  double sum() const { return sum_; }
   Index length() const { return static_cast<Index>(steps_.size()); }
   Index filled() const { return filled_; }  // steps pushed so far, at most length()
 
  private:
-  std::vector<double> steps_;  // a ring; steps_[next_] is the newest
+  std::vector<double> steps_;  // a ring; steps_[next_] is the oldest, replaced next
   std::size_t next_ = 0;
+  double sum_ = 0;
   Index filled_ = 0;
 };
 
