@@ -32,6 +32,9 @@
 #include <laconic/compress/scaled_sign.hpp>
 #include <laconic/compress/top_k.hpp>
 #include <laconic/compress/uniform.hpp>
+#include <laconic/server/participation.hpp>
+#include <laconic/server/periodic_average.hpp>
+#include <laconic/server/server_update.hpp>
 #include <laconic/server/sgd.hpp>
 #include <laconic/skip/lag.hpp>
 #include <laconic/skip/laq.hpp>

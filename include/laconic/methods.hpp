@@ -7,6 +7,7 @@
 #include <laconic/compress/markov.hpp>
 #include <laconic/compress/qsgd.hpp>
 #include <laconic/compress/uniform.hpp>
+#include <laconic/server/periodic_average.hpp>
 #include <laconic/server/sgd.hpp>
 #include <laconic/sim/method.hpp>
 #include <laconic/skip/lag.hpp>
@@ -60,5 +61,13 @@ using LasgPse = Method<skip::LasgPse, compress::Identity, server::Sgd>;
 // QSGD-quantized fresh gradient (b bits: s = 2^{b−1} − 1).
 template <class Rule>
 using Laqsg = Method<Rule, compress::Qsgd, server::Sgd>;
+
+// Local SGD / FedAvg: participants take τ local SGD steps and the server averages their exact
+// model changes; set .server.local_steps and .server.participation.
+using LocalSgd = Method<skip::Never, compress::Identity, server::PeriodicAverage>;
+using FedAvg = LocalSgd;
+// FedPAQ (Reisizadeh et al. 2020): r of n workers, τ local steps, QSGD-quantized model changes
+// (set .uplink.levels: the paper's s).
+using FedPaq = Method<skip::Never, compress::Qsgd, server::PeriodicAverage>;
 
 }  // namespace laconic

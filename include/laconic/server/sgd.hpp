@@ -4,125 +4,20 @@
 // workers' (decoded) gradients. With full local gradients it is distributed GD; with
 // minibatches drawn from each worker's own stream it is distributed SGD.
 
-#include <laconic/core/errors.hpp>
-#include <laconic/core/types.hpp>
+#include <laconic/server/server_update.hpp>
 
-#include <algorithm>
-#include <cmath>
 #include <string>
 
 namespace laconic::server {
-
-// η_k as a function of the round k = 0, 1, ...
-struct StepSize {
-  enum class Kind { constant, inverse_time, strongly_convex };
-  Kind kind = Kind::constant;
-  double eta = 0.1;  // η (constant) or η₀ (inverse_time)
-  double k0 = 1;     // inverse_time: η_k = η₀ / (1 + k/k₀)
-  double mu = 1;     // strongly_convex: η_k = 2 / (μ (k + K₀))
-  double K0 = 1;
-
-  static StepSize constant(double eta) { return {.kind = Kind::constant, .eta = eta}; }
-  static StepSize inverse_time(double eta0, double k0) {
-    return {.kind = Kind::inverse_time, .eta = eta0, .k0 = k0};
-  }
-  static StepSize strongly_convex(double mu, double K0) {
-    return {.kind = Kind::strongly_convex, .mu = mu, .K0 = K0};
-  }
-
-  void validate() const {
-    switch (kind) {
-      case Kind::constant:
-        require_positive_finite("step.eta", eta);
-        break;
-      case Kind::inverse_time:
-        require_positive_finite("step.eta", eta);
-        require_positive_finite("step.k0", k0);
-        break;
-      case Kind::strongly_convex:
-        require_positive_finite("step.mu", mu);
-        require_positive_finite("step.K0", K0);
-        break;
-    }
-  }
-
-  double at(Index k) const {
-    const auto kd = static_cast<double>(k);
-    switch (kind) {
-      case Kind::constant:
-        return eta;
-      case Kind::inverse_time:
-        return eta / (1 + kd / k0);
-      case Kind::strongly_convex:
-        return 2 / (mu * (kd + K0));
-    }
-    return eta;
-  }
-
-  std::string describe() const {
-    switch (kind) {
-      case Kind::constant:
-        return fmt::format("constant(eta={})", eta);
-      case Kind::inverse_time:
-        return fmt::format("inverse_time(eta0={}, k0={})", eta, k0);
-      case Kind::strongly_convex:
-        return fmt::format("strongly_convex(mu={}, K0={})", mu, K0);
-    }
-    return {};
-  }
-};
-
-// How many of its samples a worker uses per gradient.
-struct Batch {
-  enum class Kind { full, samples, fraction };
-  Kind kind = Kind::full;
-  Index samples = 0;    // Kind::samples: this many, without replacement
-  double fraction = 1;  // Kind::fraction: ⌈fraction · n_m⌉
-
-  static Batch full() { return {}; }
-  static Batch of(Index samples) { return {.kind = Kind::samples, .samples = samples}; }
-  static Batch share(double fraction) { return {.kind = Kind::fraction, .fraction = fraction}; }
-
-  void validate() const {
-    if (kind == Kind::samples) require_param(samples >= 1, "batch.samples", samples, ">= 1");
-    if (kind == Kind::fraction) {
-      require_param(fraction > 0 && fraction <= 1, "batch.fraction", fraction, "in (0, 1]");
-    }
-  }
-
-  // The batch size for a worker holding n samples; full batches use all of them.
-  Index size_for(Index n) const {
-    switch (kind) {
-      case Kind::full:
-        return n;
-      case Kind::samples:
-        return samples;
-      case Kind::fraction:
-        return std::max<Index>(1, static_cast<Index>(std::ceil(fraction * static_cast<double>(n))));
-    }
-    return n;
-  }
-  bool is_full() const { return kind == Kind::full; }
-
-  std::string describe() const {
-    switch (kind) {
-      case Kind::full:
-        return "full";
-      case Kind::samples:
-        return fmt::format("{}", samples);
-      case Kind::fraction:
-        return fmt::format("{}*n", fraction);
-    }
-    return {};
-  }
-};
 
 class Sgd {
  public:
   struct Params {
     StepSize step{};
     Batch batch{};
+    Participation participation{};  // whose gradients are averaged each round
   };
+  static constexpr Shape shape = Shape::gradient;
 
   Sgd() : Sgd(Params{}) {}
   explicit Sgd(const Params& params) : params_(params) {
@@ -132,7 +27,8 @@ class Sgd {
 
   const Params& params() const { return params_; }
   std::string describe() const {
-    return fmt::format("sgd(step={}, batch={})", params_.step.describe(), params_.batch.describe());
+    return fmt::format("sgd(step={}, batch={}, participation={})", params_.step.describe(),
+                       params_.batch.describe(), params_.participation.describe());
   }
 
   // θ ← θ − η_k ∇ for round k.

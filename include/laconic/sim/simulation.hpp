@@ -24,7 +24,7 @@
 #include <laconic/core/errors.hpp>
 #include <laconic/core/ledger.hpp>
 #include <laconic/core/rng.hpp>
-#include <laconic/server/sgd.hpp>
+#include <laconic/server/server_update.hpp>
 #include <laconic/sim/history.hpp>
 #include <laconic/sim/method.hpp>
 #include <laconic/sim/thread_pool.hpp>
@@ -101,8 +101,10 @@ class Simulation {
   using Downlink = compress::channel_t<typename M::DownlinkCompressor>;
   static constexpr skip::Side side = Skip::side;
   static constexpr bool lazy = side != skip::Side::none;
-  static_assert(std::same_as<Server, server::Sgd>,
-                "this simulation loop implements the Sgd server update only");
+  static constexpr bool local_steps = Server::shape == server::Shape::local_steps;
+  static_assert(!local_steps || !lazy,
+                "skip rules decide on gradients, while periodic averaging uploads model changes "
+                "after local steps: use skip::Never with server::PeriodicAverage");
   static_assert(side != skip::Side::server || std::is_empty_v<typename Downlink::State>,
                 "a server-side skip rule sends theta to some workers only, so the downlink "
                 "channel cannot keep state shared by all of them: use a stateless downlink");
@@ -133,6 +135,15 @@ class Simulation {
       largest = std::max(largest, w.size());
     }
     require_param(theta_.allFinite(), "theta0", "a non-finite entry", "finite");
+    const server::Participation& participation = server_.params().participation;
+    participation.validate(static_cast<Index>(workers_.size()));
+    if (!participation.is_all()) {
+      require_param(!lazy, "server.participation", participation.describe(),
+                    "all workers under a skip rule (it tracks every worker every round)");
+      require_param(std::is_empty_v<typename Downlink::State>, "server.participation",
+                    participation.describe(),
+                    "all workers when the downlink keeps state (every worker must hear it)");
+    }
 
     const auto groups = std::min<std::size_t>(workers_.size(), max_groups);
     group_sum_.assign(groups, Vector::Zero(p));
@@ -142,12 +153,15 @@ class Simulation {
       s.gradient = Vector::Zero(p);
       s.decoded = Vector::Zero(p);
       s.extra = Vector::Zero(p);
+      if constexpr (local_steps) s.local = Vector::Zero(p);
       s.backup = uplink_.make_state(p);
       s.order.resize(static_cast<std::size_t>(largest));
       std::iota(s.order.begin(), s.order.end(), Index{0});
       s.swaps.resize(static_cast<std::size_t>(largest));
     }
-    outcome_.resize(workers_.size());
+    participants_.reserve(workers_.size());
+    outcome_.reserve(participation.is_all() ? workers_.size() : 0);
+    if constexpr (side == skip::Side::server) contacted_.assign(workers_.size(), 0);
     up_state_.reserve(workers_.size());
     for (std::size_t m = 0; m < workers_.size(); ++m) up_state_.push_back(uplink_.make_state(p));
     down_state_ = downlink_.make_state(p);
@@ -227,12 +241,12 @@ class Simulation {
     Vector gradient;
     Vector decoded;
     Vector extra;                     // a skip rule's second gradient
+    Vector local;                     // the model of a worker's local steps
     typename Uplink::State backup{};  // the uplink state before a tentative send
     std::vector<Index> order;         // 0..n-1, restored after each minibatch
     std::vector<Index> swaps;
   };
   struct Outcome {
-    bool contacted = true;  // false: a server-side rule left the worker out this round
     bool finite = true;
     bool uploaded = false;
     Bits up;
@@ -296,17 +310,14 @@ class Simulation {
 
   const server::Batch& batch() const { return server_.params().batch; }
 
-  std::size_t group_begin(std::size_t g) const { return g * workers_.size() / group_sum_.size(); }
-
-  // Draws worker m's minibatch for `round` into the first b entries of s.order and returns
-  // b (all n samples, in order, for a full batch). A partial Fisher–Yates shuffle picks b
+  // Draws worker m's next minibatch from its stream into the first b entries of s.order and
+  // returns b (all n samples, in order, for a full batch). A partial Fisher–Yates shuffle picks b
   // distinct samples; restore_order() undoes its swaps, leaving `order` as 0..n-1 for the
   // next worker, with no per-worker state.
-  Index draw_batch(std::size_t m, Index round, Scratch& s) const {
+  Index draw_batch(std::size_t m, RandomStream& rng, Scratch& s) const {
     const Index n = workers_[m].size();
     if (batch().is_full()) return n;
     const Index b = batch().size_for(n);
-    RandomStream rng(options_.seed, Purpose::batch, static_cast<std::uint64_t>(round), m);
     for (Index i = 0; i < b; ++i) {
       const auto j = i + static_cast<Index>(rng.below(static_cast<std::uint64_t>(n - i)));
       s.swaps[static_cast<std::size_t>(i)] = j;
@@ -332,23 +343,23 @@ class Simulation {
     return w.gradient(x, std::span<const Index>(s.order.data(), static_cast<std::size_t>(b)), g);
   }
 
-  // Worker m's part of round k: gradient, skip decision, upload. Adds what the server gains
-  // from it to `sum` (its message, or under a skip rule the change of its contribution).
-  void work(std::size_t m, Index k, Scratch& s, Vector& sum) {
-    Outcome& out = outcome_[m];
-    out.uploaded = false;
-    out.up = {};
-    if constexpr (side == skip::Side::server) {
-      if (!out.contacted) {
-        skip_.pass(static_cast<Index>(m));
-        out.samples = 0;
-        return;
-      }
-    }
-    const Index b = draw_batch(m, k, s);
-    batch_gradient(m, model_, b, s, s.gradient);
-    out.finite = s.gradient.allFinite();
+  // Participant i's part of round k: its gradient and skip decision, or its local steps;
+  // then its upload. Adds what the server gains from it to `sum` (its message, or under a
+  // skip rule the change of its contribution).
+  void work(std::size_t i, Index k, Scratch& s, Vector& sum) {
+    const auto m = static_cast<std::size_t>(participants_[i]);
+    Outcome& out = outcome_[i];
+    out = {};
+    RandomStream batches(options_.seed, Purpose::batch, static_cast<std::uint64_t>(k), m);
     RandomStream rng(options_.seed, Purpose::compress, static_cast<std::uint64_t>(k), m);
+    Index b = 0;
+    if constexpr (local_steps) {
+      out.finite = local_change(m, k, batches, s, out.samples);
+    } else {
+      b = draw_batch(m, batches, s);
+      batch_gradient(m, model_, b, s, s.gradient);
+      out.finite = s.gradient.allFinite();
+    }
     Probe probe(*this, m, b, s, rng);
     if (out.finite) {
       if constexpr (side == skip::Side::worker) {
@@ -360,8 +371,10 @@ class Simulation {
         out.uploaded = true;
       }
     }
-    restore_order(b, s);
-    out.samples = static_cast<std::uint64_t>(b) + probe.samples();
+    if constexpr (!local_steps) {
+      restore_order(b, s);
+      out.samples = static_cast<std::uint64_t>(b) + probe.samples();
+    }
     if (!out.uploaded) {
       probe.discard();
       return;
@@ -376,16 +389,53 @@ class Simulation {
     }
   }
 
-  // Runs body(m, scratch, g) for every worker on the pool, in fixed groups g of consecutive
-  // workers whose group_sum_[g] starts at zero.
+  // τ local SGD steps of worker m from the model it received, each on its next minibatch;
+  // leaves the model's change in s.gradient (what it uploads). False if a gradient was not
+  // finite.
+  bool local_change(std::size_t m, Index k, RandomStream& batches, Scratch& s,
+                    std::uint64_t& samples) {
+    s.local = model_;
+    for (Index t = 0; t < server_.params().local_steps; ++t) {
+      const Index b = draw_batch(m, batches, s);
+      batch_gradient(m, s.local, b, s, s.gradient);
+      restore_order(b, s);
+      samples += static_cast<std::uint64_t>(b);
+      if (!s.gradient.allFinite()) return false;
+      s.local.noalias() -= server_.step(k, t) * s.gradient;
+    }
+    s.gradient = s.local - model_;
+    return true;
+  }
+
+  // Runs body(i, scratch, g) for i in 0..count-1 on the pool, in min(count, max_groups) fixed
+  // groups g of consecutive i whose group_sum_[g] starts at zero. Returns the number of groups.
   template <class Body>
-  void for_each_worker(Body&& body) {
-    pool_.parallel_for(static_cast<std::int64_t>(group_sum_.size()), [&](std::int64_t gi, int t) {
+  std::size_t for_each_in_groups(std::size_t count, Body&& body) {
+    const std::size_t groups = std::min(count, group_sum_.size());
+    pool_.parallel_for(static_cast<std::int64_t>(groups), [&](std::int64_t gi, int t) {
       const auto g = static_cast<std::size_t>(gi);
       Scratch& s = scratch_[static_cast<std::size_t>(t)];
       group_sum_[g].setZero();
-      for (std::size_t m = group_begin(g); m < group_begin(g + 1); ++m) body(m, s, g);
+      for (std::size_t i = g * count / groups; i < (g + 1) * count / groups; ++i) body(i, s, g);
     });
+    return groups;
+  }
+
+  // The round's participants, ascending: those the participation policy draws, and of them
+  // those a server-side skip rule contacts (the others are told they were passed over).
+  void choose_participants(Index k) {
+    server_.params().participation.draw(options_.seed, k, static_cast<Index>(workers_.size()),
+                                        participants_);
+    if constexpr (side == skip::Side::server) {
+      for_each_in_groups(workers_.size(), [&](std::size_t m, Scratch&, std::size_t) {
+        const auto w = static_cast<Index>(m);
+        contacted_[m] = skip_.contact(w, model_);
+        if (!contacted_[m]) skip_.pass(w);
+      });
+      std::erase_if(participants_,
+                    [&](Index m) { return !contacted_[static_cast<std::size_t>(m)]; });
+    }
+    outcome_.resize(participants_.size());
   }
 
   // One round; returns where a non-finite number appeared, if one did.
@@ -396,30 +446,27 @@ class Simulation {
                           server_id);
     const Bits down = downlink_.send(down_state_, theta_, model_, down_rng);
     skip_.begin_round(k, model_);
-    if constexpr (side == skip::Side::server) {
-      for_each_worker([&](std::size_t m, Scratch&, std::size_t) {
-        outcome_[m].contacted = skip_.contact(static_cast<Index>(m), model_);
-      });
-    }
-    for_each_worker(
-        [&](std::size_t m, Scratch& s, std::size_t g) { work(m, k, s, group_sum_[g]); });
+    choose_participants(k);
+    const std::size_t groups = for_each_in_groups(
+        participants_.size(),
+        [&](std::size_t i, Scratch& s, std::size_t g) { work(i, k, s, group_sum_[g]); });
 
-    for (std::size_t m = 0; m < workers_.size(); ++m) {
-      const Outcome& out = outcome_[m];
-      if (!out.contacted) continue;
-      const auto w = static_cast<Index>(m);
-      ledger_.download(w, down);
-      ledger_.gradient_samples(w, out.samples);
-      if (!out.finite) return Divergence{k, w, "gradient"};
-      if (out.uploaded) ledger_.upload(w, out.up);
+    for (std::size_t i = 0; i < participants_.size(); ++i) {
+      const Outcome& out = outcome_[i];
+      const Index m = participants_[i];
+      ledger_.download(m, down);
+      ledger_.gradient_samples(m, out.samples);
+      if (!out.finite) return Divergence{k, m, "gradient"};
+      if (out.uploaded) ledger_.upload(m, out.up);
     }
-    const auto workers = static_cast<double>(workers_.size());
     if constexpr (lazy) {
-      aggregate_ += sum_groups() / workers;
+      aggregate_ += sum_groups(groups) / static_cast<double>(workers_.size());
+      previous_theta_ = theta_;
+    } else if (participants_.empty()) {
+      aggregate_.setZero();
     } else {
-      aggregate_ = sum_groups() / workers;
+      aggregate_ = sum_groups(groups) / static_cast<double>(participants_.size());
     }
-    if constexpr (lazy) previous_theta_ = theta_;
     server_.update(k, aggregate_, theta_);
     ++round_;
     if (!theta_.allFinite()) return Divergence{k, -1, "model"};
@@ -427,10 +474,10 @@ class Simulation {
     return std::nullopt;
   }
 
-  // The groups' sums added in group order (into scratch).
-  const Vector& sum_groups() {
+  // The first `groups` groups' sums added in group order (into scratch).
+  const Vector& sum_groups(std::size_t groups) {
     total_.setZero();
-    for (const Vector& sum : group_sum_) total_ += sum;
+    for (std::size_t g = 0; g < groups; ++g) total_ += group_sum_[g];
     return total_;
   }
 
@@ -438,26 +485,27 @@ class Simulation {
   // from full local gradients (not counted in the ledger: this is measurement, not training).
   const Record& record() {
     std::fill(group_loss_.begin(), group_loss_.end(), 0.0);
-    for_each_worker([&](std::size_t m, Scratch& s, std::size_t g) {
-      Obj& w = workers_[m];
-      double loss = 0;
-      if constexpr (HasFullGradient<Obj>) {
-        loss = w.full_gradient(theta_, s.gradient);
-      } else {
-        loss = w.gradient(
-            theta_, std::span<const Index>(s.order.data(), static_cast<std::size_t>(w.size())),
-            s.gradient);
-      }
-      group_loss_[g] += loss;
-      group_sum_[g] += s.gradient;
-    });
+    const std::size_t groups =
+        for_each_in_groups(workers_.size(), [&](std::size_t m, Scratch& s, std::size_t g) {
+          Obj& w = workers_[m];
+          double loss = 0;
+          if constexpr (HasFullGradient<Obj>) {
+            loss = w.full_gradient(theta_, s.gradient);
+          } else {
+            loss = w.gradient(
+                theta_, std::span<const Index>(s.order.data(), static_cast<std::size_t>(w.size())),
+                s.gradient);
+          }
+          group_loss_[g] += loss;
+          group_sum_[g] += s.gradient;
+        });
     double loss = 0;
     for (double l : group_loss_) loss += l;
     const auto workers = static_cast<double>(workers_.size());
     Record row;
     row.round = round_;
     row.loss = loss / workers;
-    row.grad_norm_sq = (sum_groups() / workers).squaredNorm();
+    row.grad_norm_sq = (sum_groups(groups) / workers).squaredNorm();
     if (options_.test_accuracy && round_ % options_.eval_every == 0) {
       row.test_accuracy = options_.test_accuracy(theta_);
     }
@@ -504,7 +552,9 @@ class Simulation {
   std::vector<Vector> group_sum_;
   std::vector<double> group_loss_;
   std::vector<Scratch> scratch_;
-  std::vector<Outcome> outcome_;
+  std::vector<Index> participants_;  // this round's, ascending
+  std::vector<Outcome> outcome_;     // one per participant
+  std::vector<char> contacted_;      // under a server-side skip rule: this round's decisions
 };
 
 }  // namespace laconic::sim

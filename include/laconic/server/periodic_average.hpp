@@ -1,0 +1,55 @@
+#pragma once
+
+// Periodic averaging (FedPAQ, Reisizadeh et al., AISTATS 2020, Algorithm 1; ALGORITHMS.md §7):
+// in round k the participants S_k each start from x_k, take τ local SGD steps
+//
+//   x_{k,t+1} = x_{k,t} − η_{kτ+t} ∇̃f_i(x_{k,t}),   t = 0, …, τ−1,
+//
+// each on a fresh minibatch, and upload Q(x_{k,τ} − x_k) through their uplink; the server sets
+// x_{k+1} = x_k + (1/r) Σ_{i∈S_k} Q(x_{k,τ} − x_k). The step size is indexed by the local
+// iteration kτ + t, so a schedule means the same thing for every τ. With an exact uplink
+// and all workers it is local SGD / FedAvg; with τ = 1 it is parallel SGD (its model change
+// is −η∇, the gradient step); with Qsgd on the uplink and r of n workers it is FedPAQ.
+// Workers keep nothing between rounds, so non-participants cost no memory.
+
+#include <laconic/server/server_update.hpp>
+
+#include <string>
+
+namespace laconic::server {
+
+class PeriodicAverage {
+ public:
+  struct Params {
+    StepSize step{};                // η of the local steps
+    Batch batch{};                  // B, per local step
+    Index local_steps = 1;          // τ
+    Participation participation{};  // S_k
+  };
+  static constexpr Shape shape = Shape::local_steps;
+
+  PeriodicAverage() : PeriodicAverage(Params{}) {}
+  explicit PeriodicAverage(const Params& params) : params_(params) {
+    params_.step.validate();
+    params_.batch.validate();
+    require_param(params_.local_steps >= 1, "local_steps", params_.local_steps, ">= 1");
+  }
+
+  const Params& params() const { return params_; }
+  std::string describe() const {
+    return fmt::format("periodic_average(step={}, batch={}, local_steps={}, participation={})",
+                       params_.step.describe(), params_.batch.describe(), params_.local_steps,
+                       params_.participation.describe());
+  }
+
+  // The step of local iteration t of round k.
+  double step(Index k, Index t) const { return params_.step.at(k * params_.local_steps + t); }
+
+  // x_{k+1} = x_k + the participants' mean model change.
+  void update(Index /*k*/, const Vector& mean_change, Vector& theta) const { theta += mean_change; }
+
+ private:
+  Params params_;
+};
+
+}  // namespace laconic::server
