@@ -32,6 +32,7 @@
 #include <laconic/compress/scaled_sign.hpp>
 #include <laconic/compress/top_k.hpp>
 #include <laconic/compress/uniform.hpp>
+#include <laconic/server/amsgrad.hpp>
 #include <laconic/server/participation.hpp>
 #include <laconic/server/periodic_average.hpp>
 #include <laconic/server/server_update.hpp>

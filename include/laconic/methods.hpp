@@ -6,7 +6,9 @@
 #include <laconic/compress/identity.hpp>
 #include <laconic/compress/markov.hpp>
 #include <laconic/compress/qsgd.hpp>
+#include <laconic/compress/scaled_sign.hpp>
 #include <laconic/compress/uniform.hpp>
+#include <laconic/server/amsgrad.hpp>
 #include <laconic/server/periodic_average.hpp>
 #include <laconic/server/sgd.hpp>
 #include <laconic/sim/method.hpp>
@@ -69,5 +71,17 @@ using FedAvg = LocalSgd;
 // FedPAQ (Reisizadeh et al. 2020): r of n workers, τ local steps, QSGD-quantized model changes
 // (set .uplink.levels: the paper's s).
 using FedPaq = Method<skip::Never, compress::Qsgd, server::PeriodicAverage>;
+
+// Distributed AMSGrad: the workers hold the model, the server broadcasts the mean gradient.
+using Amsgrad = Method<skip::Never, compress::Identity, server::Amsgrad>;
+// CD-Adam (Wang, Lin, Chen 2022): Markov compression both ways, scaled sign by default.
+template <class C = compress::ScaledSign>
+using CdAdam = Method<skip::Never, compress::Markov<C>, server::Amsgrad, compress::Markov<C>>;
+// CD-Adam's baselines (its Fig. 2): error feedback both ways, and direct compression.
+template <class C = compress::ScaledSign>
+using AmsgradEf =
+    Method<skip::Never, compress::ErrorFeedback<C>, server::Amsgrad, compress::ErrorFeedback<C>>;
+template <class C = compress::ScaledSign>
+using AmsgradNaive = Method<skip::Never, C, server::Amsgrad, C>;
 
 }  // namespace laconic

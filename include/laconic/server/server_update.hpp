@@ -4,9 +4,10 @@
 // sizes. The contract, for a server update U:
 //   struct Params { StepSize step; Batch batch; Participation participation; ... };
 //   static constexpr Shape shape;
-//   void update(Index k, const Vector& mean, Vector& theta) const
+//   void update(Index k, const Vector& mean, Vector& theta)
 //       mean is the average over the round's participants of what they uploaded, as decoded
-//       (under a skip rule, of every worker's latest contribution)
+//       (under a skip rule, of every worker's latest contribution); for broadcast_aggregate,
+//       that average as the workers decoded it from the broadcast
 //   std::string describe() const
 
 #include <laconic/core/errors.hpp>
@@ -21,9 +22,12 @@
 
 namespace laconic::server {
 
-// What a participant computes and uploads in a round: one (minibatch) gradient at θ^k, or the
-// change of its model after τ local steps from θ^k.
-enum class Shape { gradient, local_steps };
+// The shape of a round. gradient: the server broadcasts θ^k, participants upload a
+// (minibatch) gradient, the server steps θ. local_steps: the server broadcasts θ^k,
+// participants upload the change of their model after τ local steps. broadcast_aggregate:
+// the workers hold the model; they upload gradients and the server broadcasts their
+// aggregate, which every worker applies to its model (CD-Adam).
+enum class Shape { gradient, local_steps, broadcast_aggregate };
 
 // η_k as a function of the round k = 0, 1, ...
 struct StepSize {

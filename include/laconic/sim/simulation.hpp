@@ -1,16 +1,22 @@
 #pragma once
 
 // The in-process simulated server/worker loop. One round k:
-//   1. the server broadcasts θ^k through the downlink channel (encoded once, counted per
-//      recipient); workers compute at the decoded model. A server-side skip rule (LAG-PS,
-//      LASG-PS/PSE) first picks the recipients; the others neither download nor compute;
-//   2. every participating worker draws its minibatch from its own stream
-//      (seed, k, worker, batch) and computes its gradient;
-//   3. a worker-side skip rule (LAG-WK, LAQ, LASG-WK1/WK2) decides whether it uploads;
-//   4. an upload goes through the worker's own uplink channel (counted per worker);
-//   5. the server updates θ along ∇^k, the mean of every worker's latest contribution (what
-//      it decoded from that worker's last upload). Without a skip rule that is the mean of
-//      this round's messages; with one, ∇^k = ∇^{k−1} + (1/M) Σ_{m uploaded} δ_m^k.
+//   1. the participants are chosen: all workers, or those the server update's participation
+//      policy draws (r of n, or each available with probability q); a server-side skip rule
+//      (LAG-PS, LASG-PS/PSE) keeps only those it contacts — the others neither download nor
+//      compute;
+//   2. the server broadcasts θ^k through the downlink channel (encoded once, counted per
+//      recipient); participants compute at the decoded model;
+//   3. each draws its minibatches from its own stream (seed, k, worker, batch) and computes
+//      its gradient — or, for periodic averaging, the change of its model after τ local steps;
+//   4. a worker-side skip rule (LAG-WK, LAQ, LASG-WK1/WK2) decides whether it uploads;
+//   5. an upload goes through the worker's own uplink channel (counted per worker);
+//   6. the server averages what it decoded and updates θ. Under a skip rule it steps along
+//      ∇^k, the mean of every worker's latest contribution (what it decoded from that worker's
+//      last upload): ∇^k = ∇^{k−1} + (1/M) Σ_{m uploaded} δ_m^k.
+// When the server update broadcasts its aggregate instead (CD-Adam's AMSGrad), the workers
+// hold θ, step 2 sends nothing, and after step 6 the aggregate goes down through the downlink
+// channel to every worker, which applies the update to its own model.
 // A link is a channel (compress/channel.hpp): a plain compressor, or one with memory on both
 // ends such as Markov (then a contribution is the worker's estimate ŵ_m, EF21's g_m^k, or
 // LAQ's last quantized gradient) or ErrorFeedback.
@@ -102,10 +108,12 @@ class Simulation {
   static constexpr skip::Side side = Skip::side;
   static constexpr bool lazy = side != skip::Side::none;
   static constexpr bool local_steps = Server::shape == server::Shape::local_steps;
+  static constexpr bool broadcasts_aggregate = Server::shape == server::Shape::broadcast_aggregate;
   static_assert(!local_steps || !lazy,
                 "skip rules decide on gradients, while periodic averaging uploads model changes "
                 "after local steps: use skip::Never with server::PeriodicAverage");
-  static_assert(side != skip::Side::server || std::is_empty_v<typename Downlink::State>,
+  static_assert(side != skip::Side::server || std::is_empty_v<typename Downlink::State> ||
+                    Server::shape == server::Shape::broadcast_aggregate,
                 "a server-side skip rule sends theta to some workers only, so the downlink "
                 "channel cannot keep state shared by all of them: use a stateless downlink");
 
@@ -140,8 +148,8 @@ class Simulation {
     if (!participation.is_all()) {
       require_param(!lazy, "server.participation", participation.describe(),
                     "all workers under a skip rule (it tracks every worker every round)");
-      require_param(std::is_empty_v<typename Downlink::State>, "server.participation",
-                    participation.describe(),
+      require_param(std::is_empty_v<typename Downlink::State> || broadcasts_aggregate,
+                    "server.participation", participation.describe(),
                     "all workers when the downlink keeps state (every worker must hear it)");
     }
 
@@ -166,6 +174,7 @@ class Simulation {
     for (std::size_t m = 0; m < workers_.size(); ++m) up_state_.push_back(uplink_.make_state(p));
     down_state_ = downlink_.make_state(p);
     model_ = Vector::Zero(p);
+    if constexpr (broadcasts_aggregate) broadcast_ = Vector::Zero(p);
     aggregate_ = Vector::Zero(p);
     total_ = Vector::Zero(p);
     if constexpr (lazy) {
@@ -441,10 +450,14 @@ class Simulation {
   // One round; returns where a non-finite number appeared, if one did.
   std::optional<Divergence> step() {
     const Index k = round_;
-    const std::uint64_t server_id = workers_.size();
     RandomStream down_rng(options_.seed, Purpose::compress, static_cast<std::uint64_t>(k),
-                          server_id);
-    const Bits down = downlink_.send(down_state_, theta_, model_, down_rng);
+                          workers_.size());
+    Bits down;  // θ^k to each participant; or, for broadcast_aggregate, nothing before the round
+    if constexpr (broadcasts_aggregate) {
+      model_ = theta_;  // the workers' own model
+    } else {
+      down = downlink_.send(down_state_, theta_, model_, down_rng);
+    }
     skip_.begin_round(k, model_);
     choose_participants(k);
     const std::size_t groups = for_each_in_groups(
@@ -454,7 +467,7 @@ class Simulation {
     for (std::size_t i = 0; i < participants_.size(); ++i) {
       const Outcome& out = outcome_[i];
       const Index m = participants_[i];
-      ledger_.download(m, down);
+      if constexpr (!broadcasts_aggregate) ledger_.download(m, down);
       ledger_.gradient_samples(m, out.samples);
       if (!out.finite) return Divergence{k, m, "gradient"};
       if (out.uploaded) ledger_.upload(m, out.up);
@@ -467,7 +480,13 @@ class Simulation {
     } else {
       aggregate_ = sum_groups(groups) / static_cast<double>(participants_.size());
     }
-    server_.update(k, aggregate_, theta_);
+    if constexpr (broadcasts_aggregate) {
+      down = downlink_.send(down_state_, aggregate_, broadcast_, down_rng);
+      for (Index m = 0; m < static_cast<Index>(workers_.size()); ++m) ledger_.download(m, down);
+      server_.update(k, broadcast_, theta_);
+    } else {
+      server_.update(k, aggregate_, theta_);
+    }
     ++round_;
     if (!theta_.allFinite()) return Divergence{k, -1, "model"};
     if constexpr (lazy) skip_.end_round((theta_ - previous_theta_).squaredNorm());
@@ -544,9 +563,10 @@ class Simulation {
   History history_;
   Index round_ = 0;
 
-  Vector model_;                      // θ as the workers decode it
-  Vector aggregate_;                  // ∇: the mean of the workers' latest contributions
-  Vector total_;                      // sum_groups()' scratch
+  Vector broadcast_;  // broadcast_aggregate: the aggregate as the workers decoded it
+  Vector model_;      // θ as the workers decode it
+  Vector aggregate_;  // ∇: the mean of the workers' latest contributions
+  Vector total_;      // sum_groups()' scratch
   std::vector<Vector> contribution_;  // under a skip rule: each worker's last decoded upload
   Vector previous_theta_;             // under a skip rule: θ before the update, for the window
   std::vector<Vector> group_sum_;
