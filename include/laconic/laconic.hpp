@@ -44,5 +44,6 @@
 #include <laconic/skip/skip_rule.hpp>
 
 #include <laconic/methods.hpp>
+#include <laconic/sim/cost_model.hpp>
 #include <laconic/sim/history.hpp>
 #include <laconic/sim/simulation.hpp>

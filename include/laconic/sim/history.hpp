@@ -24,11 +24,12 @@ struct Record {
   double grad_norm_sq = std::numeric_limits<double>::quiet_NaN();   // ‖(1/M) Σ ∇f_m(θ)‖²
   double test_accuracy = std::numeric_limits<double>::quiet_NaN();  // NaN when not evaluated
   Traffic traffic;                                                  // totals over all workers
+  double time = 0;  // simulated time so far (sim::CostModel)
 
   friend bool operator==(const Record& a, const Record& b) {
     auto same = [](double x, double y) { return x == y || (std::isnan(x) && std::isnan(y)); };
     return a.round == b.round && same(a.loss, b.loss) && same(a.grad_norm_sq, b.grad_norm_sq) &&
-           same(a.test_accuracy, b.test_accuracy) && a.traffic == b.traffic;
+           same(a.test_accuracy, b.test_accuracy) && a.traffic == b.traffic && a.time == b.time;
   }
 };
 
@@ -41,17 +42,17 @@ class History {
   static constexpr std::string_view csv_columns =
       "round,loss,grad_norm_sq,test_accuracy,uploads,downloads,bits_up,bits_down,"
       "bits_up_values,bits_up_indices,bits_up_metadata,bits_down_values,bits_down_indices,"
-      "bits_down_metadata,gradient_samples";
+      "bits_down_metadata,gradient_samples,time";
 
   std::string to_csv() const {
     std::string out = fmt::format("# {}\n{}\n", description, csv_columns);
     for (const Record& r : rows) {
       const Traffic& t = r.traffic;
       fmt::format_to(std::back_inserter(out),
-                     "{},{:.17g},{:.17g},{:.17g},{},{},{},{},{},{},{},{},{},{},{}\n", r.round,
-                     r.loss, r.grad_norm_sq, r.test_accuracy, t.uploads, t.downloads, t.up.total(),
-                     t.down.total(), t.up.values, t.up.indices, t.up.metadata, t.down.values,
-                     t.down.indices, t.down.metadata, t.gradient_samples);
+                     "{},{:.17g},{:.17g},{:.17g},{},{},{},{},{},{},{},{},{},{},{},{:.17g}\n",
+                     r.round, r.loss, r.grad_norm_sq, r.test_accuracy, t.uploads, t.downloads,
+                     t.up.total(), t.down.total(), t.up.values, t.up.indices, t.up.metadata,
+                     t.down.values, t.down.indices, t.down.metadata, t.gradient_samples, r.time);
     }
     return out;
   }

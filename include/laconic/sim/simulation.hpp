@@ -31,6 +31,7 @@
 #include <laconic/core/ledger.hpp>
 #include <laconic/core/rng.hpp>
 #include <laconic/server/server_update.hpp>
+#include <laconic/sim/cost_model.hpp>
 #include <laconic/sim/history.hpp>
 #include <laconic/sim/method.hpp>
 #include <laconic/sim/thread_pool.hpp>
@@ -61,8 +62,10 @@ struct Options {
   std::string label{};     // a name for the run, written into the CSV header
   // Optional held-out evaluation of the model, e.g. accuracy on a test set.
   std::function<double(const Vector&)> test_accuracy{};
+  CostModel cost{};  // simulated time per round (the History's time column)
 
   void validate() const {
+    cost.validate();
     require_param(rounds >= 0, "rounds", rounds, ">= 0");
     require_param(threads >= 1 && threads <= 1024, "threads", threads, "in [1, 1024]");
     require_param(record_every >= 1, "record_every", record_every, ">= 1");
@@ -189,10 +192,10 @@ class Simulation {
   std::string describe() const {
     return fmt::format(
         "laconic {}.{}.{}; label={}; skip={}; uplink={}; server={}; downlink={}; workers={}; "
-        "dim={}; seed={}",
+        "dim={}; seed={}; {}",
         version_major, version_minor, version_patch, options_.label, skip_.describe(),
         uplink_.describe(), server_.describe(), downlink_.describe(), workers_.size(),
-        theta_.size(), options_.seed);
+        theta_.size(), options_.seed, options_.cost.describe());
   }
 
   // Runs options.rounds rounds (or until a callback stops it or a number diverges).
@@ -464,6 +467,9 @@ class Simulation {
         participants_.size(),
         [&](std::size_t i, Scratch& s, std::size_t g) { work(i, k, s, group_sum_[g]); });
 
+    const CostModel& cost = options_.cost;
+    CostModel::Round timing(cost);
+    const double down_time = broadcasts_aggregate ? 0 : cost.download(down);
     for (std::size_t i = 0; i < participants_.size(); ++i) {
       const Outcome& out = outcome_[i];
       const Index m = participants_[i];
@@ -471,6 +477,8 @@ class Simulation {
       ledger_.gradient_samples(m, out.samples);
       if (!out.finite) return Divergence{k, m, "gradient"};
       if (out.uploaded) ledger_.upload(m, out.up);
+      timing.participant(down_time, cost.compute(options_.seed, k, m, out.samples),
+                         out.uploaded ? cost.upload(out.up) : 0);
     }
     if constexpr (lazy) {
       aggregate_ += sum_groups(groups) / static_cast<double>(workers_.size());
@@ -484,8 +492,10 @@ class Simulation {
       down = downlink_.send(down_state_, aggregate_, broadcast_, down_rng);
       for (Index m = 0; m < static_cast<Index>(workers_.size()); ++m) ledger_.download(m, down);
       server_.update(k, broadcast_, theta_);
+      time_ += timing.seconds(cost.download(down));
     } else {
       server_.update(k, aggregate_, theta_);
+      time_ += timing.seconds(0);
     }
     ++round_;
     if (!theta_.allFinite()) return Divergence{k, -1, "model"};
@@ -529,6 +539,7 @@ class Simulation {
       row.test_accuracy = options_.test_accuracy(theta_);
     }
     row.traffic = ledger_.total();
+    row.time = time_;
     history_.rows.push_back(row);
     return history_.rows.back();
   }
@@ -562,6 +573,7 @@ class Simulation {
   ThreadPool pool_;
   History history_;
   Index round_ = 0;
+  double time_ = 0;  // simulated time so far
 
   Vector broadcast_;  // broadcast_aggregate: the aggregate as the workers decoded it
   Vector model_;      // θ as the workers decode it
