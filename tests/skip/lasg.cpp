@@ -1,9 +1,11 @@
+#include <laconic/data/libsvm.hpp>
 #include <laconic/methods.hpp>
 #include <laconic/sim/simulation.hpp>
 
 #include <catch2/catch.hpp>
 
 #include "skip/fixtures.hpp"
+#include "support.hpp"
 
 #include <cmath>
 #include <vector>
@@ -242,4 +244,38 @@ TEST_CASE("LASG's parameters are validated", "[skip]") {
   CHECK_THROWS_WITH(skip::LasgPse({.initial_estimate = -1}),
                     Catch::Contains("initial_estimate = -1"));
   CHECK_THROWS_WITH(skip::LasgPse({.estimate_bits = 16}), Catch::Contains("estimate_bits = 16"));
+}
+
+TEST_CASE("on ijcnn1, LASG-WK2 and LASG-PSE match SGD's loss with far fewer uploads",
+          "[skip][data]") {
+  // LASG §IV-A's setting: M = 10, batch 1% of local data, λ = 1e-5, η = 0.1, D = 100,
+  // d_max = 10, c = 1/η²; 1000 iterations.
+  const auto path = test::data_file("ijcnn1/ijcnn1.trn");
+  if (!path) return;
+  const auto data = std::make_shared<const data::Dataset>(data::read_libsvm(*path));
+  std::vector<Logistic> workers;
+  for (const data::Shard& shard : data::partition(data, {.workers = 10})) {
+    workers.emplace_back(shard, Logistic::Params{.lambda = 1e-5});
+  }
+  const server::Sgd::Params sgd_params{.step = server::StepSize::constant(0.1),
+                                       .batch = server::Batch::share(0.01)};
+  const sim::Options options{.seed = 1, .rounds = 1000, .record_every = 1000};
+  const Vector theta0 = Vector::Zero(data->cols());
+  auto run = [&](auto method) {
+    method.server = sgd_params;
+    const auto r = sim::Simulation(method, workers, theta0, options).run();
+    return std::pair{r.history.rows.back().loss, r.ledger.total().uploads};
+  };
+  const auto [sgd_loss, sgd_uploads] = run(Sgd{});
+  const auto [lag_loss, lag_uploads] = run(LagWk{});
+  const auto [wk2_loss, wk2_uploads] = run(LasgWk2{});
+  const auto [pse_loss, pse_uploads] = run(LasgPse{});
+  INFO("SGD " << sgd_loss << " / " << sgd_uploads << ", LAG-WK " << lag_loss << " / " << lag_uploads
+              << ", WK2 " << wk2_loss << " / " << wk2_uploads << ", PSE " << pse_loss << " / "
+              << pse_uploads);
+  CHECK(wk2_loss <= 1.01 * sgd_loss);
+  CHECK(pse_loss <= 1.01 * sgd_loss);
+  CHECK(wk2_uploads * 5 <= sgd_uploads);
+  CHECK(pse_uploads * 5 <= sgd_uploads);
+  CHECK(lag_uploads * 2 > sgd_uploads);  // stochastic LAG-WK saves little
 }
