@@ -40,7 +40,10 @@ template <Compressor C>
 class Stateless {
  public:
   using Params = typename C::Params;
-  struct State {};
+  struct State {
+    template <class Io>
+    void state(Io&) {}
+  };
 
   Stateless() = default;
   explicit Stateless(const Params& params) : compressor_(params) {}

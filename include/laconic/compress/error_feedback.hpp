@@ -22,6 +22,11 @@ class ErrorFeedback {
   struct State {
     Vector error{};      // e: the sender's memory (unused at the receiver)
     Vector corrected{};  // w + e
+    template <class Io>
+    void state(Io& io) {
+      io(error);
+      io(corrected);
+    }
   };
 
   ErrorFeedback() : ErrorFeedback(Params{}) {}

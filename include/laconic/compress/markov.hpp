@@ -31,6 +31,12 @@ class Markov {
     Vector estimate{};    // ŵ
     Vector innovation{};  // w − ŵ, then its compression as decoded
     bool started = false;
+    template <class Io>
+    void state(Io& io) {
+      io(estimate);
+      io(innovation);
+      io(started);
+    }
   };
 
   Markov() : Markov(Params{}) {}

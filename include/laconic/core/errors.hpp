@@ -49,6 +49,13 @@ class DecodeError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A checkpoint that cannot be used: unreadable, truncated, corrupted, of another format
+// version, or written by a different method or parameters. The message says which.
+class CheckpointError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // Throws std::invalid_argument naming the parameter, its value and the allowed range
 // unless `ok` holds.
 template <class T>

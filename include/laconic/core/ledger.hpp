@@ -26,6 +26,18 @@ struct Traffic {
     return *this;
   }
   friend bool operator==(const Traffic&, const Traffic&) = default;
+
+  template <class Io>
+  void state(Io& io) {
+    io(uploads);
+    io(downloads);
+    for (Bits* b : {&up, &down}) {
+      io(b->values);
+      io(b->indices);
+      io(b->metadata);
+    }
+    io(gradient_samples);
+  }
 };
 
 // Not thread-safe: the simulation records each round's counts in worker order after the
@@ -55,6 +67,11 @@ class Ledger {
   const Traffic& worker(Index m) const { return workers_.at(static_cast<std::size_t>(m)); }
   const Traffic& total() const { return total_; }
   friend bool operator==(const Ledger&, const Ledger&) = default;
+  template <class Io>
+  void state(Io& io) {
+    io(workers_);
+    io(total_);
+  }
 
  private:
   Traffic& at(Index m) { return workers_.at(static_cast<std::size_t>(m)); }

@@ -65,6 +65,12 @@ class Amsgrad {
   const Vector& first_moment() const { return m_; }
   const Vector& second_moment() const { return v_; }
   const Vector& max_second_moment() const { return v_hat_; }
+  template <class Io>
+  void state(Io& io) {
+    io(m_);
+    io(v_);
+    io(v_hat_);
+  }
 
  private:
   Params params_;

@@ -36,6 +36,8 @@ class PeriodicAverage {
   }
 
   const Params& params() const { return params_; }
+  template <class Io>
+  void state(Io&) {}  // none: the model is the simulation's
   std::string describe() const {
     return fmt::format("periodic_average(step={}, batch={}, local_steps={}, participation={})",
                        params_.step.describe(), params_.batch.describe(), params_.local_steps,

@@ -26,6 +26,8 @@ class Sgd {
   }
 
   const Params& params() const { return params_; }
+  template <class Io>
+  void state(Io&) {}  // none: the model is the simulation's
   std::string describe() const {
     return fmt::format("sgd(step={}, batch={}, participation={})", params_.step.describe(),
                        params_.batch.describe(), params_.participation.describe());

@@ -26,6 +26,16 @@ struct Record {
   Traffic traffic;                                                  // totals over all workers
   double time = 0;  // simulated time so far (sim::CostModel)
 
+  template <class Io>
+  void state(Io& io) {
+    io(round);
+    io(loss);
+    io(grad_norm_sq);
+    io(test_accuracy);
+    io(traffic);
+    io(time);
+  }
+
   friend bool operator==(const Record& a, const Record& b) {
     auto same = [](double x, double y) { return x == y || (std::isnan(x) && std::isnan(y)); };
     return a.round == b.round && same(a.loss, b.loss) && same(a.grad_norm_sq, b.grad_norm_sq) &&

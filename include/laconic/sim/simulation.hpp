@@ -26,11 +26,13 @@
 
 #include <laconic/compress/channel.hpp>
 #include <laconic/compress/identity.hpp>
+#include <laconic/core/archive.hpp>
 #include <laconic/core/concepts.hpp>
 #include <laconic/core/errors.hpp>
 #include <laconic/core/ledger.hpp>
 #include <laconic/core/rng.hpp>
 #include <laconic/server/server_update.hpp>
+#include <laconic/sim/checkpoint.hpp>
 #include <laconic/sim/cost_model.hpp>
 #include <laconic/sim/history.hpp>
 #include <laconic/sim/method.hpp>
@@ -231,6 +233,35 @@ class Simulation {
     return result;
   }
 
+  // Writes the whole state of the run — θ, every policy's state on both ends of every link,
+  // the skip rule's window and per-worker memories, the server's state, the ledger and the
+  // history — to a checkpoint (sim/checkpoint.hpp). Random streams are keyed by round, so
+  // the round is all they need. A simulation built with the same method, parameters, data
+  // and seed that load()s it continues exactly as this one would.
+  void save(const std::filesystem::path& path) const {
+    ArchiveWriter writer;
+    const_cast<Simulation&>(*this).state(writer);  // state() only reads when given a writer
+    write_checkpoint(path, describe(), writer.bytes());
+  }
+
+  // Restores a checkpoint written by save() of a run with the same description; throws
+  // CheckpointError saying why otherwise, and then leaves this simulation unchanged.
+  void load(const std::filesystem::path& path) {
+    const std::string bytes = read_checkpoint(path, describe());
+    ArchiveWriter backup;
+    state(backup);
+    try {
+      ArchiveReader reader(bytes, path.string());
+      state(reader);
+      if (!reader.at_end()) reader.fail("trailing bytes after the state");
+      check_loaded(reader);
+    } catch (...) {
+      ArchiveReader undo(backup.bytes(), "the state before load()");
+      state(undo);
+      throw;
+    }
+  }
+
   Index round() const { return round_; }
   const Vector& theta() const { return theta_; }
   const Ledger& ledger() const { return ledger_; }
@@ -309,6 +340,34 @@ class Simulation {
     Bits bits_;
     std::uint64_t samples_ = 0;
   };
+
+  template <class Io>
+  void state(Io& io) {
+    io(round_);
+    io(time_);
+    io(theta_);
+    io(model_);
+    io(aggregate_);
+    io(broadcast_);
+    io(previous_theta_);
+    io(contribution_);
+    io(up_state_);
+    io(down_state_);
+    io(skip_);
+    io(server_);
+    io(ledger_);
+    io(history_.rows);
+  }
+
+  // What a checkpoint of this run must agree with beyond its description.
+  void check_loaded(const ArchiveReader& reader) const {
+    const Index p = model_.size(), workers = static_cast<Index>(workers_.size());
+    if (round_ < 0 || theta_.size() != p || aggregate_.size() != p ||
+        ledger_.workers() != workers || up_state_.size() != workers_.size() ||
+        (lazy && contribution_.size() != workers_.size())) {
+      reader.fail("its sizes do not match this run's workers and dimension");
+    }
+  }
 
   skip::Setup skip_setup() const {
     skip::Setup setup{.workers = static_cast<Index>(workers_.size()),

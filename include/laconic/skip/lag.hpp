@@ -68,6 +68,10 @@ class LagWk {
   }
 
   double threshold() const { return rhs_; }
+  template <class Io>
+  void state(Io& io) {
+    io(window_);
+  }
   std::string describe() const {
     return fmt::format("lag_wk(D={}, xi={}, c={})", params_.D, scale_.xi, scale_.c);
   }
@@ -112,6 +116,11 @@ class LagPs {
   void pass(Index m) { last_.skipped(m); }
 
   double threshold() const { return rhs_; }
+  template <class Io>
+  void state(Io& io) {
+    io(window_);
+    io(last_);
+  }
   std::string describe() const {
     return fmt::format("lag_ps(D={}, xi={}, c={})", params_.threshold.D, scale_.xi, scale_.c);
   }

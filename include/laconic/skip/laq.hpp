@@ -77,6 +77,12 @@ class Laq {
   }
 
   double threshold() const { return rhs_; }
+  template <class Io>
+  void state(Io& io) {
+    io(window_);
+    io(last_error_);
+    io(since_upload_);
+  }
   std::string describe() const {
     return fmt::format("laq(D={}, xi={}, c={}, t_bar={}, error_weight={}, warmup={})",
                        params_.threshold.D, scale_.xi, scale_.c, params_.t_bar,

@@ -59,6 +59,10 @@ class LasgWindow {
   void end_round(double step_sq) { window_.push(step_sq); }
   double rhs() const { return rhs_; }
   double weight() const { return weight_; }
+  template <class Io>
+  void state(Io& io) {
+    io(window_);
+  }
 
  private:
   double weight_ = 0;  // c / d_max
@@ -105,6 +109,12 @@ class LasgWk1 {
   std::string describe() const {
     return fmt::format("lasg_wk1({})", params_.describe(window_.weight()));
   }
+  template <class Io>
+  void state(Io& io) {
+    io(window_);
+    io(snapshot_);
+    io(stored_);
+  }
 
  private:
   Params params_;
@@ -145,6 +155,11 @@ class LasgWk2 {
   const LastUploads& last_uploads() const { return last_; }
   std::string describe() const {
     return fmt::format("lasg_wk2({})", params_.describe(window_.weight()));
+  }
+  template <class Io>
+  void state(Io& io) {
+    io(window_);
+    io(last_);
   }
 
  private:
@@ -187,6 +202,11 @@ class LasgPs {
   double threshold() const { return window_.rhs(); }
   std::string describe() const {
     return fmt::format("lasg_ps({})", params_.threshold.describe(window_.weight()));
+  }
+  template <class Io>
+  void state(Io& io) {
+    io(window_);
+    io(last_);
   }
 
  private:
@@ -249,6 +269,12 @@ class LasgPse {
   std::string describe() const {
     return fmt::format("lasg_pse({}, initial_estimate={})",
                        params_.threshold.describe(window_.weight()), params_.initial_estimate);
+  }
+  template <class Io>
+  void state(Io& io) {
+    io(window_);
+    io(estimate_);
+    io(last_);
   }
 
  private:

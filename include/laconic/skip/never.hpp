@@ -17,6 +17,8 @@ class Never {
   void start(const Setup&) {}
   void begin_round(Index, const Vector&) {}
   void end_round(double) {}
+  template <class Io>
+  void state(Io&) {}
   std::string describe() const { return "never"; }
 };
 

@@ -80,6 +80,14 @@ class Window {
   Index length() const { return static_cast<Index>(steps_.size()); }
   Index filled() const { return filled_; }  // steps pushed so far, at most length()
 
+  template <class Io>
+  void state(Io& io) {
+    io(steps_);
+    io(next_);
+    io(sum_);
+    io(filled_);
+  }
+
  private:
   std::vector<double> steps_;  // a ring; steps_[next_] is the oldest, replaced next
   std::size_t next_ = 0;
@@ -137,6 +145,12 @@ class LastUploads {
   void skipped(Index m) {
     Index& tau = staleness_[static_cast<std::size_t>(m)];
     if (tau > 0) ++tau;
+  }
+
+  template <class Io>
+  void state(Io& io) {
+    io(models_);
+    io(staleness_);
   }
 
  private:

@@ -1,0 +1,145 @@
+#include <laconic/compress/top_k.hpp>
+#include <laconic/methods.hpp>
+#include <laconic/sim/simulation.hpp>
+
+#include <catch2/catch.hpp>
+
+#include "skip/fixtures.hpp"
+#include "support.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+using namespace laconic;
+
+namespace {
+
+constexpr Index M = 4, n = 200, p = 5, total = 40, cut = 17;
+
+std::filesystem::path checkpoint_path(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / "laconic_tests";
+  std::filesystem::create_directories(dir);
+  return dir / (name + ".ckpt");
+}
+
+template <class Method>
+sim::Simulation<Method, objective::Logistic> make(const Method& method, Index rounds,
+                                                  int threads = 1) {
+  return sim::Simulation(method, test::logistic_workers(M, n, p), Vector::Zero(p),
+                         {.seed = 9,
+                          .rounds = rounds,
+                          .threads = threads,
+                          .cost = {.shift = 1, .exp_mean = 0.5, .bandwidth_up = 1e3}});
+}
+
+// Runs `total` rounds at once, and `cut` rounds, a save, a load into a fresh simulation and the
+// rest; the two must agree bit for bit.
+template <class Method>
+void check_resume(const Method& method, const std::string& name) {
+  INFO(name);
+  const auto whole = make(method, total).run();
+  auto first = make(method, cut);
+  first.run();
+  const auto path = checkpoint_path(name);
+  first.save(path);
+  auto second = make(method, total - cut, 2);
+  second.load(path);
+  CHECK(second.round() == cut);
+  const auto rest = second.run();
+  CHECK(rest.theta == whole.theta);
+  CHECK(rest.history == whole.history);
+  CHECK(rest.ledger == whole.ledger);
+}
+
+}  // namespace
+
+TEST_CASE("a run stopped, saved and resumed equals the uninterrupted run", "[sim]") {
+  const auto step = server::StepSize::constant(0.3);
+  const auto batch = server::Batch::of(10);
+  check_resume(Sgd{.server = {.step = step, .batch = batch}}, "sgd");
+  check_resume(Qsgd{.uplink = {.levels = 3}, .server = {.step = step, .batch = batch}}, "qsgd");
+  check_resume(Ef21<compress::TopK>{.uplink = {.compressor = {.k = 2}}, .server = {.step = step}},
+               "ef21");
+  check_resume(EfSgd<compress::TopK>{.uplink = {.k = 2}, .server = {.step = step}}, "ef_sgd");
+  check_resume(LagWk{.server = {.step = step}}, "lag_wk");
+  check_resume(LagPs{.server = {.step = step}}, "lag_ps");
+  check_resume(Laq{.server = {.step = step}}, "laq");
+  check_resume(Qgd{.server = {.step = step}}, "qgd");
+  check_resume(LasgWk1{.skip = {.D = 10}, .server = {.step = step, .batch = batch}}, "lasg_wk1");
+  check_resume(LasgWk2{.skip = {.D = 10}, .server = {.step = step, .batch = batch}}, "lasg_wk2");
+  check_resume(LasgPs{.skip = {.threshold = {.D = 10}}, .server = {.step = step, .batch = batch}},
+               "lasg_ps");
+  check_resume(LasgPse{.skip = {.threshold = {.D = 10}}, .server = {.step = step, .batch = batch}},
+               "lasg_pse");
+  check_resume(
+      Laqsg<skip::LasgWk2>{
+          .skip = {.D = 10}, .uplink = {.levels = 7}, .server = {.step = step, .batch = batch}},
+      "laqsg");
+  check_resume(LocalSgd{.server = {.step = step, .batch = batch, .local_steps = 3}}, "local_sgd");
+  check_resume(FedPaq{.uplink = {.levels = 1},
+                      .server = {.step = step,
+                                 .batch = batch,
+                                 .local_steps = 3,
+                                 .participation = server::Participation::sample(2)}},
+               "fedpaq");
+  const server::Amsgrad::Params adam{.step = server::StepSize::constant(0.01)};
+  check_resume(Amsgrad{.server = adam}, "amsgrad");
+  check_resume(CdAdam<>{.server = adam}, "cd_adam");
+  check_resume(AmsgradEf<>{.server = adam}, "amsgrad_ef");
+  check_resume(AmsgradNaive<>{.server = adam}, "amsgrad_naive");
+}
+
+TEST_CASE("a checkpoint of another run, a truncated or a corrupted one is refused", "[sim]") {
+  const LasgWk2 method{.skip = {.D = 10}, .server = {.batch = server::Batch::of(10)}};
+  auto original = make(method, cut);
+  original.run();
+  const auto path = checkpoint_path("refused");
+  original.save(path);
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  auto fresh = make(method, 1);
+  auto refused = [&](const std::string& contents, const std::string& why) {
+    const auto bad = checkpoint_path("bad");
+    std::ofstream(bad, std::ios::binary) << contents;
+    CHECK_THROWS_WITH(fresh.load(bad), Catch::Contains(why));
+    CHECK(fresh.round() == 0);  // untouched
+    CHECK(fresh.history().rows.empty());
+  };
+  refused(bytes.substr(0, bytes.size() / 2), "truncated");
+  refused(bytes.substr(0, 10), "not a laconic checkpoint");
+  refused("hello, world: certainly not a checkpoint", "not a laconic checkpoint");
+  for (const std::size_t at : {std::size_t{40}, bytes.size() / 2, bytes.size() - 3}) {
+    std::string flipped = bytes;
+    flipped[at] = static_cast<char>(flipped[at] ^ 0x10);
+    refused(flipped, "corrupted");
+  }
+  std::string newer = bytes;
+  newer[19] = 2;  // the format version
+  refused(newer, "format version 2");
+  CHECK_THROWS_WITH(fresh.load(checkpoint_path("does_not_exist")), Catch::Contains("cannot open"));
+
+  const LasgWk2 other{.skip = {.D = 11}, .server = {.batch = server::Batch::of(10)}};
+  auto different = make(other, 1);
+  CHECK_THROWS_WITH(different.load(path), Catch::Contains("written by a different run"));
+  CHECK_THROWS_WITH(different.load(path), Catch::Contains("D=11"));
+
+  fresh.load(path);  // and the genuine one still loads
+  CHECK(fresh.round() == cut);
+}
+
+TEST_CASE("saving replaces a checkpoint in one step", "[sim]") {
+  auto sim = make(Sgd{}, 3);
+  const auto path = checkpoint_path("replace");
+  sim.run();
+  sim.save(path);
+  sim.run();
+  sim.save(path);
+  CHECK_FALSE(std::filesystem::exists(path.string() + ".tmp"));
+  auto fresh = make(Sgd{}, 1);
+  fresh.load(path);
+  CHECK(fresh.round() == 6);
+}
