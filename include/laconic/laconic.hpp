@@ -4,6 +4,7 @@
 
 #include <laconic/version.hpp>
 
+#include <laconic/core/archive.hpp>
 #include <laconic/core/bits.hpp>
 #include <laconic/core/concepts.hpp>
 #include <laconic/core/errors.hpp>
@@ -44,6 +45,7 @@
 #include <laconic/skip/skip_rule.hpp>
 
 #include <laconic/methods.hpp>
+#include <laconic/sim/checkpoint.hpp>
 #include <laconic/sim/cost_model.hpp>
 #include <laconic/sim/history.hpp>
 #include <laconic/sim/simulation.hpp>
