@@ -38,7 +38,7 @@ TEST_CASE("Markov<Uniform> follows a hand-worked LAQ trajectory", "[compress][ma
   // Step 1: innovation w, R = 1 → (1, −1, 1).
   Bits bits = channel.send(state, w, out, rng);
   CHECK(out == vec({1, -1, 1}));
-  CHECK(bits == Bits{.values = 3, .metadata = 32});
+  CHECK(bits == Bits{.values = 3, .metadata = 32, .paper = 35});  // LAQ's 32 + b·p
   // Step 2: innovation (0, 0.5, −0.75), R = 0.75 → (0.75, 0.75, −0.75).
   channel.send(state, w, out, rng);
   CHECK(out == vec({1.75, -0.25, 0.25}));
@@ -82,12 +82,13 @@ TEST_CASE("Markov with an exact start sends w_0 as floats, then innovations",
   Vector out(4);
   RandomStream rng(0, Purpose::compress);
   const Vector w0 = vec({0.1, -2, 3, 0.5});
-  CHECK(channel.send(state, w0, out, rng) == Bits{.values = 4 * 32});
+  CHECK(channel.send(state, w0, out, rng) == Bits{.values = 4 * 32, .paper = 4 * 32});
   CHECK(out == Vector(w0.cast<float>().cast<double>()));
   const Vector w1 = vec({0.1, -2, 5, 0.5});
   const Bits second = channel.send(state, w1, out, rng);
   CHECK(second.values == 32);
-  CHECK(out[2] == 5);  // the one changed coordinate was the top-1 innovation
+  CHECK(second.paper == 32);  // EF21 counts the value, not its index
+  CHECK(out[2] == 5);         // the one changed coordinate was the top-1 innovation
 
   // A zero start makes the first message C(w_0), CD-Adam's ŵ_0 = C(w_0).
   const Markov<TopK> zero({.compressor = {.k = 1}});

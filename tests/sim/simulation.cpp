@@ -74,8 +74,9 @@ TEST_CASE("distributed GD follows the hand-worked trajectory and counts every bi
     const auto k = static_cast<std::uint64_t>(row.round);
     CHECK(row.traffic.uploads == M * k);
     CHECK(row.traffic.downloads == M * k);
-    CHECK(row.traffic.up == Bits{.values = M * k * p * 64});
-    CHECK(row.traffic.down == Bits{.values = M * k * p * 64});
+    // Exact doubles on the wire; the papers' convention counts 32 bits a float.
+    CHECK(row.traffic.up == Bits{.values = M * k * p * 64, .paper = M * k * p * 32});
+    CHECK(row.traffic.down == Bits{.values = M * k * p * 64, .paper = M * k * p * 32});
     CHECK(row.traffic.gradient_samples == M * k * n);
   }
   const Vector expected = center + std::pow(1 - eta, rounds) * (theta0 - center);

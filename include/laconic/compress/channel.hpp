@@ -50,10 +50,14 @@ class Stateless {
 
   State make_state(Index /*p*/) const { return {}; }
   Bits send(State& /*s*/, const Vector& w, Vector& out, RandomStream& rng) const {
-    return compressor_.compress(w, out, rng);
+    Bits bits = compressor_.compress(w, out, rng);
+    bits.paper = paper_bits(compressor_, w.size(), bits);
+    return bits;
   }
   Message encode(State& /*s*/, const Vector& w, RandomStream& rng) const {
-    return compressor_.encode(w, rng);
+    Message message = compressor_.encode(w, rng);
+    message.bits.paper = paper_bits(compressor_, w.size(), message.bits);
+    return message;
   }
   void decode(State& /*s*/, const Message& m, Vector& out) const { compressor_.decode(m, out); }
   std::string describe() const { return compressor_.describe(); }

@@ -51,6 +51,18 @@ inline void require_finite_input(bool finite, std::string_view compressor) {
   }
 }
 
+// What the papers count for one message of C in dimension p: C's own paper_bits(p) when it
+// declares one (the papers count floats as 32 bits and leave index bits out), else the exact
+// count.
+template <class C>
+std::uint64_t paper_bits(const C& c, Index p, const Bits& exact) {
+  if constexpr (requires { c.paper_bits(p); }) {
+    return c.paper_bits(p);
+  } else {
+    return exact.total();
+  }
+}
+
 // The width of floats on the wire: 32 (the papers' convention) or 64.
 inline void require_float_bits(int bits, std::string_view compressor) {
   require_param(bits == 32 || bits == 64, fmt::format("{}.float_bits", compressor), bits,

@@ -38,7 +38,8 @@ class ErrorFeedback {
 
   Bits send(State& s, const Vector& w, Vector& out, RandomStream& rng) const {
     s.corrected.noalias() = w + s.error;
-    const Bits bits = compressor_.compress(s.corrected, out, rng);
+    Bits bits = compressor_.compress(s.corrected, out, rng);
+    bits.paper = paper_bits(compressor_, w.size(), bits);
     s.error.noalias() = s.corrected - out;
     return bits;
   }
@@ -46,6 +47,7 @@ class ErrorFeedback {
   Message encode(State& sender, const Vector& w, RandomStream& rng) const {
     sender.corrected.noalias() = w + sender.error;
     Message message = compressor_.encode(sender.corrected, rng);
+    message.bits.paper = paper_bits(compressor_, w.size(), message.bits);
     compressor_.decode(message, sender.error);  // c_t, for a moment
     sender.error = sender.corrected - sender.error;
     return message;

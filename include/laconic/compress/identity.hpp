@@ -64,6 +64,8 @@ class Identity {
     }
     return Bits{.values = static_cast<std::uint64_t>(x.size()) * params_.float_bits};
   }
+  // The papers count every float as 32 bits.
+  std::uint64_t paper_bits(Index p) const { return 32 * static_cast<std::uint64_t>(p); }
 
  private:
   Params params_;

@@ -55,9 +55,11 @@ class Markov {
     Bits bits;
     if (sends_exact(s)) {
       bits = first_.compress(w, s.estimate, rng);
+      bits.paper = paper_bits(first_, w.size(), bits);
     } else {
       out.noalias() = w - s.estimate;  // out holds the innovation until the end
       bits = compressor_.compress(out, s.innovation, rng);
+      bits.paper = paper_bits(compressor_, w.size(), bits);
       s.estimate += s.innovation;
     }
     s.started = true;
@@ -69,10 +71,12 @@ class Markov {
     Message message;
     if (sends_exact(sender)) {
       message = first_.encode(w, rng);
+      message.bits.paper = paper_bits(first_, w.size(), message.bits);
       first_.decode(message, sender.estimate);
     } else {
       sender.innovation.noalias() = w - sender.estimate;
       message = compressor_.encode(sender.innovation, rng);
+      message.bits.paper = paper_bits(compressor_, w.size(), message.bits);
       compressor_.decode(message, sender.innovation);
       sender.estimate += sender.innovation;
     }

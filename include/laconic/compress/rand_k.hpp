@@ -65,6 +65,9 @@ class RandK {
   }
 
   // The bits of every message for dimension p.
+  // As for top-k: k floats of 32 bits, no indices.
+  std::uint64_t paper_bits(Index p) const { return 32 * static_cast<std::uint64_t>(count(p)); }
+
   Bits bits(Index p) const {
     const Index k = count(p);
     Bits bits = params_.shared_seed ? Bits{} : detail::sparse_index_bits(p, k);

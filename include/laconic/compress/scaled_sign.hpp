@@ -45,6 +45,9 @@ class ScaledSign {
   std::string describe() const { return fmt::format("scaled_sign(fp{})", params_.float_bits); }
 
   // The bits of every message for dimension p: p + float_bits.
+  // CD-Adam's Table 2: d + 32 bits, the scale as a 32-bit float.
+  std::uint64_t paper_bits(Index p) const { return 32 + static_cast<std::uint64_t>(p); }
+
   Bits bits(Index p) const {
     return Bits{.values = static_cast<std::uint64_t>(p),
                 .metadata = static_cast<std::uint64_t>(params_.float_bits)};

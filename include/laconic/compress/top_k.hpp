@@ -222,6 +222,9 @@ class TopK {
   }
 
   // The bits of every message for dimension p.
+  // EF21's plots count k floats of 32 bits and no indices.
+  std::uint64_t paper_bits(Index p) const { return 32 * static_cast<std::uint64_t>(count(p)); }
+
   Bits bits(Index p) const {
     Bits bits = detail::sparse_index_bits(p, count(p));
     bits.values =

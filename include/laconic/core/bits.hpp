@@ -15,17 +15,22 @@
 
 namespace laconic {
 
-// Bits on the wire, split by what they carry.
+// Bits on the wire, split by what they carry; and beside them, not part of total(), the count
+// the method's own paper uses for the same message (EF21 counts 32k for top-k, LASG 32 + b·p
+// for b-bit QSGD), so that curves can be held against published figures. Channels fill it
+// (compress::paper_bits); 0 elsewhere.
 struct Bits {
   std::uint64_t values = 0;
   std::uint64_t indices = 0;
   std::uint64_t metadata = 0;
+  std::uint64_t paper = 0;
 
   std::uint64_t total() const { return values + indices + metadata; }
   Bits& operator+=(const Bits& other) {
     values += other.values;
     indices += other.indices;
     metadata += other.metadata;
+    paper += other.paper;
     return *this;
   }
   friend Bits operator+(Bits a, const Bits& b) { return a += b; }

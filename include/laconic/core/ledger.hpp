@@ -35,6 +35,7 @@ struct Traffic {
       io(b->values);
       io(b->indices);
       io(b->metadata);
+      io(b->paper);
     }
     io(gradient_samples);
   }

@@ -52,17 +52,18 @@ class History {
   static constexpr std::string_view csv_columns =
       "round,loss,grad_norm_sq,test_accuracy,uploads,downloads,bits_up,bits_down,"
       "bits_up_values,bits_up_indices,bits_up_metadata,bits_down_values,bits_down_indices,"
-      "bits_down_metadata,gradient_samples,time";
+      "bits_down_metadata,gradient_samples,time,bits_up_paper,bits_down_paper";
 
   std::string to_csv() const {
     std::string out = fmt::format("# {}\n{}\n", description, csv_columns);
     for (const Record& r : rows) {
       const Traffic& t = r.traffic;
       fmt::format_to(std::back_inserter(out),
-                     "{},{:.17g},{:.17g},{:.17g},{},{},{},{},{},{},{},{},{},{},{},{:.17g}\n",
+                     "{},{:.17g},{:.17g},{:.17g},{},{},{},{},{},{},{},{},{},{},{},{:.17g},{},{}\n",
                      r.round, r.loss, r.grad_norm_sq, r.test_accuracy, t.uploads, t.downloads,
                      t.up.total(), t.down.total(), t.up.values, t.up.indices, t.up.metadata,
-                     t.down.values, t.down.indices, t.down.metadata, t.gradient_samples, r.time);
+                     t.down.values, t.down.indices, t.down.metadata, t.gradient_samples, r.time,
+                     t.up.paper, t.down.paper);
     }
     return out;
   }

@@ -260,7 +260,7 @@ class LasgPse {
       }
     }
     last_.uploaded(m, p.model());
-    return Bits{.metadata = static_cast<std::uint64_t>(params_.estimate_bits)};
+    return Bits{.metadata = static_cast<std::uint64_t>(params_.estimate_bits), .paper = 32};
   }
   void pass(Index m) { last_.skipped(m); }
 
