@@ -15,6 +15,22 @@
 
 namespace laconic {
 
+namespace detail {
+
+// A 64-bit word as the 8 little-endian bytes of the wire, at any byte address.
+inline std::uint64_t load_le64(const std::uint8_t* at) {
+  std::uint64_t word;
+  std::memcpy(&word, at, sizeof word);
+  if constexpr (std::endian::native == std::endian::big) word = __builtin_bswap64(word);
+  return word;
+}
+inline std::uint64_t to_le64(std::uint64_t word) {
+  if constexpr (std::endian::native == std::endian::big) word = __builtin_bswap64(word);
+  return word;
+}
+
+}  // namespace detail
+
 // Bits on the wire, split by what they carry; and beside them, not part of total(), the count
 // the method's own paper uses for the same message (EF21 counts 32k for top-k, LASG 32 + b·p
 // for b-bit QSGD), so that curves can be held against published figures. Channels fill it
@@ -79,6 +95,60 @@ class BitWriter {
     write(std::bit_cast<std::uint64_t>(value), 64, field);
   }
 
+  // n whole 64-bit words, as n calls of write(words[i], 64, field) would write them, but with
+  // one bounds check and a block copy per 64 words: the hot loops of the compressors pack
+  // their fields into words on the stack and hand them over here.
+  void write_words(const std::uint64_t* words, std::size_t n, Field field) {
+    add(field, 64 * static_cast<std::uint64_t>(n));
+    std::uint64_t staged[block_words];
+    while (n > 0) {
+      const std::size_t m = std::min(n, block_words);
+      if (fill_ == 0) {
+        for (std::size_t j = 0; j < m; ++j) staged[j] = detail::to_le64(words[j]);
+      } else {
+        // Each word completes the pending one and leaves its top fill_ bits pending.
+        for (std::size_t j = 0; j < m; ++j) {
+          staged[j] = detail::to_le64(word_ | (words[j] << fill_));
+          word_ = words[j] >> (64 - fill_);
+        }
+      }
+      append(staged, m);
+      words += m;
+      n -= m;
+    }
+  }
+
+  // n fields of `width` bits (1 ≤ width ≤ 32), the low bits of fields[i], as n calls of
+  // write(fields[i], width, field) would write them. The fields go into a word kept in a
+  // register, stored 64 bits at a time.
+  void write_fields(const std::uint32_t* fields, std::size_t n, int width, Field field) {
+    add(field, static_cast<std::uint64_t>(n) * static_cast<std::uint64_t>(width));
+    const std::uint64_t mask = (std::uint64_t{1} << width) - 1;
+    std::uint64_t staged[block_words];
+    std::size_t count = 0;
+    std::uint64_t word = word_;
+    int fill = fill_;
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint64_t value = fields[i] & mask;
+      word |= value << fill;
+      fill += width;
+      if (fill >= 64) {
+        staged[count++] = detail::to_le64(word);
+        fill -= 64;
+        // The bits of `value` that did not fit: none when fill is now 0 (a shift by width
+        // ≤ 32 of a value below 2^width).
+        word = value >> (width - fill);
+        if (count == block_words) {
+          append(staged, count);
+          count = 0;
+        }
+      }
+    }
+    append(staged, count);
+    word_ = word;
+    fill_ = fill;
+  }
+
   // Stores the last partial word, zero-padded to whole bytes.
   void finish() {
     store(word_, (fill_ + 7) / 8);
@@ -89,12 +159,19 @@ class BitWriter {
   std::uint64_t size() const { return bits_.total(); }
 
  private:
+  static constexpr std::size_t block_words = 64;  // 512 bytes of staging on the stack
+
   void store(std::uint64_t word, int bytes) {
     const std::size_t at = out_.size();
     out_.resize(at + static_cast<std::size_t>(bytes));
-    for (int i = 0; i < bytes; ++i) {
-      out_[at + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(word >> (8 * i));
-    }
+    const std::uint64_t le = detail::to_le64(word);
+    std::memcpy(out_.data() + at, &le, static_cast<std::size_t>(bytes));
+  }
+
+  // Appends n little-endian words (one copy, and no zero-filling as resize() would do).
+  void append(const std::uint64_t* staged, std::size_t n) {
+    const auto* first = reinterpret_cast<const std::uint8_t*>(staged);
+    out_.insert(out_.end(), first, first + 8 * n);
   }
 
   void add(Field field, std::uint64_t count) {
@@ -124,24 +201,53 @@ class BitReader {
 
   std::uint64_t read(int count) {
     if (count < 0 || count > 64 || static_cast<std::uint64_t>(count) > remaining()) {
-      throw DecodeError(fmt::format("message truncated: {} bits requested at bit {}, {} left",
-                                    count, position_, remaining()));
+      truncated(count);
     }
     if (count == 0) return 0;
-    const std::size_t at = position_ / 8;
-    const int shift = static_cast<int>(position_ % 8);
-    // The bytes holding the field: at most 9 (64 bits starting mid-byte).
-    const std::size_t span = (static_cast<std::size_t>(shift + count) + 7) / 8;
-    std::uint64_t low = 0;
-    for (std::size_t i = 0; i < std::min<std::size_t>(span, 8); ++i) {
-      low |= std::uint64_t{bytes_[at + i]} << (8 * i);
-    }
-    std::uint64_t value = low >> shift;
-    if (span == 9) value |= std::uint64_t{bytes_[at + 8]} << (64 - shift);
-    if (count < 64) value &= (std::uint64_t{1} << count) - 1;
+    const std::uint64_t value = peek64(position_);
     position_ += static_cast<std::uint64_t>(count);
-    return value;
+    return count < 64 ? value & ((std::uint64_t{1} << count) - 1) : value;
   }
+
+  // n whole 64-bit words, as n calls of read(64) would return them; throws DecodeError, and
+  // reads nothing, unless all 64n bits are there.
+  void read_words(std::uint64_t* words, std::size_t n) {
+    if (n > remaining() / 64) truncated(64 * static_cast<std::uint64_t>(n));
+    const std::uint8_t* at = bytes_.data() + position_ / 8;
+    const int shift = static_cast<int>(position_ % 8);
+    if (shift == 0) {
+      for (std::size_t j = 0; j < n; ++j) words[j] = detail::load_le64(at + 8 * j);
+    } else {
+      // Each word's last bits are in the ninth byte, which is there since they are.
+      for (std::size_t j = 0; j < n; ++j) {
+        words[j] = (detail::load_le64(at + 8 * j) >> shift) |
+                   (std::uint64_t{at[8 * j + 8]} << (64 - shift));
+      }
+    }
+    position_ += 64 * static_cast<std::uint64_t>(n);
+  }
+
+  // n fields of `width` bits (1 ≤ width ≤ 32), as n calls of read(width) would return them;
+  // throws DecodeError, and reads nothing, unless all of them are there. Each field comes from
+  // one unaligned 8-byte load while one fits in the message, the last few from read().
+  void read_fields(std::uint32_t* fields, std::size_t n, int width) {
+    const auto w = static_cast<std::uint64_t>(width);
+    if (n > remaining() / w) truncated(static_cast<std::uint64_t>(n) * w);
+    const std::uint64_t mask = (std::uint64_t{1} << width) - 1;
+    // Fields starting at bit < 8·(size − 7) have their 8-byte load inside the message.
+    const std::uint64_t end = bytes_.size() >= 8 ? 8 * (bytes_.size() - 7) : 0;
+    const std::size_t fast =
+        position_ >= end ? 0 : std::min<std::size_t>(n, (end - position_ + w - 1) / w);
+    const std::uint8_t* data = bytes_.data();
+    std::uint64_t bit = position_;
+    for (std::size_t i = 0; i < fast; ++i, bit += w) {
+      fields[i] =
+          static_cast<std::uint32_t>((detail::load_le64(data + bit / 8) >> (bit % 8)) & mask);
+    }
+    position_ = bit;
+    for (std::size_t i = fast; i < n; ++i) fields[i] = static_cast<std::uint32_t>(read(width));
+  }
+
   float read_f32() { return std::bit_cast<float>(static_cast<std::uint32_t>(read(32))); }
   double read_f64() { return std::bit_cast<double>(read(64)); }
 
@@ -159,6 +265,31 @@ class BitReader {
   }
 
  private:
+  template <class Count>
+  [[noreturn]] void truncated(Count count) const {
+    throw DecodeError(fmt::format("message truncated: {} bits requested at bit {}, {} left", count,
+                                  position_, remaining()));
+  }
+
+  // The 64 bits from bit `at` on, as far as the message goes (zeros beyond its end).
+  std::uint64_t peek64(std::uint64_t at) const {
+    const std::size_t byte = at / 8;
+    const int shift = static_cast<int>(at % 8);
+    const std::size_t size = bytes_.size();
+    std::uint64_t low;
+    if (byte + 8 <= size) {
+      low = detail::load_le64(bytes_.data() + byte);
+    } else {
+      low = 0;
+      for (std::size_t i = 0; byte + i < size; ++i) {
+        low |= std::uint64_t{bytes_[byte + i]} << (8 * i);
+      }
+    }
+    std::uint64_t value = low >> shift;
+    if (shift != 0 && byte + 8 < size) value |= std::uint64_t{bytes_[byte + 8]} << (64 - shift);
+    return value;
+  }
+
   std::span<const std::uint8_t> bytes_;
   std::uint64_t position_ = 0;
 };
