@@ -22,3 +22,22 @@ TEST_CASE("Identity sends every coordinate as a 32- or 64-bit float", "[compress
   }
   CHECK_THROWS_WITH(Identity({.float_bits = 16}), Catch::Contains("identity.float_bits = 16"));
 }
+
+TEST_CASE("Identity's wire is the little-endian floats in coordinate order",
+          "[compress][identity]") {
+  Vector x(3);
+  x << 1.5, -2.0, 0.25;
+  RandomStream rng(0, Purpose::compress);
+  CHECK(Identity().encode(x, rng).bytes == std::vector<std::uint8_t>{0x00, 0x00, 0xC0, 0x3F, 0x00,
+                                                                     0x00, 0x00, 0xC0, 0x00, 0x00,
+                                                                     0x80, 0x3E});
+  const Message wide = Identity({.float_bits = 64}).encode(x, rng);
+  REQUIRE(wide.bytes.size() == 24);
+  CHECK(wide.bytes[7] == 0x3F);
+  CHECK(wide.bytes[6] == 0xF8);
+  // Sizes around the blocks the encoder stages on the stack.
+  for (const Index p : {511, 512, 513, 1023, 1024, 1025}) {
+    test::check_round_trip(Identity(), test::awkward_vector(p, 3), 1);
+    test::check_round_trip(Identity({.float_bits = 64}), test::awkward_vector(p, 3), 1);
+  }
+}

@@ -9,6 +9,9 @@
 #include <laconic/core/rng.hpp>
 #include <laconic/core/types.hpp>
 
+#include <algorithm>
+#include <bit>
+#include <cstdint>
 #include <string>
 
 namespace laconic::compress {
@@ -30,14 +33,28 @@ class Identity {
 
   Message encode(const Vector& x, RandomStream& /*rng*/) const {
     require_finite_input(x.allFinite(), "identity");
+    const Index p = x.size();
     Message message;
     BitWriter writer(message);
-    writer.reserve(static_cast<std::uint64_t>(x.size()) * params_.float_bits);
-    for (Index i = 0; i < x.size(); ++i) {
-      if (params_.float_bits == 32) {
-        writer.write_f32(static_cast<float>(x[i]), Field::values);
-      } else {
-        writer.write_f64(x[i], Field::values);
+    writer.reserve(static_cast<std::uint64_t>(p) * params_.float_bits);
+    // Blocks of coordinates packed into words on the stack, then handed over whole.
+    std::uint64_t words[block];
+    const double* data = x.data();
+    if (params_.float_bits == 32) {
+      Index i = 0;
+      for (; i + 2 * block <= p; i += 2 * block) {
+        for (Index j = 0; j < block; ++j) words[j] = pair(data[i + 2 * j], data[i + 2 * j + 1]);
+        writer.write_words(words, block, Field::values);
+      }
+      const Index pairs = (p - i) / 2;
+      for (Index j = 0; j < pairs; ++j) words[j] = pair(data[i + 2 * j], data[i + 2 * j + 1]);
+      writer.write_words(words, static_cast<std::size_t>(pairs), Field::values);
+      if ((p - i) % 2 != 0) writer.write_f32(static_cast<float>(data[p - 1]), Field::values);
+    } else {
+      for (Index i = 0; i < p; i += block) {
+        const Index m = std::min<Index>(block, p - i);
+        for (Index j = 0; j < m; ++j) words[j] = std::bit_cast<std::uint64_t>(data[i + j]);
+        writer.write_words(words, static_cast<std::size_t>(m), Field::values);
       }
     }
     writer.finish();
@@ -47,9 +64,27 @@ class Identity {
   // `out` must already have the message's dimension.
   void decode(const Message& message, Vector& out) const {
     BitReader reader(message.bytes);
-    for (Index i = 0; i < out.size(); ++i) {
-      out[i] =
-          params_.float_bits == 32 ? static_cast<double>(reader.read_f32()) : reader.read_f64();
+    const Index p = out.size();
+    double* data = out.data();
+    std::uint64_t words[block];
+    if (params_.float_bits == 32) {
+      // Two floats per word, widened straight into out.
+      Index i = 0;
+      for (; i + 1 < p; i += 2 * block) {
+        const Index pairs = std::min<Index>(block, (p - i) / 2);
+        reader.read_words(words, static_cast<std::size_t>(pairs));
+        for (Index j = 0; j < pairs; ++j) {
+          data[i + 2 * j] = std::bit_cast<float>(static_cast<std::uint32_t>(words[j]));
+          data[i + 2 * j + 1] = std::bit_cast<float>(static_cast<std::uint32_t>(words[j] >> 32));
+        }
+      }
+      if (p % 2 != 0) data[p - 1] = static_cast<double>(reader.read_f32());
+    } else {
+      for (Index i = 0; i < p; i += block) {
+        const Index m = std::min<Index>(block, p - i);
+        reader.read_words(words, static_cast<std::size_t>(m));
+        for (Index j = 0; j < m; ++j) data[i + j] = std::bit_cast<double>(words[j]);
+      }
     }
     reader.expect_end();
   }
@@ -68,6 +103,14 @@ class Identity {
   std::uint64_t paper_bits(Index p) const { return 32 * static_cast<std::uint64_t>(p); }
 
  private:
+  static constexpr Index block = 256;  // words staged on the stack per bulk write or read
+
+  // The two floats of x_i and x_{i+1} as one little-endian word, x_i in the low half.
+  static std::uint64_t pair(double first, double second) {
+    return std::uint64_t{std::bit_cast<std::uint32_t>(static_cast<float>(first))} |
+           (std::uint64_t{std::bit_cast<std::uint32_t>(static_cast<float>(second))} << 32);
+  }
+
   Params params_;
 };
 
