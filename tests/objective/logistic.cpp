@@ -18,6 +18,7 @@ static_assert(Objective<Logistic>);
 static_assert(HasFullGradient<Logistic>);
 static_assert(HasSmoothness<Logistic>);
 static_assert(HasAccuracy<Logistic>);
+static_assert(HasGradientOnly<Logistic>);
 
 namespace {
 
@@ -73,6 +74,20 @@ TEST_CASE("Logistic minibatch gradient is the mean of single-sample gradients",
   const double loss = worker.gradient(x, batch, g);
   CHECK(loss == Approx(mean_loss).epsilon(1e-13));
   CHECK(test::relative_error(g, mean) < 1e-13);
+}
+
+TEST_CASE("Logistic gradient_only gives gradient's g bit for bit", "[objective][logistic]") {
+  const auto storage = GENERATE(Storage::sparse, Storage::dense);
+  const auto r = GENERATE(Regularizer::l2, Regularizer::nonconvex);
+  const double lambda = GENERATE(0.0, 0.1);
+  Logistic worker = make_worker(storage, r, lambda);
+  const Vector x = test::random_vector(worker.dim(), 9);
+  for (const std::vector<Index>& batch : {std::vector<Index>{7}, std::vector<Index>{3, 0, 3, 27}}) {
+    Vector with_loss, without(2);  // a wrong size on entry is resized
+    worker.gradient(x, batch, with_loss);
+    worker.gradient_only(x, batch, without);
+    CHECK(without == with_loss);
+  }
 }
 
 TEST_CASE("Logistic full_gradient equals gradient over the whole shard", "[objective][logistic]") {

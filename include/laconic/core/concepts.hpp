@@ -27,6 +27,14 @@ concept HasFullGradient = Objective<O> && requires(O& o, const Vector& x, Vector
   { o.full_gradient(x, g) } -> std::convertible_to<double>;
 };
 
+// Optional: gradient() without computing the loss, for training steps that never read it
+// (same g).
+template <class O>
+concept HasGradientOnly = Objective<O> &&
+    requires(O& o, const Vector& x, std::span<const Index> batch, Vector& g) {
+  o.gradient_only(x, batch, g);
+};
+
 // Optional: the smoothness constant L_m of the worker's loss.
 template <class O>
 concept HasSmoothness = Objective<O> && requires(const O& o) {

@@ -75,6 +75,25 @@ inline void add_regularizer_gradient(Regularizer r, double lambda, const Vector&
   }
 }
 
+// g ← g / count + ∇r(x) in one pass: a minibatch's summed data gradient made its mean, plus
+// the regularizer's.
+inline void finish_gradient(Regularizer r, double lambda, const Vector& x, double count,
+                            Vector& g) {
+  if (lambda == 0) {
+    g /= count;
+    return;
+  }
+  switch (r) {
+    case Regularizer::l2:
+      g = g / count + lambda * x;
+      return;
+    case Regularizer::nonconvex:
+      g.array() =
+          g.array() / count + (2.0 * lambda) * x.array() / (1.0 + x.array().square()).square();
+      return;
+  }
+}
+
 // sup_θ ‖∇²r(θ)‖: the regularizer's contribution to the smoothness constant. For the
 // nonconvex one, r_j'' = 2λ(1 − 3θ_j²)/(1+θ_j²)³ lies in [−λ/2, 2λ], largest at θ_j = 0.
 constexpr double regularizer_smoothness(Regularizer r, double lambda) {

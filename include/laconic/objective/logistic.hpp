@@ -44,26 +44,12 @@ class Logistic {
   // The mean loss over the batch (local indices 0..size()-1, repeats allowed) plus r(x);
   // writes its gradient into g.
   double gradient(const Vector& x, std::span<const Index> batch, Vector& g) {
-    detail::require_point(x, dim());
-    require_param(!batch.empty(), "batch.size()", batch.size(), ">= 1");
-    g.resize(dim());
-    g.setZero();
-    const auto& b = shard_.data->labels();
-    const double loss = shard_.data->visit([&](const auto& a) {
-      double sum = 0;
-      for (const Index i : batch) {
-        detail::require_index(i, size());
-        const Index row = shard_.begin + i;
-        const double margin = b[row] * a.row(row).dot(x);
-        sum += softplus(-margin);
-        g += (-b[row] * sigmoid(-margin)) * a.row(row).transpose();
-      }
-      return sum;
-    });
-    const auto count = static_cast<double>(batch.size());
-    g /= count;
-    add_regularizer_gradient(params_.regularizer, params_.lambda, x, g);
-    return loss / count + regularizer_value(params_.regularizer, params_.lambda, x);
+    return minibatch<true>(x, batch, g);
+  }
+  // gradient() without the loss, which a training step never reads: it saves a logarithm
+  // and an exponential per sample.
+  void gradient_only(const Vector& x, std::span<const Index> batch, Vector& g) {
+    minibatch<false>(x, batch, g);
   }
 
   // gradient() over all of the shard's rows, as one product with the row block and one with
@@ -121,6 +107,36 @@ class Logistic {
   }
 
  private:
+  template <bool with_loss>
+  double minibatch(const Vector& x, std::span<const Index> batch, Vector& g) {
+    detail::require_point(x, dim());
+    require_param(!batch.empty(), "batch.size()", batch.size(), ">= 1");
+    g.resize(dim());
+    const auto& b = shard_.data->labels();
+    const double loss = shard_.data->visit([&](const auto& a) {
+      double sum = 0;
+      bool first = true;
+      for (const Index i : batch) {
+        detail::require_index(i, size());
+        const Index row = shard_.begin + i;
+        const double margin = b[row] * a.row(row).dot(x);
+        if constexpr (with_loss) sum += softplus(-margin);
+        const double weight = -b[row] * sigmoid(-margin);
+        if (first) {
+          g = weight * a.row(row).transpose();  // no separate pass to zero g
+        } else {
+          g += weight * a.row(row).transpose();
+        }
+        first = false;
+      }
+      return sum;
+    });
+    const auto count = static_cast<double>(batch.size());
+    finish_gradient(params_.regularizer, params_.lambda, x, count, g);
+    if constexpr (!with_loss) return 0;
+    return loss / count + regularizer_value(params_.regularizer, params_.lambda, x);
+  }
+
   Vector scores_of(const Vector& x) const {
     return shard_.data->visit(
         [&](const auto& a) -> Vector { return a.middleRows(shard_.begin, size()) * x; });

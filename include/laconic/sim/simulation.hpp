@@ -404,14 +404,22 @@ class Simulation {
     }
   }
 
-  // The mean gradient of worker m at x over the drawn batch of b samples, written to g;
-  // returns the mean loss.
-  double batch_gradient(std::size_t m, const Vector& x, Index b, Scratch& s, Vector& g) {
+  // The mean gradient of worker m at x over the drawn batch of b samples, written to g (the
+  // minibatch loss is not needed, so it is not computed where the objective can skip it).
+  void batch_gradient(std::size_t m, const Vector& x, Index b, Scratch& s, Vector& g) {
     Obj& w = workers_[m];
     if constexpr (HasFullGradient<Obj>) {
-      if (batch().is_full()) return w.full_gradient(x, g);
+      if (batch().is_full()) {
+        w.full_gradient(x, g);
+        return;
+      }
     }
-    return w.gradient(x, std::span<const Index>(s.order.data(), static_cast<std::size_t>(b)), g);
+    const std::span<const Index> batch(s.order.data(), static_cast<std::size_t>(b));
+    if constexpr (HasGradientOnly<Obj>) {
+      w.gradient_only(x, batch, g);
+    } else {
+      w.gradient(x, batch, g);
+    }
   }
 
   // Participant i's part of round k: its gradient and skip decision, or its local steps;
@@ -429,7 +437,7 @@ class Simulation {
     } else {
       b = draw_batch(m, batches, s);
       batch_gradient(m, model_, b, s, s.gradient);
-      out.finite = s.gradient.allFinite();
+      out.finite = all_finite(s.gradient);
     }
     Probe probe(*this, m, b, s, rng);
     if (out.finite) {
@@ -471,7 +479,7 @@ class Simulation {
       batch_gradient(m, s.local, b, s, s.gradient);
       restore_order(b, s);
       samples += static_cast<std::uint64_t>(b);
-      if (!s.gradient.allFinite()) return false;
+      if (!all_finite(s.gradient)) return false;
       s.local.noalias() -= server_.step(k, t) * s.gradient;
     }
     s.gradient = s.local - model_;
@@ -557,7 +565,7 @@ class Simulation {
       time_ += timing.seconds(0);
     }
     ++round_;
-    if (!theta_.allFinite()) return Divergence{k, -1, "model"};
+    if (!all_finite(theta_)) return Divergence{k, -1, "model"};
     if constexpr (lazy) skip_.end_round((theta_ - previous_theta_).squaredNorm());
     return std::nullopt;
   }
