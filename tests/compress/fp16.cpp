@@ -146,3 +146,35 @@ TEST_CASE("Fp16 decode rejects infinities and NaNs on the wire", "[compress][fp1
   Vector none(0);
   CHECK_NOTHROW(fp16.decode(empty, none));
 }
+
+TEST_CASE("Fp16 decodes every finite half pattern as half::to_double does", "[compress][fp16]") {
+  namespace half = compress::half;
+  // All 63488 finite patterns in order, then a block boundary's worth more, and an odd tail.
+  std::vector<std::uint16_t> patterns;
+  for (std::uint32_t h = 0; h <= 0xFFFF; ++h) {
+    if (!half::is_special(static_cast<std::uint16_t>(h))) {
+      patterns.push_back(static_cast<std::uint16_t>(h));
+    }
+  }
+  for (std::uint16_t h = 0; h < 1027; ++h) patterns.push_back(h);
+  Message message;
+  BitWriter writer(message);
+  for (const std::uint16_t h : patterns) writer.write(h, 16, Field::values);
+  writer.finish();
+  Vector out(static_cast<Index>(patterns.size()));
+  Fp16().decode(message, out);
+  Index mismatches = 0;
+  for (std::size_t i = 0; i < patterns.size(); ++i) {
+    mismatches += std::bit_cast<std::uint64_t>(out[static_cast<Index>(i)]) !=
+                          std::bit_cast<std::uint64_t>(half::to_double(patterns[i]))
+                      ? 1
+                      : 0;
+  }
+  CHECK(mismatches == 0);
+  // A special pattern deep in a later block is reported with its coordinate.
+  BitWriter again(message);
+  for (int i = 0; i < 2000; ++i) again.write(i == 1500 ? 0xFC00 : 0x3C00, 16, Field::values);
+  again.finish();
+  Vector two_thousand(2000);
+  CHECK_THROWS_WITH(Fp16().decode(message, two_thousand), Catch::Contains("coordinate 1500"));
+}
