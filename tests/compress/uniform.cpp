@@ -201,7 +201,16 @@ TEST_CASE("Uniform validates its parameters and refuses bad input", "[compress][
     Vector bad = x;
     bad[at] = std::numeric_limits<double>::quiet_NaN();
     CHECK_THROWS_AS(uniform.compress(bad, out, rng), std::domain_error);
+    CHECK_THROWS_AS(uniform.encode(bad, rng), std::domain_error);
   }
+  // Also in a later block of coordinates, and as an infinity.
+  Vector long_x = test::awkward_vector(5000, 3);
+  long_x[4321] = std::numeric_limits<double>::quiet_NaN();
+  CHECK_THROWS_AS(uniform.compress(long_x, out, rng), std::domain_error);
+  CHECK_THROWS_AS(uniform.encode(long_x, rng), std::domain_error);
+  long_x[4321] = -std::numeric_limits<double>::infinity();
+  CHECK_THROWS_AS(uniform.compress(long_x, out, rng), std::domain_error);
+  CHECK_THROWS_AS(uniform.encode(long_x, rng), std::domain_error);
   // Tiny and subnormal radii round up to a positive float; the error stays within τR_f.
   Vector tiny(3);
   tiny << 1e-300, -3e-310, 0;

@@ -14,13 +14,12 @@
 //
 // R is rounded *up* to a 32-bit float R_f, and R_f is what is sent and what both ends use, so
 // decode(encode(x)) == compress(x) exactly and every |x_i| ≤ R_f: q never leaves the grid
-// (it is clamped all the same). The decoded value (2q_i − M)·R_f/M is the correctly rounded
-// grid point for b ≤ 29 (the product of an integer below 2^29 and a float is exact in a
-// double; ±R_f decode to ±R_f exactly) and within one ulp of it for b = 30, 31.
-// Error bound with all rounding included: |x_i − C(x)_i| ≤ τR_f + 2^-49·R_f, where
-// R ≤ R_f < (1 + 2^-23)R when R is at least the smallest normal float (2^-126).
-// R = 0 (x = 0) decodes to +0 everywhere; the q_i are then all 0 on the wire.
-// R above the largest float is refused with std::domain_error.
+// (Grid::indices says why in floating point too). The decoded value (2q_i − M)·R_f/M is the
+// correctly rounded grid point for b ≤ 29 (the product of an integer below 2^29 and a float is
+// exact in a double; ±R_f decode to ±R_f exactly) and within one ulp of it for b = 30, 31. Error
+// bound with all rounding included: |x_i − C(x)_i| ≤ τR_f + 2^-49·R_f, where R ≤ R_f < (1 + 2^-23)R
+// when R is at least the smallest normal float (2^-126). R = 0 (x = 0) decodes to +0 everywhere;
+// the q_i are then all 0 on the wire. R above the largest float is refused with std::domain_error.
 //
 // Wire: R_f as a 32-bit float (metadata), then q_i in b bits per coordinate (values):
 // 32 + b·p bits always, LAQ's count, also for x = 0.
@@ -32,7 +31,6 @@
 #include <laconic/core/types.hpp>
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -74,21 +72,12 @@ class Uniform {
     writer.reserve(bits(p).total());
     writer.write_f32(static_cast<float>(radius), Field::metadata);
     const Grid grid(radius, top_);
-    // Blocks of coordinates: their q first (a loop the compiler can vectorise), then as many
-    // q per write as fit in 64 bits.
-    const Index per_word = 64 / b;
-    std::array<std::uint32_t, block> q;
+    // Blocks of coordinates: their q first (a loop that vectorises), then packed by the writer.
+    std::uint32_t q[block];
     for (Index start = 0; start < p; start += block) {
-      const Index n = std::min<Index>(block, p - start);
-      for (Index k = 0; k < n; ++k) q[static_cast<std::size_t>(k)] = grid.index(x[start + k]);
-      for (Index k = 0; k < n; k += per_word) {
-        const Index m = std::min(per_word, n - k);
-        std::uint64_t word = 0;
-        for (Index j = 0; j < m; ++j) {
-          word |= std::uint64_t{q[static_cast<std::size_t>(k + j)]} << (j * b);
-        }
-        writer.write(word, static_cast<int>(m) * b, Field::values);
-      }
+      const Index m = std::min(block, p - start);
+      grid.indices(x.data() + start, m, q);
+      writer.write_fields(q, static_cast<std::size_t>(m), b, Field::values);
     }
     writer.finish();
     return message;
@@ -103,19 +92,21 @@ class Uniform {
           fmt::format("uniform: the radius {} is not finite and non-negative", radius));
     }
     const Index p = out.size();
-    const int b = params_.bits;
     const Grid grid(radius, top_, p);
-    const Index per_word = 64 / b;
-    for (Index start = 0; start < p; start += per_word) {
-      const Index m = std::min(per_word, p - start);
-      const std::uint64_t word = reader.read(static_cast<int>(m) * b);
-      if (radius == 0 && word != 0) {
-        throw DecodeError(fmt::format("uniform: nonzero q among coordinates {}..{} with radius 0",
-                                      start, start + m - 1));
+    std::uint32_t q[block];
+    double* data = out.data();
+    for (Index start = 0; start < p; start += block) {
+      const Index m = std::min(block, p - start);
+      reader.read_fields(q, static_cast<std::size_t>(m), params_.bits);
+      if (radius == 0) {
+        for (Index j = 0; j < m; ++j) {
+          if (q[j] != 0) {
+            throw DecodeError(
+                fmt::format("uniform: nonzero q at coordinate {} with radius 0", start + j));
+          }
+        }
       }
-      for (Index j = 0; j < m; ++j) {
-        out[start + j] = grid.value(static_cast<std::uint32_t>((word >> (j * b)) & top_));
-      }
+      grid.values(q, m, data + start);
     }
     reader.expect_end();
   }
@@ -126,12 +117,17 @@ class Uniform {
     const Index p = x.size();
     const Grid grid(radius, top_, p);
     resize(out, p);
-    for (Index i = 0; i < p; ++i) out[i] = grid.value(grid.index(x[i]));
+    std::uint32_t q[block];
+    for (Index start = 0; start < p; start += block) {
+      const Index m = std::min(block, p - start);
+      grid.indices(x.data() + start, m, q);
+      grid.values(q, m, out.data() + start);
+    }
     return bits(p);
   }
 
  private:
-  static constexpr Index block = 64;
+  static constexpr Index block = 512;  // coordinates whose q are staged on the stack
 
   // out.resize(p), by swapping in a new vector: GCC 12 warns (-Wuse-after-free) about the
   // free-then-allocate inside Eigen's resize in some inlining contexts.
@@ -163,14 +159,27 @@ class Uniform {
       }
     }
 
-    // ⌊(x + R)/(2τR) + 1/2⌋ clamped to 0..M; 0 when R = 0. |x| ≤ R makes x + R ≥ 0 (also in
-    // floating point), so truncation is the floor; the clamp guards against rounding.
-    std::uint32_t index(double x) const {
-      const double t = std::min((x + radius) * scale + 0.5, top_double);
-      return static_cast<std::uint32_t>(static_cast<std::int32_t>(std::max(t, 0.0)));
+    // q[j] = ⌊(x_j + R)/(2τR) + 1/2⌋ for j < m (0 when R = 0), for finite x_j with |x_j| ≤ R.
+    // No clamp is needed, and none is made, so that the loop vectorises (two clamps would
+    // double its time): x + R rounds to a value in [0, 2R] since rounding is monotone, so t
+    // is at least 1/2 and truncation is the floor; and 2R·scale ≤ M(1 + 2^-50), with scale
+    // M/(2R) rounded up (below), so t < M + 1 for M < 2^31 and q ≤ M.
+    void indices(const double* x, Index m, std::uint32_t* q) const {
+      const double r = radius;
+      const double s = scale;
+      for (Index j = 0; j < m; ++j) {
+        q[j] = static_cast<std::uint32_t>(static_cast<std::int32_t>((x[j] + r) * s + 0.5));
+      }
     }
 
-    double value(std::uint32_t q) const { return table != nullptr ? table[q] : compute(q); }
+    // out[j] = the grid point of q[j] for j < m.
+    void values(const std::uint32_t* q, Index m, double* out) const {
+      if (table != nullptr) {
+        for (Index j = 0; j < m; ++j) out[j] = table[q[j]];
+      } else {
+        for (Index j = 0; j < m; ++j) out[j] = compute(q[j]);
+      }
+    }
 
     // (2q − M)·R/M = 2τR·q − R; +0 when R = 0.
     double compute(std::uint32_t q) const {
@@ -190,7 +199,8 @@ class Uniform {
   static double wire_radius(const Vector& x) {
     if (x.size() == 0) return 0.0;
     // The default maximum may skip a NaN, so finiteness is checked on the sum, which is
-    // finite unless an entry is not (or the sum overflows: then each entry is checked).
+    // finite unless an entry is not (or the sum overflows: then each entry is checked). Two
+    // vectorised passes; Eigen's NaN-propagating maximum alone is slower than both.
     require_finite_input(std::isfinite(x.sum()) || x.allFinite(), "uniform");
     const double radius = x.cwiseAbs().maxCoeff();
     float rounded = static_cast<float>(radius);
