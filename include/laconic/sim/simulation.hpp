@@ -37,6 +37,7 @@
 #include <laconic/sim/history.hpp>
 #include <laconic/sim/method.hpp>
 #include <laconic/sim/thread_pool.hpp>
+#include <laconic/sim/worker_compute.hpp>
 #include <laconic/skip/never.hpp>
 #include <laconic/skip/skip_rule.hpp>
 #include <laconic/version.hpp>
@@ -168,9 +169,7 @@ class Simulation {
       s.extra = Vector::Zero(p);
       if constexpr (local_steps) s.local = Vector::Zero(p);
       s.backup = uplink_.make_state(p);
-      s.order.resize(static_cast<std::size_t>(largest));
-      std::iota(s.order.begin(), s.order.end(), Index{0});
-      s.swaps.resize(static_cast<std::size_t>(largest));
+      s.sampler.resize(largest);
     }
     participants_.reserve(workers_.size());
     outcome_.reserve(participation.is_all() ? workers_.size() : 0);
@@ -276,18 +275,13 @@ class Simulation {
   }
 
  private:
-  // Consecutive workers are summed in at most this many groups; a constant, so that the
-  // summation order does not depend on the number of threads.
-  static constexpr std::size_t max_groups = 64;
-
   struct Scratch {
     Vector gradient;
     Vector decoded;
     Vector extra;                     // a skip rule's second gradient
     Vector local;                     // the model of a worker's local steps
     typename Uplink::State backup{};  // the uplink state before a tentative send
-    std::vector<Index> order;         // 0..n-1, restored after each minibatch
-    std::vector<Index> swaps;
+    Sampler sampler;
   };
   struct Outcome {
     bool finite = true;
@@ -381,45 +375,9 @@ class Simulation {
 
   const server::Batch& batch() const { return server_.params().batch; }
 
-  // Draws worker m's next minibatch from its stream into the first b entries of s.order and
-  // returns b (all n samples, in order, for a full batch). A partial Fisher–Yates shuffle picks b
-  // distinct samples; restore_order() undoes its swaps, leaving `order` as 0..n-1 for the
-  // next worker, with no per-worker state.
-  Index draw_batch(std::size_t m, RandomStream& rng, Scratch& s) const {
-    const Index n = workers_[m].size();
-    if (batch().is_full()) return n;
-    const Index b = batch().size_for(n);
-    for (Index i = 0; i < b; ++i) {
-      const auto j = i + static_cast<Index>(rng.below(static_cast<std::uint64_t>(n - i)));
-      s.swaps[static_cast<std::size_t>(i)] = j;
-      std::swap(s.order[static_cast<std::size_t>(i)], s.order[static_cast<std::size_t>(j)]);
-    }
-    return b;
-  }
-  void restore_order(Index b, Scratch& s) const {
-    if (batch().is_full()) return;
-    for (Index i = b - 1; i >= 0; --i) {
-      std::swap(s.order[static_cast<std::size_t>(i)],
-                s.order[static_cast<std::size_t>(s.swaps[static_cast<std::size_t>(i)])]);
-    }
-  }
-
-  // The mean gradient of worker m at x over the drawn batch of b samples, written to g (the
-  // minibatch loss is not needed, so it is not computed where the objective can skip it).
+  // The mean gradient of worker m at x over the b samples just drawn, written to g.
   void batch_gradient(std::size_t m, const Vector& x, Index b, Scratch& s, Vector& g) {
-    Obj& w = workers_[m];
-    if constexpr (HasFullGradient<Obj>) {
-      if (batch().is_full()) {
-        w.full_gradient(x, g);
-        return;
-      }
-    }
-    const std::span<const Index> batch(s.order.data(), static_cast<std::size_t>(b));
-    if constexpr (HasGradientOnly<Obj>) {
-      w.gradient_only(x, batch, g);
-    } else {
-      w.gradient(x, batch, g);
-    }
+    sim::batch_gradient(workers_[m], batch(), x, s.sampler, b, g);
   }
 
   // Participant i's part of round k: its gradient and skip decision, or its local steps;
@@ -433,9 +391,10 @@ class Simulation {
     RandomStream rng(options_.seed, Purpose::compress, static_cast<std::uint64_t>(k), m);
     Index b = 0;
     if constexpr (local_steps) {
-      out.finite = local_change(m, k, batches, s, out.samples);
+      out.finite = local_change(workers_[m], server_, k, model_, batches, s.sampler, s.local,
+                                s.gradient, out.samples);
     } else {
-      b = draw_batch(m, batches, s);
+      b = s.sampler.draw(batch(), workers_[m].size(), batches);
       batch_gradient(m, model_, b, s, s.gradient);
       out.finite = all_finite(s.gradient);
     }
@@ -451,7 +410,7 @@ class Simulation {
       }
     }
     if constexpr (!local_steps) {
-      restore_order(b, s);
+      s.sampler.restore(batch(), b);
       out.samples = static_cast<std::uint64_t>(b) + probe.samples();
     }
     if (!out.uploaded) {
@@ -468,24 +427,6 @@ class Simulation {
     }
   }
 
-  // τ local SGD steps of worker m from the model it received, each on its next minibatch;
-  // leaves the model's change in s.gradient (what it uploads). False if a gradient was not
-  // finite.
-  bool local_change(std::size_t m, Index k, RandomStream& batches, Scratch& s,
-                    std::uint64_t& samples) {
-    s.local = model_;
-    for (Index t = 0; t < server_.params().local_steps; ++t) {
-      const Index b = draw_batch(m, batches, s);
-      batch_gradient(m, s.local, b, s, s.gradient);
-      restore_order(b, s);
-      samples += static_cast<std::uint64_t>(b);
-      if (!all_finite(s.gradient)) return false;
-      s.local.noalias() -= server_.step(k, t) * s.gradient;
-    }
-    s.gradient = s.local - model_;
-    return true;
-  }
-
   // Runs body(i, scratch, g) for i in 0..count-1 on the pool, in min(count, max_groups) fixed
   // groups g of consecutive i whose group_sum_[g] starts at zero. Returns the number of groups.
   template <class Body>
@@ -495,7 +436,8 @@ class Simulation {
       const auto g = static_cast<std::size_t>(gi);
       Scratch& s = scratch_[static_cast<std::size_t>(t)];
       group_sum_[g].setZero();
-      for (std::size_t i = g * count / groups; i < (g + 1) * count / groups; ++i) body(i, s, g);
+      const std::size_t end = group_begin(g + 1, count, groups);
+      for (std::size_t i = group_begin(g, count, groups); i < end; ++i) body(i, s, g);
     });
     return groups;
   }
@@ -583,16 +525,7 @@ class Simulation {
     std::fill(group_loss_.begin(), group_loss_.end(), 0.0);
     const std::size_t groups =
         for_each_in_groups(workers_.size(), [&](std::size_t m, Scratch& s, std::size_t g) {
-          Obj& w = workers_[m];
-          double loss = 0;
-          if constexpr (HasFullGradient<Obj>) {
-            loss = w.full_gradient(theta_, s.gradient);
-          } else {
-            loss = w.gradient(
-                theta_, std::span<const Index>(s.order.data(), static_cast<std::size_t>(w.size())),
-                s.gradient);
-          }
-          group_loss_[g] += loss;
+          group_loss_[g] += full_loss_gradient(workers_[m], theta_, s.sampler, s.gradient);
           group_sum_[g] += s.gradient;
         });
     double loss = 0;

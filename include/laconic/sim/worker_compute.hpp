@@ -1,0 +1,123 @@
+#pragma once
+
+// What a worker computes in a round — its minibatch, its gradient, its local steps — and the
+// fixed order in which the server sums per-worker quantities. Shared by the in-process loop
+// (sim/simulation.hpp) and the MPI transport (mpi/training.hpp), so that both draw the same
+// samples from the same streams and round the same sums the same way, bit for bit.
+
+#include <laconic/core/concepts.hpp>
+#include <laconic/core/rng.hpp>
+#include <laconic/core/types.hpp>
+#include <laconic/server/server_update.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <numeric>
+#include <span>
+#include <utility>
+#include <vector>
+
+namespace laconic::sim {
+
+// Consecutive workers are summed in at most this many groups, each in worker order, then the
+// groups in order; a constant, so that the order does not depend on the number of threads or
+// of MPI ranks.
+inline constexpr std::size_t max_groups = 64;
+
+// The first item of group g when `count` items are split into `groups` groups.
+inline std::size_t group_begin(std::size_t g, std::size_t count, std::size_t groups) {
+  return g * count / groups;
+}
+
+// Draws minibatches: the first b entries of `order` after a partial Fisher–Yates shuffle from
+// the worker's stream, undone by restore(), so that one Sampler serves every worker in turn
+// with no per-worker state.
+class Sampler {
+ public:
+  Sampler() = default;
+  explicit Sampler(Index largest) { resize(largest); }
+
+  void resize(Index largest) {
+    order_.resize(static_cast<std::size_t>(largest));
+    std::iota(order_.begin(), order_.end(), Index{0});
+    swaps_.resize(static_cast<std::size_t>(largest));
+  }
+
+  // Draws the next minibatch of a worker with n samples and returns its size b (all n, in
+  // order, for a full batch).
+  Index draw(const server::Batch& batch, Index n, RandomStream& rng) {
+    if (batch.is_full()) return n;
+    const Index b = batch.size_for(n);
+    for (Index i = 0; i < b; ++i) {
+      const auto j = i + static_cast<Index>(rng.below(static_cast<std::uint64_t>(n - i)));
+      swaps_[static_cast<std::size_t>(i)] = j;
+      std::swap(order_[static_cast<std::size_t>(i)], order_[static_cast<std::size_t>(j)]);
+    }
+    return b;
+  }
+  void restore(const server::Batch& batch, Index b) {
+    if (batch.is_full()) return;
+    for (Index i = b - 1; i >= 0; --i) {
+      std::swap(order_[static_cast<std::size_t>(i)],
+                order_[static_cast<std::size_t>(swaps_[static_cast<std::size_t>(i)])]);
+    }
+  }
+  // The drawn minibatch (between draw() and restore()), or 0..b−1 otherwise.
+  std::span<const Index> first(Index b) const {
+    return {order_.data(), static_cast<std::size_t>(b)};
+  }
+
+ private:
+  std::vector<Index> order_;  // 0..n−1 between draws
+  std::vector<Index> swaps_;
+};
+
+// The mean gradient of w at x over the drawn batch of b samples, written to g (the minibatch
+// loss is not needed, so it is not computed where the objective can skip it).
+template <Objective Obj>
+void batch_gradient(Obj& w, const server::Batch& batch, const Vector& x, const Sampler& sampler,
+                    Index b, Vector& g) {
+  if constexpr (HasFullGradient<Obj>) {
+    if (batch.is_full()) {
+      w.full_gradient(x, g);
+      return;
+    }
+  }
+  if constexpr (HasGradientOnly<Obj>) {
+    w.gradient_only(x, sampler.first(b), g);
+  } else {
+    w.gradient(x, sampler.first(b), g);
+  }
+}
+
+// τ local SGD steps of a worker from `model`, each on its next minibatch; leaves the model's
+// change in `change` and the local model in `local`. False if a gradient was not finite.
+template <Objective Obj, class Server>
+bool local_change(Obj& w, const Server& server, Index k, const Vector& model, RandomStream& batches,
+                  Sampler& sampler, Vector& local, Vector& change, std::uint64_t& samples) {
+  const server::Batch& batch = server.params().batch;
+  local = model;
+  for (Index t = 0; t < server.params().local_steps; ++t) {
+    const Index b = sampler.draw(batch, w.size(), batches);
+    batch_gradient(w, batch, local, sampler, b, change);
+    sampler.restore(batch, b);
+    samples += static_cast<std::uint64_t>(b);
+    if (!all_finite(change)) return false;
+    local.noalias() -= server.step(k, t) * change;
+  }
+  change = local - model;
+  return true;
+}
+
+// f_m(θ) and ∇f_m(θ) over all of the worker's samples, for the History (measurement, not
+// training: never charged to the ledger). `sampler` must be between draws.
+template <Objective Obj>
+double full_loss_gradient(Obj& w, const Vector& theta, const Sampler& sampler, Vector& g) {
+  if constexpr (HasFullGradient<Obj>) {
+    return w.full_gradient(theta, g);
+  } else {
+    return w.gradient(theta, sampler.first(w.size()), g);
+  }
+}
+
+}  // namespace laconic::sim
