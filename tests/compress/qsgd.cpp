@@ -145,8 +145,8 @@ TEST_CASE("Qsgd round-trips and counts its bits by the formulas", "[compress][qs
         const Vector y = test::check_round_trip(qsgd, x, 23);
         RandomStream rng(23, Purpose::compress, 3, 5);
         const Message message = qsgd.encode(x, rng);
-        // One uniform per coordinate, whatever the data.
-        CHECK(rng.position() == static_cast<std::uint64_t>(p));
+        // One 64-bit word per two coordinates, whatever the data.
+        CHECK(rng.position() == static_cast<std::uint64_t>((p + 1) / 2));
 
         // The norm is ‖x‖ rounded up to a float.
         const double norm = wire_norm(message);
@@ -204,7 +204,7 @@ TEST_CASE("Qsgd draws the same levels whichever encoding it sends", "[compress][
   CHECK(Qsgd({.levels = 255}).encode(flat, rng).bits == fixed_formula(1000, 255));
 }
 
-TEST_CASE("Qsgd of zero is zero and still draws one number per coordinate", "[compress][qsgd]") {
+TEST_CASE("Qsgd of zero is zero and still draws its random numbers", "[compress][qsgd]") {
   for (const Encoding encoding : all_encodings) {
     const Qsgd qsgd({.levels = 4, .encoding = encoding});
     const Vector zero = Vector::Zero(10);
@@ -213,7 +213,7 @@ TEST_CASE("Qsgd of zero is zero and still draws one number per coordinate", "[co
     for (Index i = 0; i < 10; ++i) CHECK_FALSE(std::signbit(y[i]));
     RandomStream rng(4, Purpose::compress);
     const Message message = qsgd.encode(zero, rng);
-    CHECK(rng.position() == 10);
+    CHECK(rng.position() == 5);
     CHECK(wire_norm(message) == 0.0);
     // Elias: header, norm and γ(0 + 1), a single bit.
     CHECK(message.bits ==
@@ -221,6 +221,37 @@ TEST_CASE("Qsgd of zero is zero and still draws one number per coordinate", "[co
   }
   const Vector empty(0);
   test::check_round_trip(Qsgd(), empty, 1);
+}
+
+TEST_CASE("Qsgd rounds up when the coordinate's 32-bit half word is below 2^32 (r - l)",
+          "[compress][qsgd]") {
+  // Levels recomputed from the stream by the documented rule, for an odd p that spans two
+  // quantization blocks, so that the last word's high half goes unused.
+  const Index p = 1027;
+  const Vector x = test::awkward_vector(p, 12);
+  for (const int s : {1, 5, 255}) {
+    const Qsgd qsgd({.levels = s, .encoding = Encoding::fixed});
+    RandomStream rng(21, Purpose::compress, 2, 9);
+    RandomStream words = rng;
+    Vector y(p);
+    qsgd.compress(x, y, rng);
+    CHECK(rng.position() == (p + 1) / 2);
+    RandomStream probe(0, Purpose::compress);
+    const double norm = wire_norm(qsgd.encode(x, probe));
+    std::uint64_t word = 0;
+    Index mismatches = 0;
+    for (Index i = 0; i < p; ++i) {
+      if (i % 2 == 0) word = words.next_u64();
+      const auto u = static_cast<std::uint32_t>(i % 2 == 0 ? word : word >> 32);
+      const double r = std::min(std::abs(x[i]) * (s / norm), double(s));
+      const double l = std::floor(r);
+      const auto level = static_cast<std::int64_t>(l) + (u < std::ldexp(r - l, 32) ? 1 : 0);
+      const double expected = (x[i] < 0 ? -1 : 1) * norm * static_cast<double>(level) / s;
+      mismatches += y[i] == expected ? 0 : 1;
+    }
+    INFO("s = " << s);
+    CHECK(mismatches == 0);
+  }
 }
 
 TEST_CASE("Qsgd is unbiased (Monte Carlo)", "[compress][qsgd]") {

@@ -107,3 +107,21 @@ TEST_CASE("uniform, normal and bounded draws have the right moments", "[core][rn
     CHECK(upper_half);
   }
 }
+
+TEST_CASE("fill gives the words of next_u64 from any position", "[core][rng]") {
+  for (std::uint64_t start = 0; start < 9; ++start) {
+    for (const std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{3}, std::size_t{4},
+                                std::size_t{5}, std::size_t{17}}) {
+      RandomStream one(5, Purpose::compress, 7, 3);
+      one.seek(start);
+      RandomStream bulk = one;
+      std::vector<std::uint64_t> expected(n), words(n);
+      for (auto& word : expected) word = one.next_u64();
+      bulk.fill(words.data(), n);
+      INFO("start " << start << ", n " << n);
+      CHECK(words == expected);
+      CHECK(bulk.position() == one.position());
+      CHECK(bulk.next_u64() == one.next_u64());  // the cached block is right too
+    }
+  }
+}

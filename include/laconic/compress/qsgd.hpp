@@ -15,9 +15,14 @@
 // integer l ≤ s ≤ 2^20 is exact in a double. ‖x‖ above the largest float is refused with
 // std::domain_error.
 //
-// Randomness: exactly one rng.uniform() per coordinate, in coordinate order, drawn for every
-// coordinate, zeros and x = 0 included, so the stream's position after a call depends only on
-// p, never on the data.
+// Randomness: one 64-bit word of the stream (rng.next_u64()) per two coordinates, ⌈p/2⌉ in
+// all, drawn for every coordinate, zeros and x = 0 included, so the stream's position after a
+// call depends only on p, never on the data. Coordinate i takes u_i, the low 32 bits of word
+// ⌊i/2⌋ when i is even and its high 32 bits when i is odd, and rounds up when
+// u_i < 2^32·(r_i − l_i): with probability ⌈2^32(r_i − l_i)⌉/2^32, which exceeds r_i − l_i by
+// less than 2^-32, so E ξ_i − r_i ∈ [0, 2^-32). (Half a Philox word per coordinate, not a
+// whole one: the generator is most of the cost of quantizing, and 2^-32 of a level is far
+// below anything the unbiasedness tests, or an optimizer, can see.)
 //
 // Wire (bits least significant first, see BitWriter):
 //   header    2 bits, metadata: 0 = fixed, 1 = Elias (2 and 3 are rejected)
@@ -145,37 +150,40 @@ class Qsgd {
   Message encode(const Vector& x, RandomStream& rng) const {
     const double norm = wire_norm(x);
     const Index p = x.size();
-    std::uint32_t* const fields = field_scratch(p);
-    quantize(x, norm, rng, [fields](Index i, std::uint32_t field) { fields[i] = field; });
-    const Sizes sizes = params_.encoding == Encoding::fixed ? Sizes{} : elias_sizes(fields, p);
-
+    const int width = 1 + level_bits_;
     Message message;
     BitWriter writer(message);
+    if (params_.encoding == Encoding::fixed) {
+      // Each block of fields goes to the writer as soon as it is drawn.
+      writer.reserve(fixed_bits(p).total());
+      write_header(writer, header_fixed, norm);
+      quantize(x, norm, rng, [&](Index, const std::uint32_t* fields, Index m) {
+        writer.write_fields(fields, static_cast<std::size_t>(m), width, Field::values);
+      });
+      writer.finish();
+      return message;
+    }
+    // The form is chosen once every field is known, so they are kept.
+    std::uint32_t* const all = field_scratch(p);
+    Sizes sizes;
+    quantize(
+        x, norm, rng,
+        [&](Index start, const std::uint32_t* fields, Index m) { sizes.add(fields, start, m); },
+        all);
     const bool elias = use_elias(sizes, p);
     writer.reserve(elias ? sizes.bits().total() : fixed_bits(p).total());
-    writer.write(elias ? header_elias : header_fixed, header_bits, Field::metadata);
-    writer.write_f32(static_cast<float>(norm), Field::metadata);
+    write_header(writer, elias ? header_elias : header_fixed, norm);
     if (elias) {
       elias::write_gamma(writer, static_cast<std::uint64_t>(sizes.nonzeros) + 1, Field::metadata);
       Index previous = -1;
       for (Index i = 0; i < p; ++i) {
-        if (fields[i] == 0) continue;
+        if (all[i] == 0) continue;
         elias::write_gamma(writer, static_cast<std::uint64_t>(i - previous), Field::indices);
         previous = i;
-        write_sign_and_gamma(writer, fields[i]);
+        write_sign_and_gamma(writer, all[i]);
       }
     } else {
-      // As many (sign, level) fields per write as fit in 64 bits.
-      const int width = 1 + level_bits_;
-      const Index per_word = 64 / width;
-      for (Index start = 0; start < p; start += per_word) {
-        const Index m = std::min(per_word, p - start);
-        std::uint64_t word = 0;
-        for (Index j = 0; j < m; ++j) {
-          word |= std::uint64_t{fields[start + j]} << (j * width);
-        }
-        writer.write(word, static_cast<int>(m) * width, Field::values);
-      }
+      writer.write_fields(all, static_cast<std::size_t>(p), width, Field::values);
     }
     writer.finish();
     return message;
@@ -232,25 +240,32 @@ class Qsgd {
             with_sign(magnitudes(static_cast<std::uint32_t>(level)), negative);
       }
     } else {
+      // A block of fields at a time: checked together, then looked up.
       const int width = 1 + level_bits_;
-      const std::uint64_t per_word = 64 / static_cast<std::uint64_t>(width);
-      const std::uint64_t mask = (std::uint64_t{1} << width) - 1;
-      for (std::uint64_t start = 0; start < p; start += per_word) {
-        const std::uint64_t m = std::min(per_word, p - start);
-        const std::uint64_t word = reader.read(static_cast<int>(m) * width);
-        for (std::uint64_t j = 0; j < m; ++j) {
-          const std::uint64_t field = (word >> (j * static_cast<std::uint64_t>(width))) & mask;
-          const std::uint64_t level = field >> 1;
-          const bool negative = (field & 1u) != 0;
-          const std::uint64_t i = start + j;
-          check_level(level, i);
-          if (level == 0 && negative) {
-            throw DecodeError(
-                fmt::format("qsgd: sign bit set on a zero level at coordinate {}", i));
-          }
-          out[static_cast<Index>(i)] =
-              with_sign(magnitudes(static_cast<std::uint32_t>(level)), negative);
+      std::uint32_t fields[block];
+      double* data = out.data();
+      for (Index start = 0; start < out.size(); start += block) {
+        const Index m = std::min<Index>(block, out.size() - start);
+        reader.read_fields(fields, static_cast<std::size_t>(m), width);
+        // Levels above s, or any nonzero level with norm 0, and a sign on a zero level; in
+        // 32-bit signed arithmetic (levels are below 2^21), which vectorises.
+        const std::int32_t limit = norm == 0 ? 0 : params_.levels;
+        std::int32_t bad = 0;
+        for (Index j = 0; j < m; ++j) {
+          const auto field = static_cast<std::int32_t>(fields[j]);
+          bad |= ((field >> 1) > limit ? 1 : 0) | (field == 1 ? 1 : 0);
         }
+        if (bad != 0) {
+          for (Index j = 0; j < m; ++j) {
+            const std::uint64_t i = static_cast<std::uint64_t>(start + j);
+            check_level(fields[j] >> 1, i);
+            if (fields[j] == 1) {
+              throw DecodeError(
+                  fmt::format("qsgd: sign bit set on a zero level at coordinate {}", i));
+            }
+          }
+        }
+        magnitudes.values(fields, m, data + start);
       }
     }
     reader.expect_end();
@@ -265,34 +280,55 @@ class Qsgd {
       out.swap(fresh);
     }
     const Magnitudes magnitudes(norm, params_.levels, p);
-    if (params_.encoding == Encoding::fixed) {
-      quantize(x, norm, rng, [&](Index i, std::uint32_t field) {
-        out[i] = with_sign(magnitudes(field >> 1), (field & 1u) != 0);
-      });
-      return fixed_bits(p);
-    }
-    std::uint32_t* const fields = field_scratch(p);
-    quantize(x, norm, rng, [&](Index i, std::uint32_t field) {
-      fields[i] = field;
-      out[i] = with_sign(magnitudes(field >> 1), (field & 1u) != 0);
+    const bool size_elias = params_.encoding != Encoding::fixed;
+    Sizes sizes;
+    double* data = out.data();
+    quantize(x, norm, rng, [&](Index start, const std::uint32_t* fields, Index m) {
+      magnitudes.values(fields, m, data + start);
+      if (size_elias) sizes.add(fields, start, m);
     });
-    const Sizes sizes = elias_sizes(fields, p);
     return use_elias(sizes, p) ? sizes.bits() : fixed_bits(p);
   }
 
  private:
-  // The bits of the Elias form.
+  // The bits of the Elias form, summed a block of fields at a time.
   struct Sizes {
     std::uint64_t nonzeros = 0;
     std::uint64_t values = 0;
     std::uint64_t indices = 0;
+    Index previous = -1;  // the last nonzero coordinate so far
 
     Bits bits() const {
       return Bits{.values = values,
                   .indices = indices,
                   .metadata = header_bits + 32 + elias::gamma_bits(nonzeros + 1)};
     }
+
+    // Adds the fields of coordinates start, ..., start + m − 1: a nonzero level costs its
+    // gap's code, a sign bit and γ(level), 1 + (2N + 1) = 2·bit_width(level) bits. The
+    // nonzero fields of each 64 are found as the bits of a mask, so that sparse fields cost
+    // little and dense ones cost no mispredicted branches.
+    void add(const std::uint32_t* fields, Index start, Index m) {
+      for (Index base = 0; base < m; base += 64) {
+        const Index n = std::min<Index>(64, m - base);
+        std::uint64_t mask = 0;
+        for (Index k = 0; k < n; ++k) {
+          // A field is (level << 1) | sign, the sign only set with a nonzero level.
+          mask |= static_cast<std::uint64_t>(fields[base + k] > 1 ? 1u : 0u) << k;
+        }
+        for (; mask != 0; mask &= mask - 1) {
+          const Index k = std::countr_zero(mask);
+          const Index i = start + base + k;
+          nonzeros += 1;
+          indices += elias::gamma_bits(static_cast<std::uint64_t>(i - previous));
+          values += 2 * static_cast<std::uint64_t>(std::bit_width(fields[base + k] >> 1));
+          previous = i;
+        }
+      }
+    }
   };
+
+  static constexpr Index block = 512;  // coordinates quantized together (even: see quantize)
 
   // Scratch for the fields (level << 1) | sign of one vector, as in the fixed form.
   static std::uint32_t* field_scratch(Index p) {
@@ -301,22 +337,9 @@ class Qsgd {
     return fields.data();
   }
 
-  // Sizes the Elias form of the fields without branching on them: a nonzero level costs its
-  // gap's code, a sign bit and γ(level), 1 + (2N + 1) = 2·bit_width(level) bits, which is 0
-  // for level 0.
-  static Sizes elias_sizes(const std::uint32_t* fields, Index p) {
-    Sizes sizes;
-    Index previous = -1;
-    for (Index i = 0; i < p; ++i) {
-      const std::uint32_t level = fields[i] >> 1;
-      const bool nonzero = level != 0;
-      const std::uint64_t gap_bits = elias::gamma_bits(static_cast<std::uint64_t>(i - previous));
-      sizes.nonzeros += nonzero ? 1 : 0;
-      sizes.indices += nonzero ? gap_bits : 0;
-      sizes.values += 2 * static_cast<std::uint64_t>(std::bit_width(level));
-      previous = nonzero ? i : previous;
-    }
-    return sizes;
+  void write_header(BitWriter& writer, std::uint64_t header, double norm) const {
+    writer.write(header, header_bits, Field::metadata);
+    writer.write_f32(static_cast<float>(norm), Field::metadata);
   }
 
   static const char* encoding_name(Encoding encoding) {
@@ -369,6 +392,15 @@ class Qsgd {
       return table_ != nullptr ? table_[level] : compute(level);
     }
 
+    // out[j] = the decoded coordinate of fields[j] = (level << 1) | sign, for j < m.
+    void values(const std::uint32_t* fields, Index m, double* out) const {
+      if (table_ != nullptr) {
+        for (Index j = 0; j < m; ++j) out[j] = with_sign(table_[fields[j] >> 1], fields[j] & 1u);
+      } else {
+        for (Index j = 0; j < m; ++j) out[j] = with_sign(compute(fields[j] >> 1), fields[j] & 1u);
+      }
+    }
+
    private:
     static constexpr int max_table = 1 << 12;
     double compute(std::uint32_t level) const {
@@ -380,32 +412,58 @@ class Qsgd {
   };
 
   // −magnitude if `negative`, by setting the sign bit (no branch on the data's signs).
-  static double with_sign(double magnitude, bool negative) {
+  static double with_sign(double magnitude, std::uint32_t negative) {
     return std::bit_cast<double>(std::bit_cast<std::uint64_t>(magnitude) |
                                  (static_cast<std::uint64_t>(negative) << 63));
   }
 
-  // Draws the levels (one uniform per coordinate) and hands each coordinate's field
-  // (level << 1) | sign to `emit` in coordinate order, the sign being 1 when x_i < 0 and the
-  // level is not 0.
+  // Draws the levels and hands the fields (level << 1) | sign to `emit(start, fields, m)` a
+  // block of coordinates start, ..., start + m − 1 at a time, in coordinate order; the sign
+  // is 1 when x_i < 0 and the level is not 0. The 32-bit uniforms of a block are drawn
+  // first (blocks have an even size, so a word's two halves stay in one block), then the
+  // block is quantized in a loop without branches, which vectorises. With `keep`, the fields
+  // are written to keep[0, p) (and handed over from there) rather than to the stack.
   template <class Emit>
-  void quantize(const Vector& x, double norm, RandomStream& rng, Emit&& emit) const {
+  void quantize(const Vector& x, double norm, RandomStream& rng, Emit&& emit,
+                std::uint32_t* keep = nullptr) const {
     const Index p = x.size();
-    const auto s = static_cast<std::uint32_t>(params_.levels);
-    const double scale = norm > 0 ? params_.levels / norm : 0.0;
-    RandomStream local = rng;  // a copy the compiler can keep in registers
-    for (Index i = 0; i < p; ++i) {
-      const double u = local.uniform();
-      // r ≤ s (1 + rounding) since |x_i| ≤ norm: truncation is the floor and cannot overflow.
-      const double r = std::abs(x[i]) * scale;
-      auto level = static_cast<std::uint32_t>(static_cast<std::int32_t>(r));
-      level += u < r - static_cast<double>(level) ? 1u : 0u;
-      level = std::min(level, s);
-      const auto negative = static_cast<std::uint32_t>(std::bit_cast<std::uint64_t>(x[i]) >> 63) &
-                            (level != 0 ? 1u : 0u);
-      emit(i, (level << 1) | negative);
+    const double s = params_.levels;
+    const double scale = norm > 0 ? s / norm : 0.0;
+    std::uint64_t words[block / 2];
+    std::uint32_t u[block];
+    std::uint32_t fields[block];
+    for (Index start = 0; start < p; start += block) {
+      const Index m = std::min(block, p - start);
+      const Index count = (m + 1) / 2;
+      rng.fill(words, static_cast<std::size_t>(count));
+      for (Index j = 0; j < count; ++j) {
+        u[2 * j] = static_cast<std::uint32_t>(words[j]);
+        u[2 * j + 1] = static_cast<std::uint32_t>(words[j] >> 32);  // unused past an odd p
+      }
+      std::uint32_t* const to = keep != nullptr ? keep + start : fields;
+      quantize_block(x.data() + start, u, m, scale, s, to);
+      emit(start, static_cast<const std::uint32_t*>(to), m);
     }
-    rng = local;
+  }
+
+  // fields[j] for the m coordinates x[j] and their uniforms u[j]. A loop without branches
+  // that vectorises; out of line because, inlined into quantize(), GCC 12 turns its selects
+  // into branches and does not.
+  [[gnu::noinline]] static void quantize_block(const double* x, const std::uint32_t* u, Index m,
+                                               double scale, double s, std::uint32_t* fields) {
+    for (Index j = 0; j < m; ++j) {
+      // r ≤ s (1 + rounding) since |x_i| ≤ norm; min(r, s) gives the level min(l + up, s),
+      // as clamping the level would, and keeps the truncation (the floor) in range.
+      double r = std::abs(x[j]) * scale;
+      r = r < s ? r : s;
+      const double floor = static_cast<double>(static_cast<std::int32_t>(r));
+      // Selects between doubles, not a bool widened to an integer, which would not vectorise.
+      const double up = static_cast<double>(u[j]) < (r - floor) * 0x1p32 ? 1.0 : 0.0;
+      const auto level = static_cast<std::uint32_t>(static_cast<std::int32_t>(floor + up));
+      const auto negative = static_cast<std::uint32_t>(std::bit_cast<std::uint64_t>(x[j]) >> 63) &
+                            (level != 0 ? 1u : 0u);
+      fields[j] = (level << 1) | negative;
+    }
   }
 
   bool use_elias(const Sizes& sizes, Index p) const {
