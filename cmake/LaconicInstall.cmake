@@ -5,6 +5,13 @@ install(DIRECTORY include/laconic TYPE INCLUDE)
 install(EXPORT laconicTargets
   NAMESPACE laconic::
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/laconic)
+# laconic::mpi in a file of its own, loaded by find_package(laconic COMPONENTS mpi) only.
+if(LACONIC_WITH_MPI)
+  install(TARGETS laconic_mpi EXPORT laconicMpiTargets)
+  install(EXPORT laconicMpiTargets
+    NAMESPACE laconic::
+    DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/laconic)
+endif()
 
 configure_package_config_file(cmake/laconicConfig.cmake.in
   ${PROJECT_BINARY_DIR}/laconicConfig.cmake

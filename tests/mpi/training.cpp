@@ -1,0 +1,383 @@
+// Every method the MPI transport supports, run over MPI and in process with the same seed:
+// the histories, θ and ledgers must be identical bit for bit, and the bytes on the wire the
+// ledger's bits rounded up to whole bytes per message. Run by ctest with 1, 2 and 3 worker
+// ranks (mpiexec -n 2/3/4); every test case is collective.
+
+#include <laconic/laconic.hpp>
+#include <laconic/mpi/training.hpp>
+#include <laconic/sim/simulation.hpp>
+
+#include <catch2/catch.hpp>
+
+#include "skip/fixtures.hpp"
+
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+using namespace laconic;
+
+namespace {
+
+constexpr Index M = 6, n = 120, p = 10;
+
+int world_rank() {
+  return mpi::rank_in(MPI_COMM_WORLD);
+}
+
+std::function<objective::Logistic(Index)> logistic_factory() {
+  return [](Index m) { return test::logistic_workers(M, n, p)[static_cast<std::size_t>(m)]; };
+}
+
+bool same_bits(double a, double b) {
+  return std::memcmp(&a, &b, sizeof a) == 0;
+}
+
+bool same_history(const sim::History& a, const sim::History& b) {
+  if (a.rows.size() != b.rows.size() || a.description != b.description) return false;
+  for (std::size_t i = 0; i < a.rows.size(); ++i) {
+    const sim::Record &x = a.rows[i], &y = b.rows[i];
+    if (x.round != y.round || !same_bits(x.loss, y.loss) ||
+        !same_bits(x.grad_norm_sq, y.grad_norm_sq) || !(x.traffic == y.traffic) ||
+        !same_bits(x.time, y.time)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::uint64_t whole_bytes(std::uint64_t bits) {
+  return (bits + 7) / 8;
+}
+
+// The bytes the messages of an in-process run take on the wire: each worker's upload of a
+// round, and each round's broadcast, rounded up to whole bytes one message at a time.
+struct Expected {
+  std::uint64_t up = 0;
+  std::uint64_t down_per_rank = 0;  // bytes of θ (or of the aggregate) each rank hears
+};
+
+template <class Method, class Obj>
+sim::RunResult in_process(const Method& method, std::vector<Obj> workers,
+                          const sim::Options& options, Expected& expected,
+                          const sim::Callback& stop = {}) {
+  sim::Simulation simulation(method, std::move(workers), Vector::Zero(p), options);
+  Ledger before = simulation.ledger();
+  return simulation.run([&](const sim::RoundView& view) {
+    for (Index m = 0; m < M; ++m) {
+      const Traffic &now = view.ledger.worker(m), &then = before.worker(m);
+      if (now.uploads > then.uploads) expected.up += whole_bytes(now.up.total() - then.up.total());
+    }
+    const Traffic &now = view.ledger.total(), &then = before.total();
+    if (now.downloads > then.downloads) {
+      expected.down_per_rank +=
+          whole_bytes((now.down.total() - then.down.total()) / (now.downloads - then.downloads));
+    }
+    before = view.ledger;
+    return stop ? stop(view) : sim::Control::proceed;
+  });
+}
+
+// The uplink bytes of every worker rank, summed on rank 0.
+std::uint64_t sum_over_ranks(std::uint64_t mine) {
+  std::uint64_t total = 0;
+  MPI_Allreduce(&mine, &total, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+  return total;
+}
+
+enum class Saves { nothing, uploads, downloads };
+
+// `saves` says what the method saves, to prove the runs exercise skipping and partial
+// participation rather than agreeing trivially.
+template <class Method>
+void check_same(const Method& method, sim::Options options = {.seed = 7, .rounds = 25},
+                Saves saves = Saves::nothing) {
+  options.record_every = 4;
+  Expected expected;
+  const sim::RunResult reference =
+      in_process(method, test::logistic_workers(M, n, p), options, expected);
+  const auto every_round = static_cast<std::uint64_t>(M * options.rounds);
+  REQUIRE(reference.history.rows.size() > 2);
+  CHECK(reference.ledger.total().uploads ==
+        (saves == Saves::nothing ? every_round : reference.ledger.total().uploads));
+  if (saves == Saves::uploads) CHECK(reference.ledger.total().uploads < every_round);
+  if (saves == Saves::downloads) {
+    CHECK(reference.ledger.total().downloads < every_round);
+  }
+  const bool all_take_part = saves != Saves::downloads;
+  mpi::Training training(method, M, logistic_factory(), Vector::Zero(p), options);
+  const mpi::RunResult result = training.run();
+
+  CHECK(result.status == reference.status);
+  CHECK(result.message == reference.message);
+  CHECK(result.theta == reference.theta);  // every rank knows the final θ
+  const std::uint64_t up_sent = sum_over_ranks(training.is_server() ? 0 : result.wire.payload_sent);
+  if (training.is_server()) {
+    CHECK(same_history(result.history, reference.history));
+    CHECK(result.ledger == reference.ledger);
+    CHECK(result.wire.payload_received == expected.up);
+    CHECK(up_sent == expected.up);
+    CHECK(result.wire.messages_received == reference.ledger.total().uploads);
+    if (all_take_part) {
+      CHECK(result.wire.payload_sent ==
+            expected.down_per_rank * static_cast<std::uint64_t>(training.ranks() - 1));
+    }
+  } else if (all_take_part && training.block().size() > 0) {
+    CHECK(result.wire.payload_received == expected.down_per_rank);
+  }
+}
+
+server::Sgd::Params minibatch_sgd(double eta = 0.5) {
+  return {.step = server::StepSize::constant(eta), .batch = server::Batch::of(5)};
+}
+
+}  // namespace
+
+TEST_CASE("SGD, QSGD and EF21 over MPI equal the in-process runs bit for bit", "[mpi]") {
+  SECTION("SGD") {
+    check_same(Sgd{.server = minibatch_sgd()});
+  }
+  SECTION("GD with exact doubles both ways") {
+    check_same(Sgd{.uplink = {.float_bits = 64},
+                   .server = {.step = server::StepSize::constant(1.0)},
+                   .downlink = {.float_bits = 64}});
+  }
+  SECTION("QSGD") {
+    check_same(Qsgd{.uplink = {.levels = 3}, .server = minibatch_sgd()});
+  }
+  SECTION("EF21 with top-k") {
+    check_same(
+        Ef21<compress::TopK>{.uplink = {.compressor = {.k = 3}}, .server = minibatch_sgd(0.3)});
+  }
+}
+
+TEST_CASE("lazily aggregated methods over MPI equal the in-process runs", "[mpi]") {
+  const skip::LasgThreshold threshold{.D = 10, .d_max = 5};
+  SECTION("LASG-WK2") {
+    check_same(LasgWk2{.skip = threshold, .server = minibatch_sgd()}, {.seed = 3, .rounds = 40},
+               Saves::uploads);
+  }
+  SECTION("LASG-WK2 with QSGD") {
+    check_same(
+        Laqsg<skip::LasgWk2>{.skip = threshold, .uplink = {.levels = 7}, .server = minibatch_sgd()},
+        {.seed = 3, .rounds = 40}, Saves::uploads);
+  }
+  SECTION("LASG-WK1") {
+    check_same(LasgWk1{.skip = threshold, .server = minibatch_sgd()}, {.seed = 3, .rounds = 40},
+               Saves::uploads);
+  }
+  SECTION("LAG-WK, full gradients") {
+    check_same(LagWk{.server = {.step = server::StepSize::constant(1.0)}},
+               {.seed = 3, .rounds = 40}, Saves::uploads);
+  }
+  SECTION("LAQ: a candidate message compared with what the server holds") {
+    check_same(Laq{.uplink = {.compressor = {.bits = 4}},
+                   .server = {.step = server::StepSize::constant(1.0)}},
+               {.seed = 3, .rounds = 40}, Saves::uploads);
+  }
+  SECTION("LASG-PS: the server sends theta only to the workers it contacts") {
+    check_same(LasgPs{.skip = {.threshold = threshold}, .server = minibatch_sgd()},
+               {.seed = 3, .rounds = 40}, Saves::downloads);
+  }
+  SECTION("LAG-PS") {
+    check_same(LagPs{.server = {.step = server::StepSize::constant(1.0)}},
+               {.seed = 3, .rounds = 40}, Saves::downloads);
+  }
+}
+
+TEST_CASE("FedPAQ and CD-Adam over MPI equal the in-process runs", "[mpi]") {
+  SECTION("FedPAQ: 3 of 6 workers, 3 local steps, QSGD") {
+    check_same(FedPaq{.uplink = {.levels = 2},
+                      .server = {.step = server::StepSize::constant(0.3),
+                                 .batch = server::Batch::of(5),
+                                 .local_steps = 3,
+                                 .participation = server::Participation::sample(3)}},
+               {.seed = 5, .rounds = 20}, Saves::downloads);
+  }
+  SECTION("local SGD, every worker") {
+    check_same(LocalSgd{.server = {.step = server::StepSize::constant(0.3),
+                                   .batch = server::Batch::of(5),
+                                   .local_steps = 2}});
+  }
+  SECTION("CD-Adam: Markov scaled sign both ways") {
+    check_same(CdAdam<>{
+        .server = {.step = server::StepSize::constant(0.05), .batch = server::Batch::of(5)}});
+  }
+}
+
+namespace {
+
+// A logistic worker whose gradient becomes NaN on its `poison_at`-th minibatch.
+class Poisoned {
+ public:
+  Poisoned(objective::Logistic inner, int poison_at) : inner_(std::move(inner)), at_(poison_at) {}
+  Index dim() const { return inner_.dim(); }
+  Index size() const { return inner_.size(); }
+  double gradient(const Vector& x, std::span<const Index> batch, Vector& g) {
+    const double loss = inner_.gradient(x, batch, g);
+    if (static_cast<Index>(batch.size()) < size() && calls_++ == at_) {
+      g[0] = std::numeric_limits<double>::quiet_NaN();
+    }
+    return loss;
+  }
+
+ private:
+  objective::Logistic inner_;
+  int at_;
+  int calls_ = 0;
+};
+
+std::vector<Poisoned> poisoned_workers(Index worker, int at) {
+  std::vector<Poisoned> out;
+  for (Index m = 0; m < M; ++m) {
+    out.emplace_back(test::logistic_workers(M, n, p)[static_cast<std::size_t>(m)],
+                     m == worker ? at : -1);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("every rank returns when the server stops early", "[mpi]") {
+  const Sgd method{.server = minibatch_sgd()};
+  const sim::Options options{.seed = 2, .rounds = 50, .record_every = 3};
+
+  SECTION("a callback stops the run") {
+    Expected expected;
+    const auto stop_at_7 = [](const sim::RoundView& v) {
+      return v.round == 7 ? sim::Control::stop : sim::Control::proceed;
+    };
+    const auto reference =
+        in_process(method, test::logistic_workers(M, n, p), options, expected, stop_at_7);
+    mpi::Training training(method, M, logistic_factory(), Vector::Zero(p), options);
+    const auto result = training.run(stop_at_7);
+    CHECK(result.status == sim::Status::stopped);
+    CHECK(result.theta == reference.theta);
+    if (training.is_server()) CHECK(same_history(result.history, reference.history));
+  }
+  SECTION("the target loss is reached") {
+    Expected expected;
+    const auto target = [](const sim::RoundView& v) {
+      return v.record && v.record->loss < 0.45 ? sim::Control::stop : sim::Control::proceed;
+    };
+    const auto reference =
+        in_process(method, test::logistic_workers(M, n, p), options, expected, target);
+    REQUIRE(reference.status == sim::Status::stopped);
+    mpi::Training training(method, M, logistic_factory(), Vector::Zero(p), options);
+    const auto result = training.run(target);
+    CHECK(result.status == sim::Status::stopped);
+    CHECK(result.theta == reference.theta);
+    if (training.is_server()) CHECK(same_history(result.history, reference.history));
+  }
+  SECTION("a worker's gradient becomes NaN") {
+    Expected expected;
+    const auto reference = in_process(method, poisoned_workers(4, 6), options, expected);
+    REQUIRE(reference.status == sim::Status::diverged);
+    mpi::Training training(
+        method, M,
+        [](Index m) { return std::move(poisoned_workers(4, 6)[static_cast<std::size_t>(m)]); },
+        Vector::Zero(p), options);
+    const auto result = training.run();
+    CHECK(result.status == sim::Status::diverged);
+    CHECK(result.message == reference.message);
+    CHECK(result.message == "diverged: non-finite gradient at worker 4 in round 6");
+    CHECK(result.theta == reference.theta);
+    if (training.is_server()) {
+      CHECK(same_history(result.history, reference.history));
+      CHECK(result.ledger == reference.ledger);
+    }
+  }
+}
+
+namespace {
+
+// Runs QSGD with `tamper` applied to worker 1's upload in round 3; returns what each rank
+// raised, as "type: message".
+std::string run_tampered(const std::function<void(Message&)>& tamper) {
+  const Qsgd method{.uplink = {.levels = 3, .encoding = compress::Qsgd::Encoding::fixed},
+                    .server = minibatch_sgd()};
+  mpi::Training training(method, M, logistic_factory(), Vector::Zero(p), {.seed = 1, .rounds = 10},
+                         {.tamper_upload = [&](Index k, Index m, Message& message) {
+                           if (k == 3 && m == 1) tamper(message);
+                         }});
+  try {
+    training.run();
+  } catch (const DecodeError& e) {
+    return std::string("DecodeError: ") + e.what();
+  } catch (const mpi::PeerError& e) {
+    return std::string("PeerError: ") + e.what();
+  }
+  return "returned";
+}
+
+}  // namespace
+
+TEST_CASE("a malformed upload stops every rank with a clear error", "[mpi]") {
+  const bool server = world_rank() == 0;
+  SECTION("a truncated message: its size contradicts its declared bits") {
+    const std::string what = run_tampered([](Message& m) { m.bytes.pop_back(); });
+    if (server) {
+      CHECK_THAT(what, Catch::StartsWith("DecodeError: laconic::mpi: the upload of worker 1 in "
+                                         "round 3 has"));
+    } else {
+      CHECK_THAT(what, Catch::StartsWith("PeerError: laconic::mpi: the server stopped the run"));
+    }
+  }
+  SECTION("a message cut short together with its declared bits reaches the decoder") {
+    const std::string what = run_tampered([](Message& m) {
+      m.bytes.resize(3);
+      m.bits = Bits{.metadata = 24};
+    });
+    if (server) {
+      CHECK_THAT(what, Catch::Contains("worker 1 in round 3") && Catch::Contains("truncated"));
+    } else {
+      CHECK_THAT(what,
+                 Catch::Contains("the server stopped the run") && Catch::Contains("truncated"));
+    }
+  }
+  SECTION("a corrupted header") {
+    const std::string what = run_tampered([](Message& m) { m.bytes[0] |= 3; });
+    CHECK_THAT(what, Catch::Contains("qsgd: unknown encoding 3"));
+  }
+}
+
+TEST_CASE("a failure on a worker rank stops every rank", "[mpi]") {
+  struct Throwing {
+    objective::Logistic inner;
+    Index dim() const { return inner.dim(); }
+    Index size() const { return inner.size(); }
+    double gradient(const Vector& x, std::span<const Index> batch, Vector& g) {
+      if (static_cast<Index>(batch.size()) < size() && ++calls == 3) {
+        throw std::runtime_error("out of memory, say");
+      }
+      return inner.gradient(x, batch, g);
+    }
+    int calls = 0;
+  };
+  const Sgd method{.server = minibatch_sgd()};
+  mpi::Training training(
+      method, M,
+      [](Index m) {
+        return Throwing{test::logistic_workers(M, n, p)[static_cast<std::size_t>(m)]};
+      },
+      Vector::Zero(p), {.seed = 1, .rounds = 10});
+  const bool hosts_one = training.block().size() > 0;
+  try {
+    training.run();
+    FAIL("run() returned");
+  } catch (const mpi::PeerError& e) {
+    CHECK_THAT(e.what(), Catch::Contains("failed in round 2: out of memory, say"));
+  } catch (const std::runtime_error& e) {
+    CHECK(hosts_one);  // a failing rank raises its own error
+    CHECK_THAT(e.what(), Catch::Equals("out of memory, say"));
+  }
+}
+
+TEST_CASE("invalid parameters are refused on every rank", "[mpi]") {
+  const Sgd method{.server = {.batch = server::Batch::of(1000)}};
+  CHECK_THROWS_WITH(mpi::Training(method, M, logistic_factory(), Vector::Zero(p)),
+                    Catch::Contains("server.batch.samples"));
+  CHECK_THROWS_WITH(mpi::Training(Sgd{}, M, logistic_factory(), Vector::Zero(p + 1)),
+                    Catch::Contains("workers[0].dim()"));
+}
