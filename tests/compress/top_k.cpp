@@ -318,3 +318,37 @@ TEST_CASE("Sparsifiers with a fraction accept p = 0", "[compress][top_k]") {
   CHECK(top.bits(0) == Bits{.metadata = 1});
   CHECK_THROWS_WITH(TopK({.k = 1}).bits(0), Catch::Contains("top_k.k = 1"));
 }
+
+TEST_CASE("TopK's filtering pass keeps exact semantics on continuous data", "[compress][top_k]") {
+  // Gaussian data, where most blocks of 8 are skipped, with ties placed around the k-th
+  // largest magnitude and at block edges.
+  const Index p = 262147;
+  Vector x = test::awkward_vector(p, 9);
+  for (const Index k : {Index{1}, Index{100}, p / 100, p / 20}) {
+    Vector tied = x;
+    Vector magnitudes = x.cwiseAbs();
+    std::nth_element(magnitudes.data(), magnitudes.data() + (k - 1), magnitudes.data() + p,
+                     std::greater<>());
+    const double v = magnitudes[k - 1];
+    for (const Index at : {Index{7}, Index{8}, Index{1000}, p / 2, p - 1}) {
+      tied[at] = at % 2 ? v : -v;
+    }
+    INFO("k = " << k);
+    RandomStream unused(0, Purpose::compress);
+    Vector y(p);
+    TopK({.k = k}).compress(tied, y, unused);
+    CHECK(same_bits(y, sort_reference(tied, k, 32)));
+  }
+  // A NaN or an infinity in a block that would be skipped is still refused.
+  for (const Index at : {Index{0}, Index{12345}, Index{99999}, p - 1}) {
+    for (const double bad :
+         {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity()}) {
+      Vector y = x;
+      y[at] = bad;
+      Vector out(p);
+      RandomStream rng(0, Purpose::compress);
+      CHECK_THROWS_AS(TopK({.k = 10}).compress(y, out, rng), std::domain_error);
+      CHECK_THROWS_AS(TopK({.k = 10}).encode(y, rng), std::domain_error);
+    }
+  }
+}

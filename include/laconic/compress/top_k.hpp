@@ -29,6 +29,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -313,14 +314,25 @@ class TopK {
       return kept;
     }
     if (p >= 16 * sample_size) {
-      // Sample: one coordinate at a pseudo-random offset in each of sample_size equal blocks.
-      const Index block = p / sample_size;
+      // Sample: a run of sample_run consecutive coordinates at a pseudo-random offset in each
+      // of sample_size / sample_run equal blocks (runs, not single coordinates, so that the
+      // sample reads a few hundred cache lines rather than thousands).
+      const Index runs = sample_size / sample_run;
+      const Index block = p / runs;
       bool finite = true;
-      for (Index j = 0; j < sample_size; ++j) {
-        const Index at = j * block + static_cast<Index>(mix(static_cast<std::uint64_t>(j)) %
-                                                        static_cast<std::uint64_t>(block));
-        magnitudes[j] = std::abs(data[at]);
-        finite &= magnitudes[j] <= std::numeric_limits<double>::max();
+      for (Index j = 0; j < runs; ++j) {
+        // The offset is the high word of mix(j)·(block − sample_run + 1), so the run fits in
+        // the block (and no division is needed).
+        const auto offsets = static_cast<std::uint64_t>(block - sample_run + 1);
+        const Index at =
+            j * block +
+            static_cast<Index>(
+                (static_cast<uint128>(mix(static_cast<std::uint64_t>(j))) * offsets) >> 64);
+        for (Index l = 0; l < sample_run; ++l) {
+          const double m = std::abs(data[at + l]);
+          magnitudes[j * sample_run + l] = m;
+          finite &= m <= std::numeric_limits<double>::max();
+        }
       }
       require_finite_input(finite, "top_k");
       const double expected =
@@ -332,7 +344,9 @@ class TopK {
       const double threshold = magnitudes[rank - 1];
 
       // Candidates: every |x_i| ≥ threshold, in ascending order, with its magnitude. When few
-      // are expected, blocks of 8 without one are skipped after a vectorisable test.
+      // are expected, a block of 8 whose magnitudes are all below the threshold (false for a
+      // NaN) is skipped; the others are taken one by one, which also checks them for
+      // infinities and NaNs.
       Index count = 0;
       bool all_finite = true;
       Index i = 0;
@@ -345,28 +359,14 @@ class TopK {
       };
       if (rank * 16 < sample_size) {
         for (; i + 8 <= p; i += 8) {
-          bool hit = false;
-          bool ok = true;
-          for (Index j = 0; j < 8; ++j) {
-            const double m = std::abs(data[i + j]);
-            hit |= m >= threshold;
-            ok &= m <= std::numeric_limits<double>::max();
-          }
-          all_finite &= ok;
-          if (hit) {
-            for (Index j = 0; j < 8; ++j) {
-              const double m = std::abs(data[i + j]);
-              candidates[count] = i + j;
-              magnitudes[count] = m;
-              count += m >= threshold ? 1 : 0;
-            }
-          }
+          if (all_below(data + i, threshold)) continue;
+          for (Index j = 0; j < 8; ++j) take(i + j);
         }
       }
       for (; i < p; ++i) take(i);
       require_finite_input(all_finite, "top_k");
       if (count >= k) {
-        select_among(data, candidates, magnitudes, count, k, kept);
+        select_among(candidates, magnitudes, count, k, kept);
         return kept;
       }
     }
@@ -378,29 +378,53 @@ class TopK {
       finite &= magnitudes[i] <= std::numeric_limits<double>::max();
     }
     require_finite_input(finite, "top_k");
-    select_among(data, candidates, magnitudes, p, k, kept);
+    select_among(candidates, magnitudes, p, k, kept);
     return kept;
   }
 
   // Exact selection of the top k among `count` ascending candidate indices whose magnitudes
-  // are magnitudes[0, count) (reordered here): finds the k-th largest magnitude v, then keeps
-  // every candidate above v and the lowest-indexed ones equal to v, k in all.
-  static void select_among(const double* data, const Index* candidates, double* magnitudes,
-                           Index count, Index k, Index* kept) {
+  // are magnitudes[0, count): finds the k-th largest magnitude v (nth_element on a copy), then
+  // keeps every candidate above v and the lowest-indexed ones equal to v, k in all, in one
+  // pass without branches (about as many candidates are kept as are not, so a branch would
+  // be mispredicted half the time). kept must have room for k + 1 indices.
+  static void select_among(const Index* candidates, const double* magnitudes, Index count, Index k,
+                           Index* kept) {
     if (k == 0) return;
-    std::nth_element(magnitudes, magnitudes + (k - 1), magnitudes + count, std::greater<>());
-    const double v = magnitudes[k - 1];
+    thread_local detail::ScratchBuffer<double> copy_buffer;
+    double* copy = copy_buffer.get(static_cast<std::size_t>(count));
+    std::copy(magnitudes, magnitudes + count, copy);
+    std::nth_element(copy, copy + (k - 1), copy + count, std::greater<>());
+    const double v = copy[k - 1];
     Index above = 0;
-    for (Index n = 0; n + 1 < k; ++n) above += magnitudes[n] > v ? 1 : 0;
+    for (Index n = 0; n + 1 < k; ++n) above += copy[n] > v ? 1 : 0;
     Index equal_left = k - above;
     Index taken = 0;
-    for (Index n = 0; n < count && taken < k; ++n) {
-      const double m = std::abs(data[candidates[n]]);
-      if (m > v || (m == v && equal_left > 0)) {
-        if (m == v) --equal_left;
-        kept[taken++] = candidates[n];
-      }
+    for (Index n = 0; n < count; ++n) {
+      const double m = magnitudes[n];
+      const Index tie = m == v && equal_left > 0 ? 1 : 0;
+      kept[taken] = candidates[n];
+      taken += (m > v ? 1 : 0) | tie;
+      equal_left -= tie;
     }
+  }
+
+  // Whether all 8 magnitudes |data[0]|, ..., |data[7]| are below `threshold` (false when one
+  // is a NaN), with two-double vector operations (GCC's and Clang's vector extensions) and
+  // no branch: written with scalars or Eigen, the test compiles to a branch per coordinate,
+  // mispredicted wherever a candidate lies, and the filtering pass takes twice as long.
+  static bool all_below(const double* data, double threshold) {
+    using Doubles = double __attribute__((vector_size(16)));
+    using Mask = decltype(Doubles{} < Doubles{});
+    const Doubles limit = {threshold, threshold};
+    const Mask magnitude_bits = {std::numeric_limits<std::int64_t>::max(),
+                                 std::numeric_limits<std::int64_t>::max()};
+    Mask below = {-1, -1};
+    for (int j = 0; j < 8; j += 2) {
+      Doubles pair;
+      std::memcpy(&pair, data + j, sizeof pair);
+      below &= std::bit_cast<Doubles>(std::bit_cast<Mask>(pair) & magnitude_bits) < limit;
+    }
+    return (below[0] & below[1]) == -1;
   }
 
   // A fixed mixing of the sample number into an offset (the SplitMix64 finaliser).
@@ -412,6 +436,7 @@ class TopK {
   }
 
   static constexpr Index sample_size = 4096;
+  static constexpr Index sample_run = 8;
 
   Params params_;
 };
