@@ -70,10 +70,8 @@ class ScaledSign {
     } else {
       writer.write_f64(s, Field::metadata);
     }
-    for (Index start = 0; start < p; start += 64) {
-      writer.write(words[start / 64], static_cast<int>(std::min<Index>(64, p - start)),
-                   Field::values);
-    }
+    writer.write_words(words.data(), static_cast<std::size_t>(p / 64), Field::values);
+    if (p % 64 != 0) writer.write(words[p / 64], static_cast<int>(p % 64), Field::values);
     writer.finish();
     return message;
   }
