@@ -218,16 +218,20 @@ class BitWriter {
   }
 
   void store(std::uint64_t word, int bytes) {
+    if (bytes == 0) return;
     const std::size_t at = out_.size();
     out_.resize(at + static_cast<std::size_t>(bytes));
     const std::uint64_t le = detail::to_le64(word);
     std::memcpy(out_.data() + at, &le, static_cast<std::size_t>(bytes));
   }
 
-  // Appends n little-endian words (one copy, and no zero-filling as resize() would do).
+  // Appends n little-endian words. (resize() and a copy, not insert(), on which GCC 12 warns
+  // -Wstringop-overflow in some inlining contexts; the zero-filling of 512 bytes is cheap.)
   void append(const std::uint64_t* staged, std::size_t n) {
-    const auto* first = reinterpret_cast<const std::uint8_t*>(staged);
-    out_.insert(out_.end(), first, first + 8 * n);
+    if (n == 0) return;  // out_.data() may be null then, which memcpy must not be given
+    const std::size_t at = out_.size();
+    out_.resize(at + 8 * n);
+    std::memcpy(out_.data() + at, staged, 8 * n);
   }
 
   void add(Field field, std::uint64_t count) {
