@@ -32,6 +32,8 @@ struct Problem {
   std::function<bool(const sim::Record&)> stop{};
   // When positive, long runs show their round and loss on stderr every this many rounds.
   Index progress_every = 0;
+  // The initial model; empty means zero.
+  Vector theta0{};
 };
 
 template <class Obj>
@@ -54,7 +56,10 @@ Entry<Obj> entry(std::string id, std::string name, M method, Index iterations_pe
             options.record_every = std::max<Index>(1, options.record_every / iterations_per_round);
             options.eval_every = std::max<Index>(1, options.eval_every / iterations_per_round);
             sim::Simulation simulation(method, problem.workers,
-                                       Vector::Zero(problem.workers.front().dim()), options);
+                                       problem.theta0.size() > 0
+                                           ? problem.theta0
+                                           : Vector::Zero(problem.workers.front().dim()),
+                                       options);
             const auto on_round = [&problem, &name](const sim::RoundView& view) {
               if (view.record == nullptr) return sim::Control::proceed;
               if (problem.progress_every > 0 && view.round % problem.progress_every == 0) {

@@ -18,11 +18,11 @@
 //             [--dataset mnist|fashion] [--paper] [--laq-error-weight W] [--bits B]
 
 #include <laconic/laconic.hpp>
-#include <laconic/sim/thread_pool.hpp>
 
 #include "common/cli.hpp"
 #include "common/data.hpp"
 #include "common/experiment.hpp"
+#include "common/reference.hpp"
 
 #include <fmt/format.h>
 
@@ -74,65 +74,6 @@ Files files(const Arguments& args) {
   }
   const std::filesystem::path dir = examples::data_dir(args.data_dir) / "mnist";
   return {"MNIST (test set)", dir / "t10k-images-idx3-ubyte.gz", dir / "t10k-labels-idx1-ubyte.gz"};
-}
-
-// The average objective (1/M) Σ f_m and its gradient at x, the workers evaluated on the pool.
-double average_gradient(std::vector<Softmax>& parts, const Vector& x, Vector& g,
-                        sim::ThreadPool& pool, std::vector<Vector>& scratch,
-                        std::vector<double>& losses) {
-  pool.parallel_for(static_cast<std::int64_t>(parts.size()), [&](std::int64_t m, int) {
-    const auto i = static_cast<std::size_t>(m);
-    losses[i] = parts[i].full_gradient(x, scratch[i]);
-  });
-  g.setZero(x.size());
-  double loss = 0;
-  for (std::size_t i = 0; i < parts.size(); ++i) {
-    g += scratch[i];
-    loss += losses[i];
-  }
-  const auto count = static_cast<double>(parts.size());
-  g /= count;
-  return loss / count;
-}
-
-// f* = min (1/M) Σ f_m, certified to `tolerance`: the objective is λ-strongly convex, so
-// f(y) − f* ≤ ‖∇f(y)‖²/(2λ), and Nesterov's accelerated gradient (step 1/L with L found by
-// backtracking, momentum (√κ − 1)/(√κ + 1), restarted whenever the loss rises) runs until that
-// bound is below `tolerance`. This is measurement, outside the simulated training.
-struct Reference {
-  double minimum = 0;
-  Index iterations = 0;
-  double bound = 0;  // f(y) − f* ≤ bound at the returned point
-};
-
-Reference reference_minimum(std::vector<Softmax> parts, Index dim, int threads) {
-  sim::ThreadPool pool(threads);
-  std::vector<Vector> scratch(parts.size(), Vector::Zero(dim));
-  std::vector<double> losses(parts.size());
-  Vector x = Vector::Zero(dim), previous = x, y = x, g(dim), g_next(dim);
-  double smoothness = 1.0 / step;  // a first guess; raised by backtracking
-  double fx = average_gradient(parts, x, g, pool, scratch, losses);
-  Reference best{fx, 0, g.squaredNorm() / (2 * lambda)};
-  for (Index k = 1; k <= 100000 && best.bound > reference_tolerance; ++k) {
-    const double fy = average_gradient(parts, y, g, pool, scratch, losses);
-    const double bound = g.squaredNorm() / (2 * lambda);
-    if (bound < best.bound) best = {fy, k, bound};
-    Vector next = y - g / smoothness;
-    double f_next = average_gradient(parts, next, g_next, pool, scratch, losses);
-    // Backtracking: the step must decrease f by at least ‖∇f(y)‖²/(2L).
-    while (f_next > fy - g.squaredNorm() / (2 * smoothness)) {
-      smoothness *= 2;
-      next = y - g / smoothness;
-      f_next = average_gradient(parts, next, g_next, pool, scratch, losses);
-    }
-    const double root_kappa = std::sqrt(smoothness / lambda);
-    const double momentum = f_next > fx ? 0.0 : (root_kappa - 1) / (root_kappa + 1);
-    previous = x;
-    x = next;
-    fx = f_next;
-    y = x + momentum * (x - previous);
-  }
-  return best;
 }
 
 }  // namespace
@@ -191,7 +132,9 @@ int main(int argc, char** argv) try {
       source.name, loaded.source, workers, problem.workers.front().size(), dim, lambda, step,
       args.rounds);
   std::fflush(stdout);  // the reference solver takes a while on the paper's size
-  const Reference reference = reference_minimum(problem.workers, dim, args.threads);
+  // f* certified by strong convexity (common/reference.hpp); 1/η is the first guess of L.
+  const examples::Reference reference = examples::reference_minimum(
+      problem.workers, dim, lambda, 1.0 / step, args.threads, reference_tolerance);
   fmt::print("f* = {:.12f} (accelerated reference solver, {} iterations, certified to {:.1e})\n\n",
              reference.minimum, reference.iterations, reference.bound);
   problem.progress_every = 100;
