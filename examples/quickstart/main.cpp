@@ -1,7 +1,8 @@
 // laconic's main example: logistic regression on synthetic data split across 10 workers,
-// trained by distributed GD, SGD, QSGD-compressed SGD and EF21 with top-k. Prints what each
-// method cost in communication and writes each history as CSV. New methods join by adding a
-// line to `methods` below.
+// trained by distributed GD, SGD, QSGD-compressed SGD, EF21 with top-k, FedPAQ (local steps,
+// partial participation, quantized uploads) and CD-Adam (AMSGrad with compression both ways).
+// Prints what each method cost in communication and writes each history as CSV. New methods
+// join by adding a line to `methods` below.
 //
 //   quickstart [--rounds N] [--threads T] [--out-dir DIR]
 
@@ -75,6 +76,17 @@ int main(int argc, char** argv) try {
           "ef21", "EF21 top-5",
           Ef21<compress::TopK>{.uplink = {.compressor = {.k = 5}},
                                .server = {.step = server::StepSize::constant(eta / 2)}}),
+      // 5 local steps per round by 5 of the 10 workers, QSGD (s = 4) on the model change.
+      entry<Logistic>("fedpaq", "FedPAQ s=4 tau=5 r=5",
+                      FedPaq{.uplink = {.levels = 4},
+                             .server = {.step = server::StepSize::inverse_time(eta, 100),
+                                        .batch = server::Batch::of(16),
+                                        .local_steps = 5,
+                                        .participation = server::Participation::sample(5)}},
+                      5),
+      // AMSGrad on the workers, scaled-sign Markov compression both ways.
+      entry<Logistic>("cdadam", "CD-Adam sign",
+                      CdAdam<>{.server = {.step = server::StepSize::constant(0.01)}}),
   };
 
   fmt::print("logistic regression, {} workers x {} samples, {} features, {} rounds\n\n", workers,
