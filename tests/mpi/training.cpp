@@ -381,3 +381,12 @@ TEST_CASE("invalid parameters are refused on every rank", "[mpi]") {
   CHECK_THROWS_WITH(mpi::Training(Sgd{}, M, logistic_factory(), Vector::Zero(p + 1)),
                     Catch::Contains("workers[0].dim()"));
 }
+
+TEST_CASE("a worker that cannot be built is refused on every rank", "[mpi]") {
+  const auto factory = [](Index m) {
+    if (m == 5) throw std::runtime_error("no data for worker 5");
+    return test::logistic_workers(M, n, p)[static_cast<std::size_t>(m)];
+  };
+  CHECK_THROWS_WITH(mpi::Training(Sgd{}, M, factory, Vector::Zero(p)),
+                    Catch::Contains(": no data for worker 5"));
+}
