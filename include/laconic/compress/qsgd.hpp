@@ -209,7 +209,7 @@ class Qsgd {
     }
     const auto s = static_cast<std::uint64_t>(params_.levels);
     const auto p = static_cast<std::uint64_t>(out.size());
-    const Magnitudes magnitudes(norm, params_.levels, out.size());
+    const Magnitudes magnitudes(norm, params_.levels, 1 + level_bits_, out.size());
     const auto check_level = [&](std::uint64_t level, std::uint64_t i) {
       if (level > s) {
         throw DecodeError(
@@ -279,7 +279,7 @@ class Qsgd {
       Vector fresh(p);  // not out.resize(p), on which GCC 12 may warn -Wuse-after-free
       out.swap(fresh);
     }
-    const Magnitudes magnitudes(norm, params_.levels, p);
+    const Magnitudes magnitudes(norm, params_.levels, 1 + level_bits_, p);
     const bool size_elias = params_.encoding != Encoding::fixed;
     Sizes sizes;
     double* data = out.data();
@@ -374,35 +374,42 @@ class Qsgd {
     return static_cast<double>(rounded);
   }
 
-  // |decoded coordinate| of level l: norm · l / s, with norm · l exact (+0 for l = 0). Tabulated
-  // for l = 0..s when s is small beside p; a table entry is the same computation.
+  // |decoded coordinate| of level l: norm · l / s, with norm · l exact (+0 for l = 0); and the
+  // decoded coordinate of a field (level << 1) | sign. Tabulated by field, 2^width entries,
+  // when that is small beside p; a table entry is the same computation.
   class Magnitudes {
    public:
-    Magnitudes(double norm, int levels, Index p) : norm_(norm), levels_(levels) {
-      if (levels < max_table && 4 * static_cast<Index>(levels) <= p) {
+    Magnitudes(double norm, int levels, int width, Index p) : norm_(norm), levels_(levels) {
+      const Index fields = Index{1} << width;
+      if (fields <= max_table && 2 * fields <= p) {
         thread_local std::vector<double> scratch;
-        scratch.resize(static_cast<std::size_t>(levels) + 1);
-        for (int l = 0; l <= levels; ++l) {
-          scratch[static_cast<std::size_t>(l)] = compute(static_cast<std::uint32_t>(l));
+        scratch.resize(static_cast<std::size_t>(fields));
+        for (Index f = 0; f < fields; ++f) {
+          // Fields with a level above s are never looked up (decode refuses them first).
+          const auto level =
+              std::min(static_cast<std::uint32_t>(f >> 1), static_cast<std::uint32_t>(levels));
+          scratch[static_cast<std::size_t>(f)] =
+              with_sign(compute(level), static_cast<std::uint32_t>(f & 1));
         }
         table_ = scratch.data();
       }
     }
     double operator()(std::uint32_t level) const {
-      return table_ != nullptr ? table_[level] : compute(level);
+      return table_ != nullptr ? table_[level << 1] : compute(level);
     }
 
-    // out[j] = the decoded coordinate of fields[j] = (level << 1) | sign, for j < m.
+    // out[j] = the decoded coordinate of fields[j] = (level << 1) | sign, for j < m; every
+    // level at most s.
     void values(const std::uint32_t* fields, Index m, double* out) const {
       if (table_ != nullptr) {
-        for (Index j = 0; j < m; ++j) out[j] = with_sign(table_[fields[j] >> 1], fields[j] & 1u);
+        for (Index j = 0; j < m; ++j) out[j] = table_[fields[j]];
       } else {
         for (Index j = 0; j < m; ++j) out[j] = with_sign(compute(fields[j] >> 1), fields[j] & 1u);
       }
     }
 
    private:
-    static constexpr int max_table = 1 << 12;
+    static constexpr Index max_table = Index{1} << 13;  // 64 KB
     double compute(std::uint32_t level) const {
       return norm_ * static_cast<double>(level) / levels_;
     }

@@ -189,32 +189,73 @@ class BitWriter {
     return words * per_word;
   }
 
-  // The n fields one at a time through a word kept in a register (the bits already counted).
-  void put_fields(const std::uint32_t* fields, std::size_t n, int width) {
+  // The n fields through a word kept in a register, stored when full (the bits already
+  // counted): PerChunk of them at a time (PerChunk·width ≤ 63) gathered into a chunk first,
+  // so that the test for a full word is made once per chunk; the last ones one at a time.
+  template <int PerChunk>
+  void put_chunks(const std::uint32_t* fields, std::size_t n, int width) {
     const std::uint64_t mask = (std::uint64_t{1} << width) - 1;
+    const int chunk_width = PerChunk * width;
     std::uint64_t staged[block_words];
     std::size_t count = 0;
     std::uint64_t word = word_;
     int fill = fill_;
-    for (std::size_t i = 0; i < n; ++i) {
-      const std::uint64_t value = fields[i] & mask;
+    const auto put = [&](std::uint64_t value, int bits) {
       word |= value << fill;
-      fill += width;
+      fill += bits;
       if (fill >= 64) {
         staged[count++] = detail::to_le64(word);
         fill -= 64;
-        // The bits of `value` that did not fit: none when fill is now 0 (a shift by width
-        // ≤ 32 of a value below 2^width).
-        word = value >> (width - fill);
+        // The bits of `value` that did not fit: none when fill is now 0 (a shift by
+        // bits ≤ 63 of a value below 2^bits).
+        word = value >> (bits - fill);
         if (count == block_words) {
           append(staged, count);
           count = 0;
         }
       }
+    };
+    std::size_t i = 0;
+    for (; i + PerChunk <= n; i += PerChunk) {
+      std::uint64_t chunk = 0;
+      for (int j = 0; j < PerChunk; ++j) {
+        chunk |= (fields[i + static_cast<std::size_t>(j)] & mask) << (j * width);
+      }
+      put(chunk, chunk_width);
     }
+    for (; i < n; ++i) put(fields[i] & mask, width);
     append(staged, count);
     word_ = word;
     fill_ = fill;
+  }
+
+  void put_fields(const std::uint32_t* fields, std::size_t n, int width) {
+    switch (std::min(63 / width, 8)) {
+      case 8:
+        put_chunks<8>(fields, n, width);
+        break;
+      case 7:
+        put_chunks<7>(fields, n, width);
+        break;
+      case 6:
+        put_chunks<6>(fields, n, width);
+        break;
+      case 5:
+        put_chunks<5>(fields, n, width);
+        break;
+      case 4:
+        put_chunks<4>(fields, n, width);
+        break;
+      case 3:
+        put_chunks<3>(fields, n, width);
+        break;
+      case 2:
+        put_chunks<2>(fields, n, width);
+        break;
+      default:
+        put_chunks<1>(fields, n, width);
+        break;
+    }
   }
 
   void store(std::uint64_t word, int bytes) {
@@ -325,14 +366,41 @@ class BitReader {
     const std::uint64_t end = bytes_.size() >= 8 ? 8 * (bytes_.size() - 7) : 0;
     const std::size_t fast =
         position_ >= end ? 0 : std::min<std::size_t>(n, (end - position_ + w - 1) / w);
+    // Several fields from each load: an 8-byte load shifted by at most 7 holds 57 bits.
+    std::size_t i = 0;
+    switch (std::min(57 / width, 8)) {
+      case 8:
+        i = take_loaded<8>(fields, fast, width);
+        break;
+      case 7:
+        i = take_loaded<7>(fields, fast, width);
+        break;
+      case 6:
+        i = take_loaded<6>(fields, fast, width);
+        break;
+      case 5:
+        i = take_loaded<5>(fields, fast, width);
+        break;
+      case 4:
+        i = take_loaded<4>(fields, fast, width);
+        break;
+      case 3:
+        i = take_loaded<3>(fields, fast, width);
+        break;
+      case 2:
+        i = take_loaded<2>(fields, fast, width);
+        break;
+      default:
+        break;
+    }
     const std::uint8_t* data = bytes_.data();
     std::uint64_t bit = position_;
-    for (std::size_t i = 0; i < fast; ++i, bit += w) {
+    for (; i < fast; ++i, bit += w) {
       fields[i] =
           static_cast<std::uint32_t>((detail::load_le64(data + bit / 8) >> (bit % 8)) & mask);
     }
     position_ = bit;
-    for (std::size_t i = fast; i < n; ++i) fields[i] = static_cast<std::uint32_t>(read(width));
+    for (; i < n; ++i) fields[i] = static_cast<std::uint32_t>(read(width));
   }
 
   float read_f32() { return std::bit_cast<float>(static_cast<std::uint32_t>(read(32))); }
@@ -373,6 +441,26 @@ class BitReader {
       }
     }
     return total * per_word;
+  }
+
+  // The first fields of `fast` (whose 8-byte loads all lie in the message), PerLoad of them
+  // from each load (PerLoad·width ≤ 57); returns how many, and moves the position past them.
+  template <int PerLoad>
+  std::size_t take_loaded(std::uint32_t* fields, std::size_t fast, int width) {
+    const auto w = static_cast<std::uint64_t>(width);
+    const std::uint64_t mask = (std::uint64_t{1} << width) - 1;
+    const std::uint8_t* data = bytes_.data();
+    std::uint64_t bit = position_;
+    std::size_t i = 0;
+    for (; i + PerLoad <= fast; i += PerLoad, bit += PerLoad * w) {
+      const std::uint64_t loaded = detail::load_le64(data + bit / 8) >> (bit % 8);
+      for (int j = 0; j < PerLoad; ++j) {
+        fields[i + static_cast<std::size_t>(j)] =
+            static_cast<std::uint32_t>((loaded >> (static_cast<std::uint64_t>(j) * w)) & mask);
+      }
+    }
+    position_ = bit;
+    return i;
   }
 
   template <class Count>
