@@ -19,6 +19,7 @@ static_assert(HasFullGradient<Logistic>);
 static_assert(HasSmoothness<Logistic>);
 static_assert(HasAccuracy<Logistic>);
 static_assert(HasGradientOnly<Logistic>);
+static_assert(HasFullGradientOnly<Logistic>);
 
 namespace {
 
@@ -76,7 +77,8 @@ TEST_CASE("Logistic minibatch gradient is the mean of single-sample gradients",
   CHECK(test::relative_error(g, mean) < 1e-13);
 }
 
-TEST_CASE("Logistic gradient_only gives gradient's g bit for bit", "[objective][logistic]") {
+TEST_CASE("Logistic gradient_only and full_gradient_only give the same g bit for bit",
+          "[objective][logistic]") {
   const auto storage = GENERATE(Storage::sparse, Storage::dense);
   const auto r = GENERATE(Regularizer::l2, Regularizer::nonconvex);
   const double lambda = GENERATE(0.0, 0.1);
@@ -88,6 +90,10 @@ TEST_CASE("Logistic gradient_only gives gradient's g bit for bit", "[objective][
     worker.gradient_only(x, batch, without);
     CHECK(without == with_loss);
   }
+  Vector full, full_only;
+  worker.full_gradient(x, full);
+  worker.full_gradient_only(x, full_only);
+  CHECK(full_only == full);
 }
 
 TEST_CASE("Logistic full_gradient equals gradient over the whole shard", "[objective][logistic]") {

@@ -35,6 +35,12 @@ concept HasGradientOnly = Objective<O> &&
   o.gradient_only(x, batch, g);
 };
 
+// Optional: full_gradient() without computing the loss (same g).
+template <class O>
+concept HasFullGradientOnly = HasFullGradient<O> && requires(O& o, const Vector& x, Vector& g) {
+  o.full_gradient_only(x, g);
+};
+
 // Optional: the smoothness constant L_m of the worker's loss.
 template <class O>
 concept HasSmoothness = Objective<O> && requires(const O& o) {

@@ -54,29 +54,9 @@ class Logistic {
 
   // gradient() over all of the shard's rows, as one product with the row block and one with
   // its transpose.
-  double full_gradient(const Vector& x, Vector& g) {
-    detail::require_point(x, dim());
-    const Index n = size();
-    const auto labels = shard_.labels();
-    const auto b = labels.array();
-    margins_.resize(n);
-    g.resize(dim());
-    shard_.data->visit([&](const auto& a) {
-      const auto block = a.middleRows(shard_.begin, n);
-      margins_.noalias() = block * x;
-      margins_.array() *= b;
-    });
-    const double loss = margins_.unaryExpr([](double m) { return softplus(-m); }).mean();
-    // ∂/∂m log(1 + e^{−m}) = −σ(−m); the chain rule through m_i = b_i a_iᵀθ gives b_i.
-    margins_ = -(b * margins_.array().unaryExpr([](double m) { return sigmoid(-m); })) /
-               static_cast<double>(n);
-    shard_.data->visit([&](const auto& a) {
-      const auto block = a.middleRows(shard_.begin, n);
-      g.noalias() = block.transpose() * margins_;
-    });
-    add_regularizer_gradient(params_.regularizer, params_.lambda, x, g);
-    return loss + regularizer_value(params_.regularizer, params_.lambda, x);
-  }
+  double full_gradient(const Vector& x, Vector& g) { return whole_shard<true>(x, g); }
+  // full_gradient() without the loss.
+  void full_gradient_only(const Vector& x, Vector& g) { whole_shard<false>(x, g); }
 
   // f(x) over all of the shard's rows. Allocates its own scratch, so it may be called on a
   // const instance.
@@ -107,6 +87,35 @@ class Logistic {
   }
 
  private:
+  template <bool with_loss>
+  double whole_shard(const Vector& x, Vector& g) {
+    detail::require_point(x, dim());
+    const Index n = size();
+    const auto labels = shard_.labels();
+    const auto b = labels.array();
+    margins_.resize(n);
+    g.resize(dim());
+    shard_.data->visit([&](const auto& a) {
+      const auto block = a.middleRows(shard_.begin, n);
+      margins_.noalias() = block * x;
+      margins_.array() *= b;
+    });
+    double loss = 0;
+    if constexpr (with_loss) {
+      loss = margins_.unaryExpr([](double m) { return softplus(-m); }).mean();
+    }
+    // ∂/∂m log(1 + e^{−m}) = −σ(−m) = −1/(1 + e^m); the chain rule through m_i = b_i a_iᵀθ
+    // gives b_i. Eigen's vectorized exp: e^m = ∞ gives 0 and e^m = 0 gives 1, never a NaN.
+    margins_ = -(b * (1.0 + margins_.array().exp()).inverse()) / static_cast<double>(n);
+    shard_.data->visit([&](const auto& a) {
+      const auto block = a.middleRows(shard_.begin, n);
+      g.noalias() = block.transpose() * margins_;
+    });
+    add_regularizer_gradient(params_.regularizer, params_.lambda, x, g);
+    if constexpr (!with_loss) return 0;
+    return loss + regularizer_value(params_.regularizer, params_.lambda, x);
+  }
+
   template <bool with_loss>
   double minibatch(const Vector& x, std::span<const Index> batch, Vector& g) {
     detail::require_point(x, dim());

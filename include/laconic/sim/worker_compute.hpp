@@ -79,7 +79,11 @@ void batch_gradient(Obj& w, const server::Batch& batch, const Vector& x, const S
                     Index b, Vector& g) {
   if constexpr (HasFullGradient<Obj>) {
     if (batch.is_full()) {
-      w.full_gradient(x, g);
+      if constexpr (HasFullGradientOnly<Obj>) {
+        w.full_gradient_only(x, g);
+      } else {
+        w.full_gradient(x, g);
+      }
       return;
     }
   }
