@@ -93,8 +93,11 @@ inline void validate_count(Index k, double fraction, std::string_view compressor
 // p is known only here.
 inline Index effective_count(Index p, Index k, double fraction, std::string_view compressor) {
   if (k > 0) {
-    require_param(k <= p, fmt::format("{}.k", compressor), k,
-                  fmt::format("at most the dimension p = {}", p));
+    // Formatted only on failure: this runs on every message.
+    if (k > p) {
+      require_param(false, fmt::format("{}.k", compressor), k,
+                    fmt::format("at most the dimension p = {}", p));
+    }
     return k;
   }
   const auto from_fraction = static_cast<Index>(std::floor(fraction * static_cast<double>(p)));
