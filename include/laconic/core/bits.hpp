@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <utility>
 #include <vector>
 
 namespace laconic {
@@ -27,6 +28,17 @@ inline std::uint64_t load_le64(const std::uint8_t* at) {
 inline std::uint64_t to_le64(std::uint64_t word) {
   if constexpr (std::endian::native == std::endian::big) word = __builtin_bswap64(word);
   return word;
+}
+
+// Calls f.template operator()<W>() with W = width, for 1 ≤ width ≤ 32: the bulk reads and
+// writes are compiled for each width, so that their shifts and masks are constants.
+template <class F, int... Widths>
+void with_width(int width, F&& f, std::integer_sequence<int, Widths...>) {
+  (void)((width == Widths + 1 ? (f.template operator()<Widths + 1>(), true) : false) || ...);
+}
+template <class F>
+void with_width(int width, F&& f) {
+  with_width(width, f, std::make_integer_sequence<int, 32>{});
 }
 
 }  // namespace detail
@@ -104,35 +116,17 @@ class BitWriter {
   }
 
   // n fields of `width` bits (1 ≤ width ≤ 32), the low bits of fields[i], as n calls of
-  // write(fields[i], width, field) would write them. When the width divides 64, whole words
-  // of fields are packed with shifts known at compile time (a loop that vectorises); other
-  // widths, and the last fields, go into a word kept in a register, stored when full.
+  // write(fields[i], width, field) would write them. Compiled for each width: when it divides
+  // 64, whole words of fields are packed with constant shifts (a loop that vectorises);
+  // otherwise up to 8 fields are gathered into a chunk, and the chunks go into a word kept
+  // in a register, stored when full.
   void write_fields(const std::uint32_t* fields, std::size_t n, int width, Field field) {
     add(field, static_cast<std::uint64_t>(n) * static_cast<std::uint64_t>(width));
-    std::size_t done = 0;
-    switch (width) {
-      case 1:
-        done = put_packed<1>(fields, n);
-        break;
-      case 2:
-        done = put_packed<2>(fields, n);
-        break;
-      case 4:
-        done = put_packed<4>(fields, n);
-        break;
-      case 8:
-        done = put_packed<8>(fields, n);
-        break;
-      case 16:
-        done = put_packed<16>(fields, n);
-        break;
-      case 32:
-        done = put_packed<32>(fields, n);
-        break;
-      default:
-        break;
-    }
-    put_fields(fields + done, n - done, width);
+    detail::with_width(width, [&]<int Width>() {
+      std::size_t done = 0;
+      if constexpr (64 % Width == 0) done = put_packed<Width>(fields, n);
+      put_chunks<Width>(fields + done, n - done);
+    });
   }
 
   // Stores the last partial word, zero-padded to whole bytes.
@@ -190,12 +184,12 @@ class BitWriter {
   }
 
   // The n fields through a word kept in a register, stored when full (the bits already
-  // counted): PerChunk of them at a time (PerChunk·width ≤ 63) gathered into a chunk first,
-  // so that the test for a full word is made once per chunk; the last ones one at a time.
-  template <int PerChunk>
-  void put_chunks(const std::uint32_t* fields, std::size_t n, int width) {
-    const std::uint64_t mask = (std::uint64_t{1} << width) - 1;
-    const int chunk_width = PerChunk * width;
+  // counted): a chunk of up to 8 of them (at most 63 bits) at a time, so that the test for a
+  // full word is made once per chunk; the last ones one at a time.
+  template <int Width>
+  void put_chunks(const std::uint32_t* fields, std::size_t n) {
+    constexpr int per_chunk = std::min(63 / Width, 8);
+    constexpr std::uint64_t mask = (std::uint64_t{1} << Width) - 1;
     std::uint64_t staged[block_words];
     std::size_t count = 0;
     std::uint64_t word = word_;
@@ -216,46 +210,17 @@ class BitWriter {
       }
     };
     std::size_t i = 0;
-    for (; i + PerChunk <= n; i += PerChunk) {
+    for (; i + per_chunk <= n; i += per_chunk) {
       std::uint64_t chunk = 0;
-      for (int j = 0; j < PerChunk; ++j) {
-        chunk |= (fields[i + static_cast<std::size_t>(j)] & mask) << (j * width);
+      for (int j = 0; j < per_chunk; ++j) {
+        chunk |= (fields[i + static_cast<std::size_t>(j)] & mask) << (j * Width);
       }
-      put(chunk, chunk_width);
+      put(chunk, per_chunk * Width);
     }
-    for (; i < n; ++i) put(fields[i] & mask, width);
+    for (; i < n; ++i) put(fields[i] & mask, Width);
     append(staged, count);
     word_ = word;
     fill_ = fill;
-  }
-
-  void put_fields(const std::uint32_t* fields, std::size_t n, int width) {
-    switch (std::min(63 / width, 8)) {
-      case 8:
-        put_chunks<8>(fields, n, width);
-        break;
-      case 7:
-        put_chunks<7>(fields, n, width);
-        break;
-      case 6:
-        put_chunks<6>(fields, n, width);
-        break;
-      case 5:
-        put_chunks<5>(fields, n, width);
-        break;
-      case 4:
-        put_chunks<4>(fields, n, width);
-        break;
-      case 3:
-        put_chunks<3>(fields, n, width);
-        break;
-      case 2:
-        put_chunks<2>(fields, n, width);
-        break;
-      default:
-        put_chunks<1>(fields, n, width);
-        break;
-    }
   }
 
   void store(std::uint64_t word, int bytes) {
@@ -329,78 +294,22 @@ class BitReader {
   }
 
   // n fields of `width` bits (1 ≤ width ≤ 32), as n calls of read(width) would return them;
-  // throws DecodeError, and reads nothing, unless all of them are there. When the width
-  // divides 64, whole words are read and unpacked with shifts known at compile time; other
-  // widths take one unaligned 8-byte load per field while one fits in the message, and the
-  // last few fields come from read().
+  // throws DecodeError, and reads nothing, unless all of them are there. Compiled for each
+  // width: when it divides 64, whole words are read and unpacked with constant shifts;
+  // otherwise up to 8 fields come from each unaligned 8-byte load (57 usable bits) while one
+  // fits in the message, and the last few from read().
   void read_fields(std::uint32_t* fields, std::size_t n, int width) {
     const auto w = static_cast<std::uint64_t>(width);
     if (n > remaining() / w) truncated(static_cast<std::uint64_t>(n) * w);
     std::size_t done = 0;
-    switch (width) {
-      case 1:
-        done = take_packed<1>(fields, n);
-        break;
-      case 2:
-        done = take_packed<2>(fields, n);
-        break;
-      case 4:
-        done = take_packed<4>(fields, n);
-        break;
-      case 8:
-        done = take_packed<8>(fields, n);
-        break;
-      case 16:
-        done = take_packed<16>(fields, n);
-        break;
-      case 32:
-        done = take_packed<32>(fields, n);
-        break;
-      default:
-        break;
-    }
-    fields += done;
-    n -= done;
-    const std::uint64_t mask = (std::uint64_t{1} << width) - 1;
-    // Fields starting at bit < 8·(size − 7) have their 8-byte load inside the message.
-    const std::uint64_t end = bytes_.size() >= 8 ? 8 * (bytes_.size() - 7) : 0;
-    const std::size_t fast =
-        position_ >= end ? 0 : std::min<std::size_t>(n, (end - position_ + w - 1) / w);
-    // Several fields from each load: an 8-byte load shifted by at most 7 holds 57 bits.
-    std::size_t i = 0;
-    switch (std::min(57 / width, 8)) {
-      case 8:
-        i = take_loaded<8>(fields, fast, width);
-        break;
-      case 7:
-        i = take_loaded<7>(fields, fast, width);
-        break;
-      case 6:
-        i = take_loaded<6>(fields, fast, width);
-        break;
-      case 5:
-        i = take_loaded<5>(fields, fast, width);
-        break;
-      case 4:
-        i = take_loaded<4>(fields, fast, width);
-        break;
-      case 3:
-        i = take_loaded<3>(fields, fast, width);
-        break;
-      case 2:
-        i = take_loaded<2>(fields, fast, width);
-        break;
-      default:
-        break;
-    }
-    const std::uint8_t* data = bytes_.data();
-    std::uint64_t bit = position_;
-    for (; i < fast; ++i, bit += w) {
-      fields[i] =
-          static_cast<std::uint32_t>((detail::load_le64(data + bit / 8) >> (bit % 8)) & mask);
-    }
-    position_ = bit;
-    for (; i < n; ++i) fields[i] = static_cast<std::uint32_t>(read(width));
+    detail::with_width(width, [&]<int Width>() {
+      if constexpr (64 % Width == 0) {
+        done = take_packed<Width>(fields, n);
+      } else {
+        done = take_loaded<Width>(fields, n);
+      }
+    });
+    for (; done < n; ++done) fields[done] = static_cast<std::uint32_t>(read(width));
   }
 
   float read_f32() { return std::bit_cast<float>(static_cast<std::uint32_t>(read(32))); }
@@ -443,20 +352,22 @@ class BitReader {
     return total * per_word;
   }
 
-  // The first fields of `fast` (whose 8-byte loads all lie in the message), PerLoad of them
-  // from each load (PerLoad·width ≤ 57); returns how many, and moves the position past them.
-  template <int PerLoad>
-  std::size_t take_loaded(std::uint32_t* fields, std::size_t fast, int width) {
-    const auto w = static_cast<std::uint64_t>(width);
-    const std::uint64_t mask = (std::uint64_t{1} << width) - 1;
+  // The first of the n fields, up to 8 from each 8-byte load (at most 57 bits, what a load
+  // shifted by up to 7 holds), as long as the loads lie in the message; returns how many, and
+  // moves the position past them.
+  template <int Width>
+  std::size_t take_loaded(std::uint32_t* fields, std::size_t n) {
+    constexpr std::size_t per_load = std::min(57 / Width, 8);
+    constexpr std::uint64_t mask = (std::uint64_t{1} << Width) - 1;
+    // A load at bit b lies in the message when b < 8·(size − 7).
+    const std::uint64_t end = bytes_.size() >= 8 ? 8 * (bytes_.size() - 7) : 0;
     const std::uint8_t* data = bytes_.data();
     std::uint64_t bit = position_;
     std::size_t i = 0;
-    for (; i + PerLoad <= fast; i += PerLoad, bit += PerLoad * w) {
+    for (; i + per_load <= n && bit < end; i += per_load, bit += per_load * Width) {
       const std::uint64_t loaded = detail::load_le64(data + bit / 8) >> (bit % 8);
-      for (int j = 0; j < PerLoad; ++j) {
-        fields[i + static_cast<std::size_t>(j)] =
-            static_cast<std::uint32_t>((loaded >> (static_cast<std::uint64_t>(j) * w)) & mask);
+      for (std::size_t j = 0; j < per_load; ++j) {
+        fields[i + j] = static_cast<std::uint32_t>((loaded >> (j * Width)) & mask);
       }
     }
     position_ = bit;
