@@ -32,7 +32,7 @@ class Identity {
   std::string describe() const { return fmt::format("identity(fp{})", params_.float_bits); }
 
   Message encode(const Vector& x, RandomStream& /*rng*/) const {
-    require_finite_input(x.allFinite(), "identity");
+    require_finite_input(all_finite(x), "identity");
     const Index p = x.size();
     Message message;
     BitWriter writer(message);
@@ -91,7 +91,7 @@ class Identity {
 
   // decode(encode(x)) without the bytes.
   Bits compress(const Vector& x, Vector& out, RandomStream& /*rng*/) const {
-    require_finite_input(x.allFinite(), "identity");
+    require_finite_input(all_finite(x), "identity");
     if (params_.float_bits == 32) {
       out = x.cast<float>().cast<double>();
     } else {
