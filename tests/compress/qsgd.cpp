@@ -223,7 +223,7 @@ TEST_CASE("Qsgd of zero is zero and still draws its random numbers", "[compress]
   test::check_round_trip(Qsgd(), empty, 1);
 }
 
-TEST_CASE("Qsgd rounds up when the coordinate's 32-bit half word is below 2^32 (r - l)",
+TEST_CASE("Qsgd rounds up when half the coordinate's 32-bit half word is below 2^31 (r - l)",
           "[compress][qsgd]") {
   // Levels recomputed from the stream by the documented rule, for an odd p that spans two
   // quantization blocks, so that the last word's high half goes unused.
@@ -245,7 +245,8 @@ TEST_CASE("Qsgd rounds up when the coordinate's 32-bit half word is below 2^32 (
       const auto u = static_cast<std::uint32_t>(i % 2 == 0 ? word : word >> 32);
       const double r = std::min(std::abs(x[i]) * (s / norm), double(s));
       const double l = std::floor(r);
-      const auto level = static_cast<std::int64_t>(l) + (u < std::ldexp(r - l, 32) ? 1 : 0);
+      const auto threshold = static_cast<std::uint32_t>(std::floor(std::ldexp(r - l, 31)));
+      const auto level = static_cast<std::int64_t>(l) + (u / 2 < threshold ? 1 : 0);
       const double expected = (x[i] < 0 ? -1 : 1) * norm * static_cast<double>(level) / s;
       mismatches += y[i] == expected ? 0 : 1;
     }

@@ -19,10 +19,11 @@
 // all, drawn for every coordinate, zeros and x = 0 included, so the stream's position after a
 // call depends only on p, never on the data. Coordinate i takes u_i, the low 32 bits of word
 // ⌊i/2⌋ when i is even and its high 32 bits when i is odd, and rounds up when
-// u_i < 2^32·(r_i − l_i): with probability ⌈2^32(r_i − l_i)⌉/2^32, which exceeds r_i − l_i by
-// less than 2^-32, so E ξ_i − r_i ∈ [0, 2^-32). (Half a Philox word per coordinate, not a
-// whole one: the generator is most of the cost of quantizing, and 2^-32 of a level is far
-// below anything the unbiasedness tests, or an optimizer, can see.)
+// ⌊u_i/2⌋ < ⌊2^31·(r_i − l_i)⌋: with probability ⌊2^31(r_i − l_i)⌋/2^31, which falls short of
+// r_i − l_i by less than 2^-31, so E ξ_i − r_i ∈ (−2^-31, 0]. (Half a Philox word per
+// coordinate, not a whole one: the generator is most of the cost of quantizing, and 2^-31 of
+// a level is far below anything the unbiasedness tests, or an optimizer, can see. 31-bit
+// integers, not doubles, because they vectorise with SSE2.)
 //
 // Wire (bits least significant first, see BitWriter):
 //   header    2 bits, metadata: 0 = fixed, 1 = Elias (2 and 3 are rejected)
@@ -48,6 +49,7 @@
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <span>
 #include <string>
@@ -163,9 +165,12 @@ class Qsgd {
       writer.finish();
       return message;
     }
-    // The form is chosen once every field is known, so they are kept.
+    // The form is chosen once every field is known, so they are kept, and the list of the
+    // nonzero ones for the Elias form.
     std::uint32_t* const all = field_scratch(p);
-    Sizes sizes;
+    thread_local std::vector<Index> nonzero;
+    nonzero.resize(std::max(nonzero.size(), static_cast<std::size_t>(p)));
+    Sizes sizes{.nonzero = nonzero.data()};
     quantize(
         x, norm, rng,
         [&](Index start, const std::uint32_t* fields, Index m) { sizes.add(fields, start, m); },
@@ -176,8 +181,8 @@ class Qsgd {
     if (elias) {
       elias::write_gamma(writer, static_cast<std::uint64_t>(sizes.nonzeros) + 1, Field::metadata);
       Index previous = -1;
-      for (Index i = 0; i < p; ++i) {
-        if (all[i] == 0) continue;
+      for (std::uint64_t n = 0; n < sizes.nonzeros; ++n) {
+        const Index i = sizes.nonzero[n];
         elias::write_gamma(writer, static_cast<std::uint64_t>(i - previous), Field::indices);
         previous = i;
         write_sign_and_gamma(writer, all[i]);
@@ -291,12 +296,14 @@ class Qsgd {
   }
 
  private:
-  // The bits of the Elias form, summed a block of fields at a time.
+  // The bits of the Elias form, summed a block of fields at a time; and, if `nonzero` is set,
+  // the list of the coordinates with a nonzero level.
   struct Sizes {
     std::uint64_t nonzeros = 0;
     std::uint64_t values = 0;
     std::uint64_t indices = 0;
-    Index previous = -1;  // the last nonzero coordinate so far
+    Index previous = -1;       // the last nonzero coordinate so far
+    Index* nonzero = nullptr;  // room for p coordinates, or none
 
     Bits bits() const {
       return Bits{.values = values,
@@ -311,20 +318,33 @@ class Qsgd {
     void add(const std::uint32_t* fields, Index start, Index m) {
       for (Index base = 0; base < m; base += 64) {
         const Index n = std::min<Index>(64, m - base);
-        std::uint64_t mask = 0;
-        for (Index k = 0; k < n; ++k) {
-          // A field is (level << 1) | sign, the sign only set with a nonzero level.
-          mask |= static_cast<std::uint64_t>(fields[base + k] > 1 ? 1u : 0u) << k;
-        }
-        for (; mask != 0; mask &= mask - 1) {
+        for (std::uint64_t mask = nonzero_mask(fields + base, n); mask != 0; mask &= mask - 1) {
           const Index k = std::countr_zero(mask);
           const Index i = start + base + k;
+          if (nonzero != nullptr) nonzero[nonzeros] = i;
           nonzeros += 1;
           indices += elias::gamma_bits(static_cast<std::uint64_t>(i - previous));
           values += 2 * static_cast<std::uint64_t>(std::bit_width(fields[base + k] >> 1));
           previous = i;
         }
       }
+    }
+
+    // Bit k set when fields[k] has a nonzero level (the field is (level << 1) | sign, the sign
+    // only set with a nonzero level), k < n ≤ 64: one byte per field in a loop that
+    // vectorises, then 8 bytes of 0 or 1 to 8 bits by one multiplication, which adds each
+    // byte's bit into the top byte without carries.
+    static std::uint64_t nonzero_mask(const std::uint32_t* fields, Index n) {
+      unsigned char flags[64] = {};
+      for (Index k = 0; k < n; ++k) flags[k] = fields[k] > 1 ? 1 : 0;
+      std::uint64_t mask = 0;
+      for (int group = 0; group < 8; ++group) {
+        std::uint64_t eight;
+        std::memcpy(&eight, flags + 8 * group, sizeof eight);
+        if constexpr (std::endian::native == std::endian::big) eight = __builtin_bswap64(eight);
+        mask |= ((eight * 0x0102040810204080u) >> 56) << (8 * group);
+      }
+      return mask;
     }
   };
 
@@ -443,9 +463,14 @@ class Qsgd {
       const Index m = std::min(block, p - start);
       const Index count = (m + 1) / 2;
       rng.fill(words, static_cast<std::size_t>(count));
-      for (Index j = 0; j < count; ++j) {
-        u[2 * j] = static_cast<std::uint32_t>(words[j]);
-        u[2 * j + 1] = static_cast<std::uint32_t>(words[j] >> 32);  // unused past an odd p
+      // The low half of each word, then the high half (unused past an odd p).
+      if constexpr (std::endian::native == std::endian::little) {
+        std::memcpy(u, words, sizeof(std::uint64_t) * static_cast<std::size_t>(count));
+      } else {
+        for (Index j = 0; j < count; ++j) {
+          u[2 * j] = static_cast<std::uint32_t>(words[j]);
+          u[2 * j + 1] = static_cast<std::uint32_t>(words[j] >> 32);
+        }
       }
       std::uint32_t* const to = keep != nullptr ? keep + start : fields;
       quantize_block(x.data() + start, u, m, scale, s, to);
@@ -463,13 +488,15 @@ class Qsgd {
       // as clamping the level would, and keeps the truncation (the floor) in range.
       double r = std::abs(x[j]) * scale;
       r = r < s ? r : s;
-      const double floor = static_cast<double>(static_cast<std::int32_t>(r));
-      // Selects between doubles, not a bool widened to an integer, which would not vectorise.
-      const double up = static_cast<double>(u[j]) < (r - floor) * 0x1p32 ? 1.0 : 0.0;
-      const auto level = static_cast<std::uint32_t>(static_cast<std::int32_t>(floor + up));
+      const auto level = static_cast<std::int32_t>(r);
+      // Up when ⌊u/2⌋ < ⌊2^31 (r − l)⌋: 32-bit integers only, so the loop vectorises (and
+      // with fewer conversions than a comparison of doubles).
+      const auto threshold = static_cast<std::int32_t>((r - static_cast<double>(level)) * 0x1p31);
+      const std::int32_t up = static_cast<std::int32_t>(u[j] >> 1) < threshold ? 1 : 0;
+      const auto rounded = static_cast<std::uint32_t>(level + up);
       const auto negative = static_cast<std::uint32_t>(std::bit_cast<std::uint64_t>(x[j]) >> 63) &
-                            (level != 0 ? 1u : 0u);
-      fields[j] = (level << 1) | negative;
+                            (rounded != 0 ? 1u : 0u);
+      fields[j] = (rounded << 1) | negative;
     }
   }
 

@@ -89,15 +89,21 @@ class RandomStream {
   }
 
   // n words, the same as n calls of next_u64() would return (and the stream ends in the same
-  // state), about twice as fast: whole Philox blocks go straight to `out`, without the
+  // state), about 1.7 times as fast: whole Philox blocks go straight to `out`, without the
   // per-word test of whether a new block is due, and the round keys are computed once.
   void fill(std::uint64_t* out, std::size_t n) {
     for (; n > 0 && used_ % 4 != 0; --n) *out++ = next_u64();
-    const philox::Schedule keys = philox::schedule(key_);  // once for all the blocks
-    for (; n >= 4; n -= 4, out += 4, used_ += 4) {
-      const philox::Block block = philox::generate_scheduled({round_, worker_, used_ / 4, 0}, keys);
+    philox::Schedule keys = philox::schedule(key_);  // once for all the blocks
+    hide(keys);
+    // Locals, not members: a store to out could alias a member, which would then be reloaded.
+    const std::uint64_t round = round_;
+    const std::uint64_t worker = worker_;
+    std::uint64_t used = used_;
+    for (; n >= 4; n -= 4, out += 4, used += 4) {
+      const philox::Block block = philox::generate_scheduled({round, worker, used / 4, 0}, keys);
       for (std::size_t k = 0; k < 4; ++k) out[k] = block[k];
     }
+    used_ = used;
     for (; n > 0; --n) *out++ = next_u64();
   }
 
@@ -138,6 +144,15 @@ class RandomStream {
   }
 
  private:
+  // Hides the round keys' values from the optimizer, which would otherwise fold them into
+  // constants rebuilt in every round (two instructions each); read from memory instead, they
+  // cost nothing, and fill() runs 15% faster.
+  static void hide([[maybe_unused]] philox::Schedule& keys) {
+#if defined(__GNUC__)
+    asm("" : "+m"(keys));
+#endif
+  }
+
   philox::Key key_;
   std::uint64_t round_;
   std::uint64_t worker_;
