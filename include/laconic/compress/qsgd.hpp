@@ -224,6 +224,13 @@ class Qsgd {
         throw DecodeError(fmt::format("qsgd: nonzero level at coordinate {} with norm 0", i));
       }
     };
+    // A fixed-width field (level << 1) | sign.
+    const auto check_field = [&](std::uint32_t field, std::uint64_t i) {
+      check_level(field >> 1, i);
+      if (field == 1) {
+        throw DecodeError(fmt::format("qsgd: sign bit set on a zero level at coordinate {}", i));
+      }
+    };
     if (elias) {
       const std::uint64_t count = elias::read_gamma(reader, bytes) - 1;
       if (count > p) {
@@ -244,6 +251,35 @@ class Qsgd {
         out[static_cast<Index>(i)] =
             with_sign(magnitudes(static_cast<std::uint32_t>(level)), negative);
       }
+    } else if (magnitudes.tabulated()) {
+      // Each field straight to its value in the table, noting whether it is one encode() never
+      // writes; a block with such a field is read again and checked field by field.
+      const int width = 1 + level_bits_;
+      double* data = out.data();
+      for (Index start = 0; start < out.size(); start += block) {
+        const Index m = std::min<Index>(block, out.size() - start);
+        double* to = data + start;
+        Index j = 0;
+        std::uint8_t invalid = 0;
+        // (always_inline: the reader's loop is compiled for every width, and GCC stops
+        // inlining the lambda into all of them, at three times the cost.)
+        reader.for_each_field(
+            static_cast<std::size_t>(m),
+            width, [&](std::uint32_t field) __attribute__((always_inline)) {
+              to[j++] = magnitudes.value(field);
+              invalid |= magnitudes.invalid(field);
+            });
+        if (invalid != 0) {
+          BitReader again(bytes);
+          again.skip(static_cast<std::uint64_t>(header_bits + 32) +
+                     static_cast<std::uint64_t>(start) * static_cast<std::uint64_t>(width));
+          std::uint32_t fields[block];
+          again.read_fields(fields, static_cast<std::size_t>(m), width);
+          for (Index k = 0; k < m; ++k) {
+            check_field(fields[k], static_cast<std::uint64_t>(start + k));
+          }
+        }
+      }
     } else {
       // A block of fields at a time: checked together, then looked up.
       const int width = 1 + level_bits_;
@@ -262,12 +298,7 @@ class Qsgd {
         }
         if (bad != 0) {
           for (Index j = 0; j < m; ++j) {
-            const std::uint64_t i = static_cast<std::uint64_t>(start + j);
-            check_level(fields[j] >> 1, i);
-            if (fields[j] == 1) {
-              throw DecodeError(
-                  fmt::format("qsgd: sign bit set on a zero level at coordinate {}", i));
-            }
+            check_field(fields[j], static_cast<std::uint64_t>(start + j));
           }
         }
         magnitudes.values(fields, m, data + start);
@@ -403,20 +434,33 @@ class Qsgd {
       const Index fields = Index{1} << width;
       if (fields <= max_table && 2 * fields <= p) {
         thread_local std::vector<double> scratch;
+        thread_local std::vector<std::uint8_t> invalid_scratch;
         scratch.resize(static_cast<std::size_t>(fields));
+        invalid_scratch.resize(static_cast<std::size_t>(fields));
         for (Index f = 0; f < fields; ++f) {
-          // Fields with a level above s are never looked up (decode refuses them first).
-          const auto level =
-              std::min(static_cast<std::uint32_t>(f >> 1), static_cast<std::uint32_t>(levels));
+          // A field encode() never writes: a level above s, a nonzero level with norm 0, a
+          // sign on level 0. decode() refuses it; compress() never meets it.
+          const auto level = static_cast<std::uint32_t>(f >> 1);
+          const bool valid =
+              level <= static_cast<std::uint32_t>(levels) && (level == 0 ? f == 0 : norm > 0);
           scratch[static_cast<std::size_t>(f)] =
-              with_sign(compute(level), static_cast<std::uint32_t>(f & 1));
+              valid ? with_sign(compute(level), static_cast<std::uint32_t>(f & 1)) : 0.0;
+          invalid_scratch[static_cast<std::size_t>(f)] = valid ? 0 : 1;
         }
         table_ = scratch.data();
+        invalid_ = invalid_scratch.data();
       }
     }
+    // Of a level at most s (and 0 when the norm is).
     double operator()(std::uint32_t level) const {
       return table_ != nullptr ? table_[level << 1] : compute(level);
     }
+
+    bool tabulated() const { return table_ != nullptr; }
+    // The decoded coordinate of a field, and 1 for a field encode() never writes, from the
+    // tables.
+    double value(std::uint32_t field) const { return table_[field]; }
+    std::uint8_t invalid(std::uint32_t field) const { return invalid_[field]; }
 
     // out[j] = the decoded coordinate of fields[j] = (level << 1) | sign, for j < m; every
     // level at most s.
@@ -444,6 +488,7 @@ class Qsgd {
     double norm_;
     int levels_;
     const double* table_ = nullptr;
+    const std::uint8_t* invalid_ = nullptr;
   };
 
   // −magnitude if `negative`, by setting the sign bit (no branch on the data's signs).
