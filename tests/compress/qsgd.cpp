@@ -503,3 +503,39 @@ TEST_CASE("Qsgd validates its parameters and refuses bad input", "[compress][qsg
   CHECK(wire_norm(message) == static_cast<double>(std::numeric_limits<float>::denorm_min()));
   test::check_round_trip(qsgd, underflow, 3);
 }
+
+TEST_CASE("Qsgd's tabulated fixed-width decode rejects the fields encode never writes",
+          "[compress][qsgd]") {
+  // p large beside 2^width, so the decoder looks fields up in its tables; the bad field sits
+  // in a later block, and the message around it is valid.
+  const Index p = 3000;
+  for (const int s : {2, 255}) {
+    const Qsgd fixed({.levels = s, .encoding = Encoding::fixed});
+    const int width = level_width(s);
+    std::vector<std::pair<bool, std::uint64_t>> coords(static_cast<std::size_t>(p));
+    for (std::size_t i = 0; i < coords.size(); ++i) {
+      coords[i] = {i % 3 == 0, i % 2 == 0 ? 0 : 1 + i % static_cast<std::size_t>(s)};
+      if (coords[i].second == 0) coords[i].first = false;
+    }
+    Vector out(p);
+    CHECK_NOTHROW(fixed.decode(fixed_message(3.0f, width, coords), out));
+    CHECK(out[1] == 3.0 * static_cast<double>(1 + 1 % s) / s);
+    CHECK(out[3] == -3.0 * static_cast<double>(1 + 3 % s) / s);
+    const std::uint64_t too_high = (std::uint64_t{1} << width) - 1;
+    if (too_high > static_cast<std::uint64_t>(s)) {
+      auto bad = coords;
+      bad[2345] = {false, too_high};
+      CHECK_THROWS_WITH(fixed.decode(fixed_message(3.0f, width, bad), out),
+                        Catch::Contains(fmt::format("level {} at coordinate 2345", too_high)));
+    }
+    auto signed_zero = coords;
+    signed_zero[1700] = {true, 0};
+    CHECK_THROWS_WITH(fixed.decode(fixed_message(3.0f, width, signed_zero), out),
+                      Catch::Contains("sign bit set on a zero level at coordinate 1700"));
+    CHECK_THROWS_WITH(fixed.decode(fixed_message(0.0f, width, coords), out),
+                      Catch::Contains("nonzero level at coordinate 1 with norm 0"));
+    std::vector<std::pair<bool, std::uint64_t>> zeros(static_cast<std::size_t>(p), {false, 0});
+    CHECK_NOTHROW(fixed.decode(fixed_message(0.0f, width, zeros), out));
+    CHECK(out == Vector::Zero(p));
+  }
+}
