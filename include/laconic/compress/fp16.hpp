@@ -114,7 +114,7 @@ class Fp16 {
   std::string describe() const { return "fp16"; }
 
   Message encode(const Vector& x, RandomStream& /*rng*/) const {
-    require_finite_input(finite(x), "fp16");
+    require_finite_input(all_finite(x), "fp16");
     Message message;
     BitWriter writer(message);
     const Index p = x.size();
@@ -173,7 +173,7 @@ class Fp16 {
 
   // decode(encode(x)) without the bytes.
   Bits compress(const Vector& x, Vector& out, RandomStream& /*rng*/) const {
-    require_finite_input(finite(x), "fp16");
+    require_finite_input(all_finite(x), "fp16");
     const Index p = x.size();
     if (out.size() != p) {
       Vector fresh(p);  // not out.resize(p), on which GCC 12 may warn -Wuse-after-free
@@ -211,10 +211,6 @@ class Fp16 {
     }
     return special != 0;
   }
-
-  // Every entry finite: the sum is finite unless an entry is not, or the sum overflows (then
-  // each entry is checked). One vectorised pass in the common case.
-  static bool finite(const Vector& x) { return std::isfinite(x.sum()) || x.allFinite(); }
 
   static std::uint16_t to_half(double value) {
     return half::from_double(std::clamp(value, -half::max_finite, half::max_finite));

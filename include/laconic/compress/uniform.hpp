@@ -209,7 +209,7 @@ class Uniform {
     // The default maximum may skip a NaN, so finiteness is checked on the sum, which is
     // finite unless an entry is not (or the sum overflows: then each entry is checked). Two
     // vectorised passes; Eigen's NaN-propagating maximum alone is slower than both.
-    require_finite_input(std::isfinite(x.sum()) || x.allFinite(), "uniform");
+    require_finite_input(all_finite(x), "uniform");
     const double radius = x.cwiseAbs().maxCoeff();
     float rounded = static_cast<float>(radius);
     if (static_cast<double>(rounded) < radius) {
