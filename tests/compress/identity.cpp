@@ -1,4 +1,6 @@
 #include <laconic/compress/identity.hpp>
+#include <laconic/compress/markov.hpp>
+#include <laconic/compress/top_k.hpp>
 
 #include "compress/fixtures.hpp"
 
@@ -40,4 +42,36 @@ TEST_CASE("Identity's wire is the little-endian floats in coordinate order",
     test::check_round_trip(Identity(), test::awkward_vector(p, 3), 1);
     test::check_round_trip(Identity({.float_bits = 64}), test::awkward_vector(p, 3), 1);
   }
+}
+
+// Found by fuzz_message (fuzz/message.cpp): a Markov<TopK> channel started exactly decoded its
+// first message with Identity fp64 and handed on a NaN, which encode() never sends.
+TEST_CASE("Identity refuses a message carrying a non-finite float", "[compress][identity]") {
+  const auto bytes = [](std::initializer_list<int> b) {
+    Message m;
+    for (const int v : b) m.bytes.push_back(static_cast<std::uint8_t>(v));
+    return m;
+  };
+  Vector out(1);
+  const Message nan64 = bytes({0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff});
+  CHECK_THROWS_AS(Identity({.float_bits = 64}).decode(nan64, out), DecodeError);
+  CHECK_THROWS_WITH(Identity({.float_bits = 64}).decode(nan64, out),
+                    Catch::Contains("identity: coordinate 0 is not finite"));
+  const Message inf32 = bytes({0x00, 0x00, 0x80, 0x7f});
+  CHECK_THROWS_AS(Identity({.float_bits = 32}).decode(inf32, out), DecodeError);
+  out.resize(3);
+  const Message one_inf64 = bytes({0, 0, 0, 0, 0, 0, 0xf0, 0x3f,    // 1
+                                   0, 0, 0, 0, 0, 0, 0xf0, 0xff,    // -inf
+                                   0, 0, 0, 0, 0, 0, 0xf0, 0x3f});  // 1
+  CHECK_THROWS_WITH(Identity({.float_bits = 64}).decode(one_inf64, out),
+                    Catch::Contains("coordinate 1 is not finite"));
+
+  // And through the channel where the fuzzer met it.
+  const compress::Markov<compress::TopK> markov(
+      {.compressor = {.k = 1},
+       .start = compress::Markov<compress::TopK>::Start::exact,
+       .start_float_bits = 64});
+  auto receiver = markov.make_state(1);
+  out.resize(1);
+  CHECK_THROWS_AS(markov.decode(receiver, nan64, out), DecodeError);
 }

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstdint>
 #include <string>
 
@@ -61,7 +62,8 @@ class Identity {
     return message;
   }
 
-  // `out` must already have the message's dimension.
+  // `out` must already have the message's dimension. Its contents are unspecified after a
+  // DecodeError.
   void decode(const Message& message, Vector& out) const {
     BitReader reader(message.bytes);
     const Index p = out.size();
@@ -87,6 +89,12 @@ class Identity {
       }
     }
     reader.expect_end();
+    // encode() refuses non-finite vectors, so such a float on the wire is corruption.
+    if (!all_finite(out)) {
+      Index i = 0;
+      while (std::isfinite(data[i])) ++i;
+      throw DecodeError(fmt::format("identity: coordinate {} is not finite ({})", i, data[i]));
+    }
   }
 
   // decode(encode(x)) without the bytes.
