@@ -6,6 +6,7 @@
 #include "sim/fixtures.hpp"
 
 #include <cmath>
+#include <filesystem>
 #include <set>
 
 using namespace laconic;
@@ -186,6 +187,42 @@ TEST_CASE("a step size that blows up is reported as divergence of the loss", "[s
   REQUIRE(result.divergence);
   CHECK(result.history.rows.size() > 100);
   CHECK(result.history.rows.size() < 5000);
+}
+
+TEST_CASE("a loss that keeps rising can stop the run before it overflows", "[sim]") {
+  // η = 3 on ½‖θ − c‖²: θ − θ* doubles in size and flips sign every round, so the loss
+  // rises fourfold at every row.
+  const auto workers = make_workers(2, 2, 2);
+  const sim::Options options{.rounds = 50, .stop_after_loss_rises = 5};
+  sim::Simulation sim(exact_gd(3.0), workers, Vector::Ones(2), options);
+  const auto result = sim.run();
+  CHECK(result.status == sim::Status::diverged);
+  REQUIRE(result.divergence);
+  CHECK(result.divergence->rises == 5);
+  CHECK(result.divergence->round == 5);
+  CHECK(result.message == "diverged: the loss rose at 5 recorded rounds in a row, up to round 5");
+  CHECK(result.history.rows.size() == 6);  // rows 0..5 kept
+  CHECK(result.theta.allFinite());
+
+  // Counted from the History, so a run resumed in between stops at the same round.
+  sim::Simulation first(exact_gd(3.0), workers, Vector::Ones(2), {.rounds = 3});
+  first.run();
+  const auto path = std::filesystem::temp_directory_path() / "laconic_rising_loss.ckpt";
+  first.save(path);
+  sim::Simulation resumed(exact_gd(3.0), workers, Vector::Ones(2), options);
+  resumed.load(path);
+  std::filesystem::remove(path);
+  const auto rest = resumed.run();
+  CHECK(rest.divergence == result.divergence);
+  CHECK(rest.history == result.history);
+
+  // A converging run is not stopped, and the limit is validated.
+  sim::Simulation calm(exact_gd(0.5), workers, Vector::Ones(2),
+                       {.rounds = 10, .stop_after_loss_rises = 1});
+  CHECK(calm.run().status == sim::Status::completed);
+  CHECK_THROWS_WITH(
+      sim::Simulation(exact_gd(0.5), workers, Vector::Ones(2), {.stop_after_loss_rises = -1}),
+      Catch::Contains("stop_after_loss_rises = -1"));
 }
 
 TEST_CASE("invalid parameters name themselves, their value and the allowed range", "[sim]") {

@@ -196,7 +196,7 @@ class Training {
     std::uint64_t bytes = 0;  // round: the downlink message; fail: the reason
     std::int64_t masked = 0;  // round: a participants mask follows
     std::int64_t status = 0;  // finish: sim::Status
-    std::int64_t diverged_round = 0, diverged_worker = -1, diverged_what = 0;
+    std::int64_t diverged_round = 0, diverged_worker = -1, diverged_what = 0, diverged_rises = 0;
   };
   // What a worker rank says about one participant's round, beside its bytes.
   struct Header {
@@ -379,9 +379,9 @@ class Training {
         const sim::Record* row = nullptr;
         if (!result.divergence && (round_ % options_.record_every == 0 || last)) {
           row = &record();
-          if (!std::isfinite(row->loss) || !std::isfinite(row->grad_norm_sq)) {
+          if (auto divergence = sim::check_last_row(history_, options_)) {
             result.status = sim::Status::diverged;
-            result.divergence = sim::Divergence{round_, -1, "loss"};
+            result.divergence = divergence;
           }
         }
         if (result.status == sim::Status::completed && on_round &&
@@ -417,11 +417,12 @@ class Training {
       c.diverged_round = result.divergence->round;
       c.diverged_worker = result.divergence->worker;
       c.diverged_what = quantity_code(result.divergence->quantity);
+      c.diverged_rises = result.divergence->rises;
     }
     send_command(c);
     bcast(theta_.data(), static_cast<std::uint64_t>(theta_.size()) * sizeof(double));
     result.theta = theta_;
-    result.message = explain(result);
+    result.message = sim::explain(result);
   }
 
   static std::int64_t quantity_code(const std::string& q) {
@@ -430,22 +431,6 @@ class Training {
   static std::string quantity_name(std::int64_t code) {
     return code == 1 ? "gradient" : code == 2 ? "model" : "loss";
   }
-  static std::string explain(const sim::RunResult& r) {
-    switch (r.status) {
-      case sim::Status::completed:
-        return "completed";
-      case sim::Status::stopped:
-        return "stopped by a callback";
-      case sim::Status::diverged: {
-        const sim::Divergence& d = *r.divergence;
-        const std::string where =
-            d.worker < 0 ? std::string("on the server") : fmt::format("at worker {}", d.worker);
-        return fmt::format("diverged: non-finite {} {} in round {}", d.quantity, where, d.round);
-      }
-    }
-    return {};
-  }
-
   // What the server's skip rule sees of a contacted worker: only θ^k, as the worker received
   // it (the rules supported here decide from models and smoothness constants).
   struct ServerProbe {
@@ -787,9 +772,9 @@ class Training {
           result.status = static_cast<sim::Status>(c.status);
           if (result.status == sim::Status::diverged) {
             result.divergence = sim::Divergence{c.diverged_round, c.diverged_worker,
-                                                quantity_name(c.diverged_what)};
+                                                quantity_name(c.diverged_what), c.diverged_rises};
           }
-          result.message = explain(result);
+          result.message = sim::explain(result);
           result.theta = theta_;
           if (!pending_error_.empty()) throw PeerError(pending_error_);
           return result;

@@ -44,6 +44,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <concepts>
 #include <cstdint>
 #include <functional>
@@ -66,6 +67,9 @@ struct Options {
   // Optional held-out evaluation of the model, e.g. accuracy on a test set.
   std::function<double(const Vector&)> test_accuracy{};
   CostModel cost{};  // simulated time per round (the History's time column)
+  // When > 0, the run stops as diverged once the loss has risen at this many History rows
+  // in a row: a step size too large for the problem, caught before it overflows.
+  Index stop_after_loss_rises = 0;
 
   void validate() const {
     cost.validate();
@@ -73,16 +77,21 @@ struct Options {
     require_param(threads >= 1 && threads <= 1024, "threads", threads, "in [1, 1024]");
     require_param(record_every >= 1, "record_every", record_every, ">= 1");
     require_param(eval_every >= 1, "eval_every", eval_every, ">= 1");
+    require_param(stop_after_loss_rises >= 0, "stop_after_loss_rises", stop_after_loss_rises,
+                  ">= 0 (0: never stop for a rising loss)");
   }
 };
 
 enum class Status { completed, stopped, diverged };
 
-// Where a non-finite number first appeared.
+// Where a non-finite number first appeared, or where the loss had risen too long.
 struct Divergence {
   Index round = 0;
   Index worker = -1;     // -1: on the server
   std::string quantity;  // "gradient", "model" or "loss"
+  Index rises = 0;       // > 0: the loss was finite but rose at this many rows in a row
+
+  bool operator==(const Divergence&) const = default;
 };
 
 struct RunResult {
@@ -94,6 +103,44 @@ struct RunResult {
   Ledger ledger;
   double wall_seconds = 0;
 };
+
+// The loss or ‖∇f‖² of the History's last row is non-finite, or (Options::
+// stop_after_loss_rises) the loss rose at that many rows in a row. The count is read from
+// the History itself, so a resumed run stops where the uninterrupted one would.
+inline std::optional<Divergence> check_last_row(const History& history, const Options& options) {
+  const Record& row = history.rows.back();
+  if (!std::isfinite(row.loss) || !std::isfinite(row.grad_norm_sq)) {
+    return Divergence{row.round, -1, "loss"};
+  }
+  const Index limit = options.stop_after_loss_rises;
+  if (limit == 0 || static_cast<Index>(history.rows.size()) <= limit) return std::nullopt;
+  for (Index back = 0; back < limit; ++back) {
+    const std::size_t i = history.rows.size() - 1 - static_cast<std::size_t>(back);
+    if (!(history.rows[i].loss > history.rows[i - 1].loss)) return std::nullopt;
+  }
+  return Divergence{row.round, -1, "loss", limit};
+}
+
+// Why a run ended, for people.
+inline std::string explain(const RunResult& r) {
+  switch (r.status) {
+    case Status::completed:
+      return "completed";
+    case Status::stopped:
+      return "stopped by a callback";
+    case Status::diverged: {
+      const Divergence& d = *r.divergence;
+      if (d.rises > 0) {
+        return fmt::format("diverged: the loss rose at {} recorded rounds in a row, up to round {}",
+                           d.rises, d.round);
+      }
+      const std::string where =
+          d.worker < 0 ? std::string("on the server") : fmt::format("at worker {}", d.worker);
+      return fmt::format("diverged: non-finite {} {} in round {}", d.quantity, where, d.round);
+    }
+  }
+  return {};
+}
 
 // What a callback sees after each round; `record` is set on rounds that made a History row.
 struct RoundView {
@@ -213,9 +260,9 @@ class Simulation {
       const Record* row = nullptr;
       if (!result.divergence && (round_ % options_.record_every == 0 || last)) {
         row = &record();
-        if (!std::isfinite(row->loss) || !std::isfinite(row->grad_norm_sq)) {
+        if (auto divergence = check_last_row(history_, options_)) {
           result.status = Status::diverged;
-          result.divergence = Divergence{round_, -1, "loss"};
+          result.divergence = divergence;
         }
       }
       if (result.status == Status::completed && on_round &&
@@ -542,22 +589,6 @@ class Simulation {
     row.time = time_;
     history_.rows.push_back(row);
     return history_.rows.back();
-  }
-
-  static std::string explain(const RunResult& r) {
-    switch (r.status) {
-      case Status::completed:
-        return "completed";
-      case Status::stopped:
-        return "stopped by a callback";
-      case Status::diverged: {
-        const Divergence& d = *r.divergence;
-        const std::string where =
-            d.worker < 0 ? std::string("on the server") : fmt::format("at worker {}", d.worker);
-        return fmt::format("diverged: non-finite {} {} in round {}", d.quantity, where, d.round);
-      }
-    }
-    return {};
   }
 
   Skip skip_;
