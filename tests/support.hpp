@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 namespace laconic::test {
@@ -35,6 +36,18 @@ inline std::filesystem::path write_temp(const std::string& name, const std::stri
   const auto path = dir / name;
   std::ofstream(path, std::ios::binary) << text;
   return path;
+}
+
+// The message of the std::invalid_argument that make() throws, or "accepted" when it throws
+// none: what a constructor refuses, and why.
+template <class F>
+std::string refusal(F&& make) {
+  try {
+    make();
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "accepted";
 }
 
 }  // namespace laconic::test

@@ -8,6 +8,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "support.hpp"
+
 #include <bit>
 #include <cmath>
 #include <limits>

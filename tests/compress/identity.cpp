@@ -22,7 +22,16 @@ TEST_CASE("Identity sends every coordinate as a 32- or 64-bit float", "[compress
     test::check_rejects_non_finite(identity, 5);
     test::check_rejects_truncation(identity, test::awkward_vector(9, 2));
   }
-  CHECK_THROWS_WITH(Identity({.float_bits = 16}), Catch::Contains("identity.float_bits = 16"));
+}
+
+TEST_CASE("Identity: invalid parameters name themselves, their value and the allowed range",
+          "[compress][identity]") {
+  const auto refused = [](int bits) {
+    return test::refusal([&] { Identity{{.float_bits = bits}}; });
+  };
+  CHECK_THAT(refused(16), Catch::Contains("identity.float_bits = 16: must be 32 or 64"));
+  CHECK(refused(32) == "accepted");
+  CHECK(refused(64) == "accepted");
 }
 
 TEST_CASE("Identity's wire is the little-endian floats in coordinate order",

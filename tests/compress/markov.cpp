@@ -96,3 +96,20 @@ TEST_CASE("Markov with an exact start sends w_0 as floats, then innovations",
   zero.send(fresh, w0, out, rng);
   CHECK(out == vec({0, 0, 3, 0}));
 }
+
+TEST_CASE("Markov: invalid parameters name themselves, their value and the allowed range",
+          "[compress][markov]") {
+  using Catch::Contains;
+  using Params = Markov<compress::Uniform>::Params;
+  using Start = Markov<compress::Uniform>::Start;
+  const auto refused = [](Params params) {
+    return test::refusal([&] { Markov<compress::Uniform>{params}; });
+  };
+  CHECK_THAT(refused({.start = static_cast<Start>(2)}),
+             Contains("markov.start = 2: must be zero or exact"));
+  CHECK_THAT(refused({.start = Start::exact, .start_float_bits = 16}),
+             Contains("markov.start_float_bits = 16: must be 32 or 64"));
+  CHECK_THAT(refused({.compressor = {.bits = 0}}), Contains("uniform.bits = 0: must be in 1..31"));
+  CHECK(refused({.compressor = {.bits = 1}, .start = Start::exact, .start_float_bits = 64}) ==
+        "accepted");
+}

@@ -474,11 +474,19 @@ TEST_CASE("Qsgd gamma codes of every length round-trip", "[compress][qsgd]") {
   }
 }
 
-TEST_CASE("Qsgd validates its parameters and refuses bad input", "[compress][qsgd]") {
-  CHECK_THROWS_WITH(Qsgd({.levels = 0}), Catch::Contains("qsgd.levels = 0"));
-  CHECK_THROWS_WITH(Qsgd({.levels = (1 << 20) + 1}), Catch::Contains("qsgd.levels"));
-  CHECK_NOTHROW(Qsgd({.levels = 1 << 20}));
-  CHECK_THROWS_WITH(Qsgd({.encoding = static_cast<Encoding>(7)}), Catch::Contains("qsgd.encoding"));
+TEST_CASE("Qsgd: invalid parameters name themselves, their value and the allowed range",
+          "[compress][qsgd]") {
+  using Catch::Contains;
+  const auto refused = [](Qsgd::Params params) { return test::refusal([&] { Qsgd{params}; }); };
+  CHECK_THAT(refused({.levels = 0}), Contains("qsgd.levels = 0: must be in 1..1048576"));
+  CHECK_THAT(refused({.levels = (1 << 20) + 1}), Contains("qsgd.levels = 1048577: must be in 1.."));
+  CHECK_THAT(refused({.encoding = static_cast<Encoding>(7)}),
+             Contains("qsgd.encoding = 7: must be fixed, elias or cheaper"));
+  CHECK(refused({.levels = 1, .encoding = Encoding::fixed}) == "accepted");
+  CHECK(refused({.levels = 1 << 20}) == "accepted");
+}
+
+TEST_CASE("Qsgd refuses bad input", "[compress][qsgd]") {
   CHECK(Qsgd().describe() == "qsgd(s=1, cheaper)");
   CHECK(Qsgd({.levels = 4, .encoding = Encoding::elias}).describe() == "qsgd(s=4, elias)");
   for (const Encoding encoding : all_encodings) {

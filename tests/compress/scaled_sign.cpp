@@ -150,8 +150,14 @@ TEST_CASE("ScaledSign rejects malformed messages and bad input", "[compress][sca
   CHECK_THROWS_AS(ScaledSign({.float_bits = 64}).encode(huge, rng), std::domain_error);
 }
 
-TEST_CASE("ScaledSign validates its parameters", "[compress][scaled_sign]") {
-  CHECK_THROWS_WITH(ScaledSign({.float_bits = 16}), Catch::Contains("scaled_sign.float_bits = 16"));
+TEST_CASE("ScaledSign: invalid parameters name themselves, their value and the allowed range",
+          "[compress][scaled_sign]") {
+  const auto refused = [](int bits) {
+    return test::refusal([&] { ScaledSign{{.float_bits = bits}}; });
+  };
+  CHECK_THAT(refused(16), Catch::Contains("scaled_sign.float_bits = 16: must be 32 or 64"));
+  CHECK(refused(32) == "accepted");
+  CHECK(refused(64) == "accepted");
   CHECK(ScaledSign().describe() == "scaled_sign(fp32)");
   CHECK(ScaledSign({.float_bits = 64}).describe() == "scaled_sign(fp64)");
   CHECK_FALSE(ScaledSign().unbiased());

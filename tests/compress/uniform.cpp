@@ -185,9 +185,19 @@ TEST_CASE("Uniform decode rejects corrupted messages", "[compress][uniform]") {
   CHECK_THROWS_AS(uniform.decode(Message{}, out), DecodeError);
 }
 
-TEST_CASE("Uniform validates its parameters and refuses bad input", "[compress][uniform]") {
-  CHECK_THROWS_WITH(Uniform({.bits = 0}), Catch::Contains("uniform.bits = 0"));
-  CHECK_THROWS_WITH(Uniform({.bits = 32}), Catch::Contains("uniform.bits = 32"));
+TEST_CASE("Uniform: invalid parameters name themselves, their value and the allowed range",
+          "[compress][uniform]") {
+  using Catch::Contains;
+  const auto refused = [](Uniform::Params params) {
+    return test::refusal([&] { Uniform{params}; });
+  };
+  CHECK_THAT(refused({.bits = 0}), Contains("uniform.bits = 0: must be in 1..31"));
+  CHECK_THAT(refused({.bits = 32}), Contains("uniform.bits = 32: must be in 1..31"));
+  CHECK(refused({.bits = 1}) == "accepted");
+  CHECK(refused({.bits = 31}) == "accepted");
+}
+
+TEST_CASE("Uniform refuses bad input", "[compress][uniform]") {
   CHECK(Uniform().params().bits == 4);
   CHECK(Uniform().describe() == "uniform(b=4)");
   const Uniform uniform;

@@ -41,7 +41,7 @@ class Markov {
 
   Markov() : Markov(Params{}) {}
   explicit Markov(const Params& params)
-      : params_(params),
+      : params_(validated(params)),
         compressor_(params.compressor),
         first_(Identity::Params{.float_bits = params.start_float_bits}) {}
 
@@ -104,6 +104,15 @@ class Markov {
 
  private:
   bool sends_exact(const State& s) const { return params_.start == Start::exact && !s.started; }
+
+  // Before first_ is built, so that a bad width is named as Markov's, not Identity's.
+  static const Params& validated(const Params& params) {
+    const int start = static_cast<int>(params.start);
+    require_param(start == 0 || start == 1, "markov.start", start, "zero or exact");
+    require_param(params.start_float_bits == 32 || params.start_float_bits == 64,
+                  "markov.start_float_bits", params.start_float_bits, "32 or 64");
+    return params;
+  }
 
   Params params_;
   C compressor_;
