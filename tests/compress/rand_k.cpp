@@ -328,12 +328,23 @@ TEST_CASE("RandK rejects malformed messages and non-finite input", "[compress][r
   CHECK_THROWS_WITH(scaled64.decode(message, y), Catch::Contains("overflows"));
 }
 
-TEST_CASE("RandK validates its parameters", "[compress][rand_k]") {
-  CHECK_THROWS_WITH(RandK(), Catch::Contains("rand_k.k = 0"));
-  CHECK_THROWS_WITH(RandK({.k = 2, .fraction = 0.5}), Catch::Contains("rand_k.fraction = 0.5"));
-  CHECK_THROWS_WITH(RandK({.fraction = 2}), Catch::Contains("rand_k.fraction = 2"));
-  CHECK_THROWS_WITH(RandK({.k = -3}), Catch::Contains("rand_k.k = -3"));
-  CHECK_THROWS_WITH(RandK({.k = 1, .float_bits = 8}), Catch::Contains("rand_k.float_bits = 8"));
+TEST_CASE("RandK: invalid parameters name themselves, their value and the allowed range",
+          "[compress][rand_k]") {
+  using Catch::Contains;
+  const auto refused = [](RandK::Params params) { return test::refusal([&] { RandK{params}; }); };
+  CHECK_THAT(refused({}), Contains("rand_k.k = 0: must be ≥ 1, or set rand_k.fraction"));
+  CHECK_THAT(refused({.k = 2, .fraction = 0.5}),
+             Contains("rand_k.fraction = 0.5: must be 0 when rand_k.k is set"));
+  CHECK_THAT(refused({.fraction = 2}), Contains("rand_k.fraction = 2: must be in (0, 1]"));
+  CHECK_THAT(refused({.fraction = std::nan("")}), Contains("rand_k.fraction = nan: must be in"));
+  CHECK_THAT(refused({.k = -3}), Contains("rand_k.k = -3: must be ≥ 1"));
+  CHECK_THAT(refused({.k = 1, .float_bits = 8}),
+             Contains("rand_k.float_bits = 8: must be 32 or 64"));
+  CHECK(refused({.k = 1, .scaled = true, .shared_seed = true, .float_bits = 64}) == "accepted");
+  CHECK(refused({.fraction = 1}) == "accepted");
+  CHECK_THAT(test::refusal([] { compress::require_dimension(RandK({.k = 6}), 5); }),
+             Contains("rand_k.k = 6: must be at most the dimension p = 5"));
+  CHECK(test::refusal([] { compress::require_dimension(RandK({.k = 5}), 5); }) == "accepted");
   const RandK rand({.k = 6, .shared_seed = true});
   Vector x = Vector::Ones(5);
   RandomStream rng(0, Purpose::compress);

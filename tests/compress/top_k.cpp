@@ -1,3 +1,5 @@
+#include <laconic/compress/error_feedback.hpp>
+#include <laconic/compress/markov.hpp>
 #include <laconic/compress/top_k.hpp>
 
 #include "compress/fixtures.hpp"
@@ -283,21 +285,42 @@ TEST_CASE("TopK refuses non-finite input and values beyond the float range", "[c
   CHECK(out[2] == 1e300);
 }
 
-TEST_CASE("TopK validates its parameters", "[compress][top_k]") {
-  CHECK_THROWS_WITH(TopK(), Catch::Contains("top_k.k = 0") && Catch::Contains("top_k.fraction"));
-  CHECK_THROWS_AS(TopK(), std::invalid_argument);
-  CHECK_THROWS_WITH(TopK({.k = -1}), Catch::Contains("top_k.k = -1"));
-  CHECK_THROWS_WITH(TopK({.k = 5, .fraction = 0.1}),
-                    Catch::Contains("top_k.fraction = 0.1") && Catch::Contains("top_k.k = 5"));
-  CHECK_THROWS_WITH(TopK({.fraction = 1.5}), Catch::Contains("top_k.fraction = 1.5"));
-  CHECK_THROWS_WITH(TopK({.fraction = -0.1}), Catch::Contains("top_k.fraction = -0.1"));
-  CHECK_THROWS_WITH(TopK({.fraction = std::numeric_limits<double>::quiet_NaN()}),
-                    Catch::Contains("top_k.fraction = nan"));
-  CHECK_THROWS_WITH(TopK({.k = 1, .float_bits = 16}), Catch::Contains("top_k.float_bits = 16"));
-  CHECK_NOTHROW(TopK({.fraction = 1}));
+TEST_CASE("TopK: invalid parameters name themselves, their value and the allowed range",
+          "[compress][top_k]") {
+  using Catch::Contains;
+  const auto refused = [](TopK::Params params) { return test::refusal([&] { TopK{params}; }); };
+  CHECK_THAT(refused({}), Contains("top_k.k = 0: must be ≥ 1, or set top_k.fraction in (0, 1]"));
+  CHECK_THAT(refused({.k = -1}), Contains("top_k.k = -1: must be ≥ 1"));
+  CHECK_THAT(refused({.k = 5, .fraction = 0.1}),
+             Contains("top_k.fraction = 0.1: must be 0 when top_k.k is set"));
+  CHECK_THAT(refused({.fraction = 1.5}), Contains("top_k.fraction = 1.5: must be in (0, 1]"));
+  CHECK_THAT(refused({.fraction = -0.1}), Contains("top_k.fraction = -0.1: must be in (0, 1]"));
+  CHECK_THAT(refused({.fraction = std::nan("")}), Contains("top_k.fraction = nan: must be in"));
+  CHECK_THAT(refused({.k = 1, .float_bits = 16}),
+             Contains("top_k.float_bits = 16: must be 32 or 64"));
+  CHECK(refused({.k = 1, .float_bits = 64}) == "accepted");
+  CHECK(refused({.fraction = 1}) == "accepted");
+  CHECK(refused({.fraction = 5e-324}) == "accepted");
 
-  // k > p is known only at encode time.
+  // k > p is refused where p is known: by count(), and by every message.
   const TopK top({.k = 8});
+  CHECK_THAT(test::refusal([&] { top.count(7); }),
+             Contains("top_k.k = 8: must be at most the dimension p = 7"));
+  CHECK(top.count(8) == 8);
+  // Through any channel, before a run starts (compress::require_dimension).
+  CHECK_THAT(
+      test::refusal([] { compress::require_dimension(compress::Stateless<TopK>({.k = 8}), 7); }),
+      Contains("top_k.k = 8: must be at most the dimension p = 7"));
+  CHECK_THAT(test::refusal([] {
+               compress::require_dimension(compress::Markov<TopK>({.compressor = {.k = 8}}), 7);
+             }),
+             Contains("top_k.k = 8: must be at most the dimension p = 7"));
+  CHECK_THAT(test::refusal(
+                 [] { compress::require_dimension(compress::ErrorFeedback<TopK>({.k = 8}), 7); }),
+             Contains("top_k.k = 8"));
+  CHECK(test::refusal([] {
+          compress::require_dimension(compress::ErrorFeedback<TopK>({.k = 7}), 7);
+        }) == "accepted");
   Vector x = Vector::Ones(7);
   Vector out(7);
   RandomStream rng(0, Purpose::compress);

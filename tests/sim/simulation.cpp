@@ -1,3 +1,5 @@
+#include <laconic/compress/rand_k.hpp>
+#include <laconic/compress/top_k.hpp>
 #include <laconic/methods.hpp>
 #include <laconic/sim/simulation.hpp>
 
@@ -252,6 +254,37 @@ TEST_CASE("invalid parameters name themselves, their value and the allowed range
                sim::Simulation(Sgd{.uplink = {.float_bits = 16}}, workers, Vector::Zero(2));
              }),
              Catch::Contains("identity.float_bits = 16") && Catch::Contains("32 or 64"));
+
+  // Every field of Options (seed, label and test_accuracy take any value; cost: cost_model.cpp).
+  const auto options = [&](sim::Options o) {
+    return error_of([&] { sim::Simulation(Sgd{}, workers, Vector::Zero(2), o); });
+  };
+  CHECK_THAT(options({.rounds = -1}), Catch::Contains("rounds = -1: must be >= 0"));
+  CHECK_THAT(options({.threads = 0}), Catch::Contains("threads = 0: must be in [1, 1024]"));
+  CHECK_THAT(options({.threads = 1025}), Catch::Contains("threads = 1025: must be in [1, 1024]"));
+  CHECK_THAT(options({.record_every = 0}), Catch::Contains("record_every = 0: must be >= 1"));
+  CHECK_THAT(options({.eval_every = 0}), Catch::Contains("eval_every = 0: must be >= 1"));
+  CHECK_THAT(options({.stop_after_loss_rises = -1}),
+             Catch::Contains("stop_after_loss_rises = -1: must be >= 0"));
+  CHECK(options({.rounds = 0, .threads = 1, .record_every = 1, .eval_every = 1}) == "no error");
+
+  // k > p is refused when the run is set up, on either link, not at its first message.
+  CHECK(error_of([&] {
+          sim::Simulation(CompressedSgd<compress::TopK>{.uplink = {.k = 3}}, workers,
+                          Vector::Zero(2));
+        }) == "invalid parameter top_k.k = 3: must be at most the dimension p = 2");
+  using Sparse = CdAdam<compress::RandK>;
+  CHECK_THAT(error_of([&] {
+               sim::Simulation(
+                   Sparse{.uplink = {.compressor = {.k = 2}}, .downlink = {.compressor = {.k = 3}}},
+                   workers, Vector::Zero(2));
+             }),
+             Catch::Contains("rand_k.k = 3: must be at most the dimension p = 2"));
+  CHECK(error_of([&] {
+          sim::Simulation(
+              Sparse{.uplink = {.compressor = {.k = 2}}, .downlink = {.compressor = {.k = 2}}},
+              workers, Vector::Zero(2));
+        }) == "no error");
 }
 
 TEST_CASE("the CSV names what ran and holds one row per record", "[sim]") {

@@ -69,4 +69,13 @@ inline void require_float_bits(int bits, std::string_view compressor) {
                 "32 or 64");
 }
 
+// Refuses parameters that cannot serve dimension p (k > p for top-k and rand-k), with the
+// compressor's own message, for a link (compressor or channel) about to carry p-vectors: a
+// run then fails when it is set up rather than at its first message.
+template <class L>
+void require_dimension(const L& link, Index p) {
+  if constexpr (requires { link.compressor(); }) require_dimension(link.compressor(), p);
+  if constexpr (requires { link.count(p); }) static_cast<void>(link.count(p));
+}
+
 }  // namespace laconic::compress

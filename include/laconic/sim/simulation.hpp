@@ -180,8 +180,7 @@ class Simulation {
         theta_(std::move(theta0)),
         options_(std::move(options)),
         ledger_(static_cast<Index>(workers_.size())),
-        pool_(options_.threads) {
-    options_.validate();
+        pool_((options_.validate(), options_.threads)) {  // validated before threads start
     require_param(!workers_.empty(), "workers.size()", workers_.size(), ">= 1");
     const Index p = theta_.size();
     Index largest = 0;
@@ -196,6 +195,8 @@ class Simulation {
       largest = std::max(largest, w.size());
     }
     require_param(theta_.allFinite(), "theta0", "a non-finite entry", "finite");
+    compress::require_dimension(uplink_, p);
+    compress::require_dimension(downlink_, p);
     const server::Participation& participation = server_.params().participation;
     participation.validate(static_cast<Index>(workers_.size()));
     if (!participation.is_all()) {
