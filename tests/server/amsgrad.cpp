@@ -4,6 +4,9 @@
 #include <catch2/catch.hpp>
 
 #include "skip/fixtures.hpp"
+#include "support.hpp"
+
+#include <cmath>
 
 #include <vector>
 
@@ -95,8 +98,23 @@ TEST_CASE("CD-Adam's baselines run and count their messages", "[server]") {
   }
 }
 
-TEST_CASE("AMSGrad's parameters are validated", "[server]") {
-  CHECK_THROWS_WITH(server::Amsgrad({.beta1 = 1}), Catch::Contains("beta1 = 1"));
-  CHECK_THROWS_WITH(server::Amsgrad({.beta2 = -0.1}), Catch::Contains("beta2 = -0.1"));
-  CHECK_THROWS_WITH(server::Amsgrad({.nu = 0}), Catch::Contains("nu = 0"));
+TEST_CASE("AMSGrad: invalid parameters name themselves, their value and the allowed range",
+          "[server]") {
+  using Catch::Contains;
+  const auto refused = [](server::Amsgrad::Params p) {
+    return test::refusal([&] { server::Amsgrad{p}; });
+  };
+  const double nan = std::nan("");
+  CHECK_THAT(refused({.beta1 = 1}), Contains("beta1 = 1: must be in [0, 1)"));
+  CHECK_THAT(refused({.beta1 = -0.1}), Contains("beta1 = -0.1: must be in [0, 1)"));
+  CHECK_THAT(refused({.beta1 = nan}), Contains("beta1 = nan: must be in [0, 1)"));
+  CHECK_THAT(refused({.beta2 = -0.1}), Contains("beta2 = -0.1: must be in [0, 1)"));
+  CHECK_THAT(refused({.beta2 = nan}), Contains("beta2 = nan: must be in [0, 1)"));
+  CHECK_THAT(refused({.nu = 0}), Contains("nu = 0: must be positive and finite"));
+  CHECK_THAT(refused({.nu = nan}), Contains("nu = nan: must be positive and finite"));
+  CHECK_THAT(refused({.step = server::StepSize::constant(nan)}), Contains("step.eta = nan"));
+  CHECK_THAT(refused({.batch = server::Batch::of(0)}), Contains("batch.samples = 0"));
+  CHECK(refused({.beta1 = 0, .beta2 = 0, .nu = 5e-324}) == "accepted");
+  CHECK(refused({.beta1 = std::nextafter(1.0, 0.0), .beta2 = std::nextafter(1.0, 0.0)}) ==
+        "accepted");
 }

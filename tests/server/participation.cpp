@@ -1,6 +1,11 @@
+#include <laconic/server/amsgrad.hpp>
 #include <laconic/server/participation.hpp>
+#include <laconic/server/periodic_average.hpp>
+#include <laconic/server/sgd.hpp>
 
 #include <catch2/catch.hpp>
+
+#include "support.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -61,11 +66,34 @@ TEST_CASE("stragglers: each worker is available with probability q", "[server]")
   for (int c : count) CHECK(std::abs(c - trials * 0.3) < 4.5 * sd);
 }
 
-TEST_CASE("participation parameters are validated against the number of workers", "[server]") {
-  CHECK_THROWS_WITH(Participation::sample(0).validate(10),
-                    Catch::Contains("participation.count = 0"));
-  CHECK_THROWS_WITH(Participation::sample(11).validate(10), Catch::Contains("in 1..10"));
-  CHECK_THROWS_WITH(Participation::available(1.5).validate(10),
-                    Catch::Contains("participation.probability = 1.5"));
-  CHECK_NOTHROW(Participation::sample(10).validate(10));
+TEST_CASE("Participation: invalid parameters name themselves, their value and the allowed range",
+          "[server]") {
+  using Catch::Contains;
+  // Without n, as the server updates' constructors check; with n, as a run's set-up does.
+  const auto alone = [](Participation p) { return test::refusal([&] { p.validate(); }); };
+  const auto of_10 = [](Participation p) { return test::refusal([&] { p.validate(10); }); };
+  CHECK_THAT(alone(Participation::sample(0)), Contains("participation.count = 0: must be >= 1"));
+  CHECK_THAT(of_10(Participation::sample(0)), Contains("participation.count = 0: must be >= 1"));
+  CHECK_THAT(of_10(Participation::sample(11)),
+             Contains("participation.count = 11: must be in 1..10"));
+  CHECK_THAT(alone(Participation::available(1.5)),
+             Contains("participation.probability = 1.5: must be in [0, 1]"));
+  CHECK_THAT(of_10(Participation::available(-0.1)), Contains("participation.probability = -0.1"));
+  CHECK_THAT(alone(Participation::available(std::nan(""))),
+             Contains("participation.probability = nan: must be in [0, 1]"));
+  CHECK_THAT(alone({.kind = static_cast<Participation::Kind>(3)}),
+             Contains("participation.kind = 3: must be all, sample or available"));
+  CHECK(alone(Participation::sample(11)) == "accepted");  // n is not known yet
+  CHECK(of_10(Participation::sample(10)) == "accepted");
+  CHECK(of_10(Participation::sample(1)) == "accepted");
+  CHECK(of_10(Participation::available(0)) == "accepted");
+  CHECK(of_10(Participation::available(1)) == "accepted");
+  // Every server update's constructor checks what it can.
+  CHECK_THAT(test::refusal([] { server::Sgd{{.participation = Participation::sample(0)}}; }),
+             Contains("participation.count = 0"));
+  CHECK_THAT(test::refusal([] { server::Amsgrad{{.participation = Participation::available(2)}}; }),
+             Contains("participation.probability = 2"));
+  CHECK_THAT(
+      test::refusal([] { server::PeriodicAverage{{.participation = Participation::sample(-1)}}; }),
+      Contains("participation.count = -1"));
 }

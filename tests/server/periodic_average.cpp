@@ -5,6 +5,7 @@
 
 #include "sim/fixtures.hpp"
 #include "skip/fixtures.hpp"
+#include "support.hpp"
 
 #include <cmath>
 #include <limits>
@@ -109,9 +110,16 @@ TEST_CASE("a non-finite local gradient stops the run at that worker and round", 
   CHECK(result.history.rows.size() == 2);  // θ^0 and θ^1 are kept
 }
 
-TEST_CASE("periodic averaging's parameters are validated", "[server]") {
-  CHECK_THROWS_WITH(server::PeriodicAverage({.local_steps = 0}),
-                    Catch::Contains("local_steps = 0"));
+TEST_CASE("PeriodicAverage: invalid parameters name themselves, their value and the allowed range",
+          "[server]") {
+  using Catch::Contains;
+  const auto refused = [](server::PeriodicAverage::Params p) {
+    return test::refusal([&] { server::PeriodicAverage{p}; });
+  };
+  CHECK_THAT(refused({.local_steps = 0}), Contains("local_steps = 0: must be >= 1"));
+  CHECK_THAT(refused({.step = server::StepSize::constant(-1)}), Contains("step.eta = -1"));
+  CHECK_THAT(refused({.batch = server::Batch::share(2)}), Contains("batch.fraction = 2"));
+  CHECK(refused({.local_steps = 1}) == "accepted");
   const LocalSgd too_many{.server = {.participation = server::Participation::sample(3)}};
   CHECK_THROWS_WITH(sim::Simulation(too_many, two_points(), Vector::Zero(1)),
                     Catch::Contains("participation.count = 3"));

@@ -36,6 +36,7 @@ class Amsgrad {
   explicit Amsgrad(const Params& params) : params_(params) {
     params_.step.validate();
     params_.batch.validate();
+    params_.participation.validate();
     require_param(params_.beta1 >= 0 && params_.beta1 < 1, "beta1", params_.beta1, "in [0, 1)");
     require_param(params_.beta2 >= 0 && params_.beta2 < 1, "beta2", params_.beta2, "in [0, 1)");
     require_positive_finite("nu", params_.nu);

@@ -29,15 +29,22 @@ struct Participation {
   static Participation sample(Index r) { return {.kind = Kind::sample, .count = r}; }
   static Participation available(double q) { return {.kind = Kind::available, .probability = q}; }
 
-  // `workers` is n, known once the run is set up.
-  void validate(Index workers) const {
-    if (kind == Kind::sample) {
-      require_param(count >= 1 && count <= workers, "participation.count", count,
-                    fmt::format("in 1..{} (the number of workers)", workers));
-    }
+  // What can be checked before n is known: by the server update's constructor.
+  void validate() const {
+    const int k = static_cast<int>(kind);
+    require_param(k >= 0 && k <= 2, "participation.kind", k, "all, sample or available");
+    if (kind == Kind::sample) require_param(count >= 1, "participation.count", count, ">= 1");
     if (kind == Kind::available) {
       require_param(probability >= 0 && probability <= 1, "participation.probability", probability,
                     "in [0, 1]");
+    }
+  }
+  // `workers` is n, known once the run is set up.
+  void validate(Index workers) const {
+    validate();
+    if (kind == Kind::sample) {
+      require_param(count <= workers, "participation.count", count,
+                    fmt::format("in 1..{} (the number of workers)", workers));
     }
   }
   bool is_all() const { return kind == Kind::all || (kind == Kind::available && probability == 1); }

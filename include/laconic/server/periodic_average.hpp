@@ -32,6 +32,7 @@ class PeriodicAverage {
   explicit PeriodicAverage(const Params& params) : params_(params) {
     params_.step.validate();
     params_.batch.validate();
+    params_.participation.validate();
     require_param(params_.local_steps >= 1, "local_steps", params_.local_steps, ">= 1");
   }
 

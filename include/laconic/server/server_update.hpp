@@ -59,6 +59,9 @@ struct StepSize {
         require_positive_finite("step.mu", mu);
         require_positive_finite("step.K0", K0);
         break;
+      default:
+        require_param(false, "step.kind", static_cast<int>(kind),
+                      "constant, inverse_time or strongly_convex");
     }
   }
 
@@ -100,6 +103,8 @@ struct Batch {
   static Batch share(double fraction) { return {.kind = Kind::fraction, .fraction = fraction}; }
 
   void validate() const {
+    const int k = static_cast<int>(kind);
+    require_param(k >= 0 && k <= 2, "batch.kind", k, "full, samples or fraction");
     if (kind == Kind::samples) require_param(samples >= 1, "batch.samples", samples, ">= 1");
     if (kind == Kind::fraction) {
       require_param(fraction > 0 && fraction <= 1, "batch.fraction", fraction, "in (0, 1]");

@@ -23,6 +23,7 @@ class Sgd {
   explicit Sgd(const Params& params) : params_(params) {
     params_.step.validate();
     params_.batch.validate();
+    params_.participation.validate();
   }
 
   const Params& params() const { return params_; }
