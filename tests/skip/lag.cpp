@@ -4,6 +4,9 @@
 #include <catch2/catch.hpp>
 
 #include "sim/fixtures.hpp"
+#include "support.hpp"
+
+#include <cmath>
 
 #include <vector>
 
@@ -85,4 +88,20 @@ TEST_CASE("LAG-PS without smoothness constants says what it needs", "[skip]") {
   CHECK_THROWS_WITH(simulate(method, 1), Catch::Contains("LagPs needs each worker's smoothness"));
   const LagPs wrong{.skip = {.smoothness = {1.0}}};
   CHECK_THROWS_WITH(simulate(wrong, 1), Catch::Contains("smoothness.size() = 1"));
+}
+
+TEST_CASE("LAG: invalid parameters name themselves, their value and the allowed range", "[skip]") {
+  using Catch::Contains;
+  const auto wk = [](skip::LagThreshold t) { return test::refusal([&] { skip::LagWk{t}; }); };
+  const auto ps = [](skip::LagPs::Params p) { return test::refusal([&] { skip::LagPs{p}; }); };
+  CHECK_THAT(wk({.D = 0}), Contains("D = 0: must be >= 1"));
+  CHECK_THAT(wk({.xi = -0.5}), Contains("xi = -0.5: must be >= 0 and finite"));
+  CHECK_THAT(wk({.xi = std::nan("")}), Contains("xi = nan: must be >= 0 and finite"));
+  CHECK_THAT(wk({.c = -1.0}), Contains("c = -1: must be >= 0 and finite"));
+  CHECK_THAT(wk({.c = std::nan("")}), Contains("c = nan: must be >= 0 and finite"));
+  CHECK(wk({.D = 1, .xi = 0.0, .c = 0.0}) == "accepted");
+  CHECK_THAT(ps({.threshold = {.D = 0}}), Contains("D = 0: must be >= 1"));
+  CHECK_THAT(ps({.smoothness = {1, -2}}), Contains("smoothness[1] = -2: must be >= 0 and finite"));
+  CHECK_THAT(ps({.smoothness = {std::nan("")}}), Contains("smoothness[0] = nan: must be >= 0"));
+  CHECK(ps({.threshold = {.D = 1}, .smoothness = {0, 2}}) == "accepted");
 }

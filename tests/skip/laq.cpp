@@ -4,8 +4,10 @@
 #include <catch2/catch.hpp>
 
 #include "skip/fixtures.hpp"
+#include "support.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 using namespace laconic;
@@ -119,9 +121,17 @@ TEST_CASE("without quantization error and warm-up averaging, LAQ is LAG-WK", "[s
   CHECK(a.ledger.total().uploads < M * 200 / 2);
 }
 
-TEST_CASE("LAQ's parameters are validated", "[skip]") {
-  CHECK_THROWS_WITH(skip::Laq({.t_bar = -1}), Catch::Contains("t_bar = -1"));
-  CHECK_THROWS_WITH(skip::Laq({.error_weight = -1}), Catch::Contains("error_weight = -1"));
-  CHECK_THROWS_WITH(skip::Laq({.threshold = {.D = 0}}), Catch::Contains("D = 0"));
-  CHECK_THROWS_WITH(skip::Laq({.threshold = {.xi = -0.5}}), Catch::Contains("xi = -0.5"));
+TEST_CASE("LAQ: invalid parameters name themselves, their value and the allowed range", "[skip]") {
+  using Catch::Contains;
+  const auto refused = [](skip::Laq::Params p) { return test::refusal([&] { skip::Laq{p}; }); };
+  CHECK_THAT(refused({.t_bar = -1}), Contains("t_bar = -1: must be >= 0"));
+  CHECK_THAT(refused({.error_weight = -1}), Contains("error_weight = -1: must be >= 0 and finite"));
+  CHECK_THAT(refused({.error_weight = std::nan("")}), Contains("error_weight = nan: must be >= 0"));
+  CHECK_THAT(refused({.threshold = {.D = 0}}), Contains("D = 0: must be >= 1"));
+  CHECK_THAT(refused({.threshold = {.xi = -0.5}}), Contains("xi = -0.5: must be >= 0 and finite"));
+  CHECK_THAT(refused({.threshold = {.c = std::nan("")}}), Contains("c = nan: must be >= 0"));
+  CHECK(refused({.threshold = {.D = 1, .xi = 0.0, .c = 0.0},
+                 .t_bar = 0,
+                 .error_weight = 0,
+                 .average_warmup = false}) == "accepted");
 }

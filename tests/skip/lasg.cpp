@@ -237,13 +237,31 @@ TEST_CASE("the lazy aggregate stays the mean of the latest contributions over 1e
   CHECK(result.ledger.total().uploads < workers * 100'000 / 2);
 }
 
-TEST_CASE("LASG's parameters are validated", "[skip]") {
-  CHECK_THROWS_WITH(skip::LasgWk2({.D = 0}), Catch::Contains("D = 0"));
-  CHECK_THROWS_WITH(skip::LasgWk1({.d_max = 0}), Catch::Contains("d_max = 0"));
-  CHECK_THROWS_WITH(skip::LasgPs({.threshold = {.c = -1.0}}), Catch::Contains("c = -1"));
-  CHECK_THROWS_WITH(skip::LasgPse({.initial_estimate = -1}),
-                    Catch::Contains("initial_estimate = -1"));
-  CHECK_THROWS_WITH(skip::LasgPse({.estimate_bits = 16}), Catch::Contains("estimate_bits = 16"));
+TEST_CASE("LASG: invalid parameters name themselves, their value and the allowed range", "[skip]") {
+  using Catch::Contains;
+  using skip::LasgThreshold;
+  const auto wk1 = [](LasgThreshold t) { return test::refusal([&] { skip::LasgWk1{t}; }); };
+  const auto wk2 = [](LasgThreshold t) { return test::refusal([&] { skip::LasgWk2{t}; }); };
+  const auto ps = [](skip::LasgPs::Params p) { return test::refusal([&] { skip::LasgPs{p}; }); };
+  const auto pse = [](skip::LasgPse::Params p) { return test::refusal([&] { skip::LasgPse{p}; }); };
+  CHECK_THAT(wk2({.D = 0}), Contains("D = 0: must be >= 1"));
+  CHECK_THAT(wk1({.d_max = 0}), Contains("d_max = 0: must be >= 1"));
+  CHECK_THAT(wk1({.c = -1.0}), Contains("c = -1: must be >= 0 and finite"));
+  CHECK_THAT(wk2({.c = std::nan("")}), Contains("c = nan: must be >= 0 and finite"));
+  CHECK(wk1({.D = 1, .d_max = 1, .c = 0.0}) == "accepted");
+  CHECK(wk2({.D = 1, .d_max = 1, .c = 0.0}) == "accepted");
+  CHECK_THAT(ps({.threshold = {.c = -1.0}}), Contains("c = -1: must be >= 0"));
+  CHECK_THAT(ps({.smoothness = {-1}}), Contains("smoothness[0] = -1: must be >= 0 and finite"));
+  CHECK_THAT(ps({.smoothness = {1, std::nan("")}}), Contains("smoothness[1] = nan: must be >= 0"));
+  CHECK(ps({.threshold = {.D = 1, .d_max = 1}, .smoothness = {0}}) == "accepted");
+  CHECK_THAT(pse({.threshold = {.d_max = 0}}), Contains("d_max = 0: must be >= 1"));
+  CHECK_THAT(pse({.initial_estimate = -1}),
+             Contains("initial_estimate = -1: must be >= 0 and finite"));
+  CHECK_THAT(pse({.initial_estimate = std::nan("")}), Contains("initial_estimate = nan: must be"));
+  CHECK_THAT(pse({.estimate_bits = 16}), Contains("estimate_bits = 16: must be 32 or 64"));
+  CHECK(pse({.threshold = {.D = 1, .d_max = 1, .c = 0.0},
+             .initial_estimate = 0,
+             .estimate_bits = 64}) == "accepted");
 }
 
 TEST_CASE("on ijcnn1, LASG-WK2 and LASG-PSE match SGD's loss with far fewer uploads",

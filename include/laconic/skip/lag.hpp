@@ -92,7 +92,10 @@ class LagPs {
   static constexpr Side side = Side::server;
 
   LagPs() : LagPs(Params{}) {}
-  explicit LagPs(const Params& params) : params_(params) { params_.threshold.validate(); }
+  explicit LagPs(const Params& params) : params_(params) {
+    params_.threshold.validate();
+    require_smoothness(params_.smoothness);
+  }
 
   void start(const Setup& setup) {
     scale_ = params_.threshold.resolve(setup, 10.0);

@@ -177,7 +177,10 @@ class LasgPs {
   static constexpr Side side = Side::server;
 
   LasgPs() : LasgPs(Params{}) {}
-  explicit LasgPs(const Params& params) : params_(params) { params_.threshold.validate(); }
+  explicit LasgPs(const Params& params) : params_(params) {
+    params_.threshold.validate();
+    require_smoothness(params_.smoothness);
+  }
 
   void start(const Setup& setup) {
     window_.start(params_.threshold, setup);
