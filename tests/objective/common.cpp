@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "objective/fixtures.hpp"
+#include "support.hpp"
 
 using namespace laconic;
 using namespace laconic::objective;
@@ -165,4 +166,17 @@ TEST_CASE("max_eigenvalue_gram validates its arguments", "[objective][common]") 
   const double one_step = max_eigenvalue_gram(data::whole(dataset), {.max_iterations = 1});
   CHECK(one_step > 0);
   CHECK(one_step <= test::top_eigen_gram(data::whole(dataset)).value * (1 + 1e-12));
+}
+
+TEST_CASE("PowerIteration: invalid parameters name themselves, their value and the allowed range",
+          "[objective][common]") {
+  using Catch::Contains;
+  const auto dataset = test::random_dataset(Storage::dense, data::Task::regression, 5, 2, 1);
+  const auto refused = [&](PowerIteration settings) {
+    return test::refusal([&] { max_eigenvalue_gram(data::whole(dataset), settings); });
+  };
+  CHECK_THAT(refused({.tolerance = 0}), Contains("tolerance = 0: must be positive and finite"));
+  CHECK_THAT(refused({.tolerance = std::nan("")}), Contains("tolerance = nan: must be positive"));
+  CHECK_THAT(refused({.max_iterations = 0}), Contains("max_iterations = 0: must be >= 1"));
+  CHECK(refused({.tolerance = 5e-324, .max_iterations = 1}) == "accepted");
 }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "objective/fixtures.hpp"
+#include "support.hpp"
 
 using namespace laconic;
 using objective::LeastSquares;
@@ -182,4 +183,16 @@ TEST_CASE("LeastSquares validates its inputs", "[objective][least_squares]") {
   CHECK_THROWS_WITH(
       objective::least_squares_minimizer(std::vector<data::Shard>{data::whole(dataset)}, -1.0),
       Catch::Contains("lambda"));
+}
+
+TEST_CASE("LeastSquares: invalid parameters name themselves, their value and the allowed range",
+          "[objective][least_squares]") {
+  using Catch::Contains;
+  const auto dataset = test::random_dataset(Storage::dense, data::Task::regression, 10, 3, 1);
+  const auto refused = [&](double lambda) {
+    return test::refusal([&] { LeastSquares(data::whole(dataset), {.lambda = lambda}); });
+  };
+  CHECK_THAT(refused(-2), Contains("lambda = -2: must be >= 0 and finite"));
+  CHECK_THAT(refused(std::nan("")), Contains("lambda = nan: must be >= 0 and finite"));
+  CHECK(refused(0) == "accepted");
 }

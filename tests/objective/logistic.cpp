@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "objective/fixtures.hpp"
+#include "support.hpp"
 
 using namespace laconic;
 using objective::Logistic;
@@ -253,4 +254,20 @@ TEST_CASE("Logistic smoothness is the stated constant and an upper bound",
   const double ratio = (gx - gy).norm() / step.norm();
   CHECK(ratio <= smoothness * (1 + 1e-9));
   CHECK(ratio >= smoothness * (1 - 1e-5));
+}
+
+TEST_CASE("Logistic: invalid parameters name themselves, their value and the allowed range",
+          "[objective][logistic]") {
+  using Catch::Contains;
+  const auto binary = test::random_dataset(Storage::dense, data::Task::binary, 10, 3, 1);
+  const auto refused = [&](Logistic::Params p) {
+    return test::refusal([&] { Logistic(data::whole(binary), p); });
+  };
+  CHECK_THAT(refused({.lambda = -1}), Contains("lambda = -1: must be >= 0 and finite"));
+  CHECK_THAT(refused({.lambda = std::nan("")}), Contains("lambda = nan: must be >= 0 and finite"));
+  CHECK_THAT(refused({.lambda = std::numeric_limits<double>::infinity()}),
+             Contains("lambda = inf"));
+  CHECK_THAT(refused({.regularizer = static_cast<Regularizer>(2)}),
+             Contains("regularizer = 2: must be l2 or nonconvex"));
+  CHECK(refused({.lambda = 0, .regularizer = Regularizer::nonconvex}) == "accepted");
 }

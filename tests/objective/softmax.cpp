@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "objective/fixtures.hpp"
+#include "support.hpp"
 
 using namespace laconic;
 using objective::Softmax;
@@ -237,4 +238,16 @@ TEST_CASE("Softmax smoothness is the stated constant and an upper bound", "[obje
     CHECK(ratio <= smoothness * (1 + 1e-9));
     CHECK(ratio >= smoothness * (1 - 1e-5));
   }
+}
+
+TEST_CASE("Softmax: invalid parameters name themselves, their value and the allowed range",
+          "[objective][softmax]") {
+  using Catch::Contains;
+  const auto multiclass = test::random_dataset(Storage::dense, data::Task::multiclass, 10, 3, 1, 3);
+  const auto refused = [&](double lambda) {
+    return test::refusal([&] { Softmax(data::whole(multiclass), {.lambda = lambda}); });
+  };
+  CHECK_THAT(refused(-0.5), Contains("lambda = -0.5: must be >= 0 and finite"));
+  CHECK_THAT(refused(std::nan("")), Contains("lambda = nan: must be >= 0 and finite"));
+  CHECK(refused(0) == "accepted");
 }

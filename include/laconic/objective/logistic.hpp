@@ -34,6 +34,8 @@ class Logistic {
                   "binary (labels +1/-1) for logistic regression");
     require_param(shard_.size() >= 1, "shard.size()", shard_.size(), ">= 1");
     detail::require_lambda(params_.lambda);
+    const int r = static_cast<int>(params_.regularizer);
+    require_param(r == 0 || r == 1, "regularizer", r, "l2 or nonconvex");
   }
 
   Index dim() const { return shard_.dim(); }
