@@ -68,12 +68,24 @@ TEST_CASE("CSV options: header, label column, delimiter, task", "[data][csv]") {
   SECTION("tab-separated") {
     CHECK(parse_csv("1\t2\t1\n3\t4\t-1\n", "t", {.delimiter = '\t'}).cols() == 2);
   }
-  SECTION("invalid options") {
-    CHECK_THROWS_AS(parse_csv("1,1\n", "t", {.skip_lines = -1}), std::invalid_argument);
-    CHECK_THROWS_AS(parse_csv("1,1\n", "t", {.label_column = 2}), std::invalid_argument);
-    CHECK_THROWS_AS(parse_csv("1,1\n", "t", {.delimiter = '.'}), std::invalid_argument);
-    CHECK_THROWS_AS(parse_csv("1,1\n", "t", {.delimiter = 'e'}), std::invalid_argument);
-  }
+}
+
+TEST_CASE("CsvOptions: invalid parameters name themselves, their value and the allowed range",
+          "[data][csv]") {
+  const auto refused = [](CsvOptions o) {
+    return laconic::test::refusal([&] { parse_csv("1,1\n", "t", o); });
+  };
+  CHECK_THAT(refused({.skip_lines = -1}), Contains("skip_lines = -1: must be >= 0"));
+  CHECK_THAT(refused({.task = static_cast<Task>(3)}),
+             Contains("task = 3: must be binary, multiclass or regression"));
+  CHECK_THAT(refused({.label_column = -2}), Contains("label_column = -2: must be >= 0, or -1"));
+  CHECK_THAT(refused({.label_column = 2}),
+             Contains("label_column = 2: must be below the number of fields (2)"));
+  CHECK_THAT(refused({.delimiter = '.'}), Contains("delimiter = .: must be a character that"));
+  CHECK_THAT(refused({.delimiter = 'e'}), Contains("delimiter = e: must be a character that"));
+  CHECK(refused({.skip_lines = 0, .task = Task::regression, .label_column = 1}) == "accepted");
+  CHECK(refused({.label_column = 0}) == "accepted");
+  CHECK(laconic::test::refusal([] { parse_csv("1;1\n", "t", {.delimiter = ';'}); }) == "accepted");
 }
 
 TEST_CASE("malformed CSV names the file, line, column and expectation", "[data][csv]") {

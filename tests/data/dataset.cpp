@@ -53,4 +53,6 @@ TEST_CASE("Dataset refuses labels that do not fit its task", "[data]") {
   CHECK_THROWS_WITH(Dataset(a, labels, Task::multiclass, 1), Contains("num_classes = 1"));
   CHECK_THROWS_WITH(Dataset(a, Vector::Ones(2), Task::regression), Contains("labels.size() = 2"));
   CHECK(Dataset(a, labels, Task::regression).num_classes() == 0);
+  CHECK_THAT(test::refusal([&] { Dataset(a, labels, static_cast<Task>(3)); }),
+             Contains("task = 3: must be binary, multiclass or regression"));
 }

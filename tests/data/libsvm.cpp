@@ -65,7 +65,21 @@ TEST_CASE("a declared number of features sets the width", "[data][libsvm]") {
   const Dataset data = parse_libsvm("1 2:1\n-1 1:1\n", "t", {.num_features = 10});
   CHECK(data.cols() == 10);
   CHECK(parse_libsvm("1 2:1\n-1 1:1\n", "t").cols() == 2);
-  CHECK_THROWS_AS(parse_libsvm("1 1:1", "t", {.num_features = -1}), std::invalid_argument);
+}
+
+TEST_CASE("LibsvmOptions: invalid parameters name themselves, their value and the allowed range",
+          "[data][libsvm]") {
+  const auto refused = [](LibsvmOptions o) {
+    return laconic::test::refusal([&] { parse_libsvm("1 1:1", "t", o); });
+  };
+  CHECK_THAT(refused({.num_features = -1}),
+             Contains("num_features = -1: must be in [0, 2^31 - 1]"));
+  CHECK_THAT(refused({.num_features = Index{1} << 31}),
+             Contains("num_features = 2147483648: must be in [0, 2^31 - 1]"));
+  CHECK_THAT(refused({.task = static_cast<Task>(3)}),
+             Contains("task = 3: must be binary, multiclass or regression"));
+  CHECK(refused({.num_features = 0}) == "accepted");
+  CHECK(refused({.num_features = 1, .task = Task::regression}) == "accepted");
 }
 
 TEST_CASE("LIBSVM binary labels map to -1 and +1", "[data][libsvm]") {

@@ -83,19 +83,26 @@ TEST_CASE("contiguous split: n / M rows each, remainder to the last worker", "[d
   for (const auto& shard : each) CHECK(shard.size() == 1);
 }
 
-TEST_CASE("partition validates its parameters", "[data][partition]") {
+TEST_CASE("PartitionParams: invalid parameters name themselves, their value and the allowed range",
+          "[data][partition]") {
+  using Catch::Matchers::Contains;
   const auto data = traceable(10);
-  CHECK_THROWS_AS(partition(data, {.workers = 0}), std::invalid_argument);
-  CHECK_THROWS_WITH(partition(data, {.workers = 11}), Catch::Matchers::Contains("workers = 11") &&
-                                                          Catch::Matchers::Contains("[1, 10]"));
-  CHECK_THROWS_WITH(
-      partition(data, {.workers = 2, .split = Split::label_skewed, .shards_per_worker = 0}),
-      Catch::Matchers::Contains("shards_per_worker = 0"));
-  CHECK_THROWS_WITH(
-      partition(data, {.workers = 4, .split = Split::label_skewed, .shards_per_worker = 3}),
-      Catch::Matchers::Contains("workers * shards_per_worker = 12"));
-  CHECK_NOTHROW(
-      partition(data, {.workers = 5, .split = Split::label_skewed, .shards_per_worker = 2}));
+  const auto refused = [&](PartitionParams p) {
+    return laconic::test::refusal([&] { partition(data, p); });
+  };
+  CHECK_THAT(refused({.workers = 0}), Contains("workers = 0: must be in [1, 10]"));
+  CHECK_THAT(refused({.workers = 11}), Contains("workers = 11: must be in [1, 10]"));
+  CHECK_THAT(refused({.workers = 1, .split = static_cast<Split>(3)}),
+             Contains("split = 3: must be contiguous, iid or label_skewed"));
+  CHECK_THAT(refused({.workers = 2, .split = Split::label_skewed, .shards_per_worker = 0}),
+             Contains("shards_per_worker = 0: must be >= 1"));
+  CHECK_THAT(refused({.workers = 4, .split = Split::label_skewed, .shards_per_worker = 3}),
+             Contains("workers * shards_per_worker = 12: must be <= 10"));
+  CHECK(refused({.workers = 5, .split = Split::label_skewed, .shards_per_worker = 2}) ==
+        "accepted");
+  CHECK(refused({.workers = 10, .split = Split::iid, .seed = 3}) == "accepted");
+  CHECK(refused({.workers = 1, .split = Split::label_skewed, .shards_per_worker = 1}) ==
+        "accepted");
   CHECK_THROWS_AS(partition(nullptr, {.workers = 1}), std::invalid_argument);
 }
 

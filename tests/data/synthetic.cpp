@@ -108,17 +108,34 @@ TEST_CASE("synthetic least squares data", "[data][synthetic]") {
   CHECK(make_least_squares().data->rows() == 1000);
 }
 
-TEST_CASE("synthetic generators validate their parameters", "[data][synthetic]") {
+TEST_CASE("synthetic: invalid parameters name themselves, their value and the allowed range",
+          "[data][synthetic]") {
+  using Catch::Matchers::Contains;
+  using laconic::test::refusal;
   const double nan = std::numeric_limits<double>::quiet_NaN();
-  CHECK_THROWS_AS(make_logistic({.samples = 0}), std::invalid_argument);
-  CHECK_THROWS_AS(make_logistic({.features = 0}), std::invalid_argument);
-  CHECK_THROWS_AS(make_logistic({.noise = -0.1}), std::invalid_argument);
-  CHECK_THROWS_AS(make_logistic({.noise = 1.5}), std::invalid_argument);
-  CHECK_THROWS_AS(make_logistic({.noise = nan}), std::invalid_argument);
-  CHECK_THROWS_AS(make_multiclass_logistic({.classes = 1}), std::invalid_argument);
-  CHECK_THROWS_AS(make_multiclass_logistic({.samples = -1}), std::invalid_argument);
-  CHECK_THROWS_AS(make_least_squares({.noise = -1}), std::invalid_argument);
-  CHECK_THROWS_AS(make_least_squares({.noise = std::numeric_limits<double>::infinity()}),
-                  std::invalid_argument);
-  CHECK_THROWS_WITH(make_least_squares({.features = 0}), Catch::Matchers::Contains("features = 0"));
+  const auto logistic = [](LogisticParams p) { return refusal([&] { make_logistic(p); }); };
+  const auto multiclass = [](MulticlassParams p) {
+    return refusal([&] { make_multiclass_logistic(p); });
+  };
+  const auto least_squares = [](LeastSquaresParams p) {
+    return refusal([&] { make_least_squares(p); });
+  };
+  CHECK_THAT(logistic({.samples = 0}), Contains("samples = 0: must be >= 1"));
+  CHECK_THAT(logistic({.features = 0}), Contains("features = 0: must be >= 1"));
+  CHECK_THAT(logistic({.noise = -0.1}),
+             Contains("noise = -0.1: must be a flip probability in [0, 1]"));
+  CHECK_THAT(logistic({.noise = 1.5}), Contains("noise = 1.5: must be a flip probability"));
+  CHECK_THAT(logistic({.noise = nan}), Contains("noise = nan: must be a flip probability"));
+  CHECK(logistic({.samples = 1, .features = 1, .noise = 1}) == "accepted");
+  CHECK_THAT(multiclass({.samples = -1}), Contains("samples = -1: must be >= 1"));
+  CHECK_THAT(multiclass({.features = 0}), Contains("features = 0: must be >= 1"));
+  CHECK_THAT(multiclass({.classes = 1}), Contains("classes = 1: must be in 2..2147483647"));
+  CHECK(multiclass({.samples = 1, .features = 1, .classes = 2}) == "accepted");
+  CHECK_THAT(least_squares({.samples = 0}), Contains("samples = 0: must be >= 1"));
+  CHECK_THAT(least_squares({.features = 0}), Contains("features = 0: must be >= 1"));
+  CHECK_THAT(least_squares({.noise = -1}), Contains("noise = -1: must be >= 0 and finite"));
+  CHECK_THAT(least_squares({.noise = std::numeric_limits<double>::infinity()}),
+             Contains("noise = inf: must be >= 0 and finite"));
+  CHECK_THAT(least_squares({.noise = nan}), Contains("noise = nan: must be >= 0 and finite"));
+  CHECK(least_squares({.samples = 1, .features = 1, .noise = 0}) == "accepted");
 }

@@ -16,6 +16,12 @@ namespace laconic::data {
 // multiclass, real targets for regression.
 enum class Task { binary, multiclass, regression };
 
+// Refuses a Task value outside the enumeration (a cast from a bad integer).
+inline void require_task(Task task) {
+  const int t = static_cast<int>(task);
+  require_param(t >= 0 && t <= 2, "task", t, "binary, multiclass or regression");
+}
+
 // Feature rows with their labels. Rows are stored as CSR, or densely when that is smaller;
 // objectives reach the matrix through visit() and are written once for both.
 class Dataset {
@@ -96,6 +102,7 @@ class Dataset {
 
  private:
   void init(int num_classes) {
+    require_task(task_);
     const Index n = visit([](const auto& a) -> Index { return a.rows(); });
     require_param(n == labels_.size(), "labels.size()", labels_.size(),
                   fmt::format("equal to the number of feature rows ({})", n));

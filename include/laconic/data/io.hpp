@@ -156,7 +156,9 @@ namespace detail {
 // sorted distinct values -> 0..C-1. Regression: unchanged.
 class LabelMap {
  public:
-  LabelMap(Task task, std::string file) : task_(task), file_(std::move(file)) {}
+  LabelMap(Task task, std::string file) : task_(task), file_(std::move(file)) {
+    require_task(task);
+  }
 
   void add(double label, std::int64_t line, std::int64_t column) {
     if (raw_.empty()) first_line_ = line, first_column_ = column;

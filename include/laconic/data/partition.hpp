@@ -179,7 +179,8 @@ inline std::vector<Shard> partition(std::shared_ptr<const Dataset> data, Partiti
       return shards;
     }
   }
-  throw std::invalid_argument("partition: unknown Split value");
+  require_param(false, "split", static_cast<int>(params.split), "contiguous, iid or label_skewed");
+  return {};
 }
 
 }  // namespace laconic::data

@@ -107,7 +107,7 @@ inline Synthetic make_logistic() {
 inline Synthetic make_multiclass_logistic(MulticlassParams params) {
   detail::validate_shape(params.samples, params.features);
   require_param(params.classes >= 2 && params.classes <= std::numeric_limits<int>::max(), "classes",
-                params.classes, ">= 2");
+                params.classes, "in 2..2147483647");
   const Index n = params.samples, d = params.features, c = params.classes;
   Vector truth = detail::synthetic_truth(params.seed, c * d, d, detail::synthetic_margin);
   const auto weights = Eigen::Map<const DenseMatrix>(truth.data(), c, d);
