@@ -5,8 +5,10 @@
 #include <catch2/catch.hpp>
 
 #include "sim/fixtures.hpp"
+#include "support.hpp"
 
 #include <cmath>
+#include <limits>
 #include <vector>
 
 using namespace laconic;
@@ -72,10 +74,35 @@ TEST_CASE("a skipped upload or an idle worker costs no time", "[sim]") {
   for (std::size_t k = 0; k < time.size(); ++k) CHECK(result.history.rows[k].time == time[k]);
 }
 
-TEST_CASE("cost model parameters are validated", "[sim]") {
-  CHECK_THROWS_WITH(sim::CostModel{.shift = -1}.validate(), Catch::Contains("cost.shift = -1"));
-  CHECK_THROWS_WITH(sim::CostModel{.bandwidth_up = 0}.validate(),
-                    Catch::Contains("cost.bandwidth_up = 0"));
-  CHECK_THROWS_WITH(sim::CostModel{.latency = std::nan("")}.validate(),
-                    Catch::Contains("cost.latency"));
+TEST_CASE("CostModel: invalid parameters name themselves, their value and the allowed range",
+          "[sim]") {
+  using Catch::Contains;
+  // Checked by the Simulation's constructor through Options::validate().
+  const auto refused = [](sim::CostModel cost) {
+    return test::refusal([&] {
+      sim::Simulation(Sgd{}, std::vector<Points>{Points({Vector::Zero(1)})}, Vector::Zero(1),
+                      {.cost = cost});
+    });
+  };
+  const double nan = std::nan(""), inf = std::numeric_limits<double>::infinity();
+  CHECK_THAT(refused({.shift = -1}), Contains("cost.shift = -1: must be >= 0 and finite"));
+  CHECK_THAT(refused({.shift = nan}), Contains("cost.shift = nan: must be >= 0 and finite"));
+  CHECK_THAT(refused({.exp_mean = -1}), Contains("cost.exp_mean = -1: must be >= 0 and finite"));
+  CHECK_THAT(refused({.exp_mean = inf}), Contains("cost.exp_mean = inf: must be >= 0 and finite"));
+  CHECK_THAT(refused({.bandwidth_up = 0}),
+             Contains("cost.bandwidth_up = 0: must be > 0 (may be infinite)"));
+  CHECK_THAT(refused({.bandwidth_up = nan}), Contains("cost.bandwidth_up = nan: must be > 0"));
+  CHECK_THAT(refused({.bandwidth_down = -1}),
+             Contains("cost.bandwidth_down = -1: must be > 0 (may be infinite)"));
+  CHECK_THAT(refused({.bandwidth_down = nan}), Contains("cost.bandwidth_down = nan: must be > 0"));
+  CHECK_THAT(refused({.latency = -1}), Contains("cost.latency = -1: must be >= 0 and finite"));
+  CHECK_THAT(refused({.latency = nan}), Contains("cost.latency = nan: must be >= 0 and finite"));
+  CHECK_THAT(refused({.links = static_cast<sim::CostModel::Links>(2)}),
+             Contains("cost.links = 2: must be parallel or shared"));
+  CHECK(refused({.shift = 0,
+                 .exp_mean = 0,
+                 .bandwidth_up = 5e-324,
+                 .bandwidth_down = inf,
+                 .latency = 0,
+                 .links = sim::CostModel::Links::shared}) == "accepted");
 }

@@ -46,6 +46,8 @@ struct CostModel {
     require_param(bandwidth_up > 0, "cost.bandwidth_up", bandwidth_up, "> 0 (may be infinite)");
     require_param(bandwidth_down > 0, "cost.bandwidth_down", bandwidth_down,
                   "> 0 (may be infinite)");
+    const int l = static_cast<int>(links);
+    require_param(l == 0 || l == 1, "cost.links", l, "parallel or shared");
   }
 
   double compute(std::uint64_t seed, Index round, Index worker, std::uint64_t samples) const {
