@@ -380,6 +380,12 @@ TEST_CASE("invalid parameters are refused on every rank", "[mpi]") {
                     Catch::Contains("server.batch.samples"));
   CHECK_THROWS_WITH(mpi::Training(Sgd{}, M, logistic_factory(), Vector::Zero(p + 1)),
                     Catch::Contains("workers[0].dim()"));
+  CHECK_THROWS_WITH(mpi::Training(CompressedSgd<compress::TopK>{.uplink = {.k = p + 1}}, M,
+                                  logistic_factory(), Vector::Zero(p)),
+                    Catch::Contains("top_k.k = 11: must be at most the dimension p = 10"));
+  CHECK_THROWS_WITH(
+      mpi::Training(Sgd{}, M, logistic_factory(), Vector::Zero(p), {}, {.comm = MPI_COMM_NULL}),
+      Catch::Contains("mpi.comm = MPI_COMM_NULL: must be a communicator"));
 }
 
 TEST_CASE("a worker that cannot be built is refused on every rank", "[mpi]") {

@@ -108,6 +108,8 @@ class Training {
         theta_(std::move(theta0)) {
     options_.validate();
     require_param(workers >= 1, "workers", workers, ">= 1");
+    // Refused on every rank alike, before MPI would abort on it.
+    require_param(mpi_.comm != MPI_COMM_NULL, "mpi.comm", "MPI_COMM_NULL", "a communicator");
     rank_ = rank_in(mpi_.comm);
     ranks_ = size_of(mpi_.comm);
     require_param(ranks_ >= 2, "MPI ranks", ranks_, ">= 2 (rank 0 is the server)");
@@ -316,6 +318,8 @@ class Training {
                     fmt::format("at most the {} samples of worker {}", size, m));
     }
     require_param(theta_.allFinite(), "theta0", "a non-finite entry", "finite");
+    compress::require_dimension(uplink_, p);
+    compress::require_dimension(downlink_, p);
     const server::Participation& participation = server_.params().participation;
     participation.validate(workers_);
     if (!participation.is_all()) {
