@@ -1,3 +1,4 @@
+#include <laconic/core/archive.hpp>
 #include <laconic/skip/skip_rule.hpp>
 
 #include <catch2/catch.hpp>
@@ -42,4 +43,36 @@ TEST_CASE("last uploads track the model and the rounds since", "[skip]") {
   last.skipped(1);
   CHECK(last.staleness(1) == 3);
   CHECK(last.distance_sq(1, Vector::Zero(2)) == 18);
+}
+
+// Found by fuzz_checkpoint (fuzz/checkpoint.cpp): a LAQ checkpoint whose window held a ring
+// position past its steps loaded, and the next round's push() wrote beyond them.
+TEST_CASE("a window restored from a checkpoint keeps its length and a position inside it",
+          "[skip]") {
+  skip::Window saved(3);
+  saved.push(1);
+  ArchiveWriter writer;
+  saved.state(writer);
+  // The archive's words: the steps (a length, then 3 numbers), next, sum, filled.
+  const auto word = [](std::uint64_t w) {
+    std::string out;
+    for (int b = 0; b < 8; ++b) out.push_back(static_cast<char>((w >> (8 * b)) & 0xff));
+    return out;
+  };
+  const std::string good = writer.bytes();
+  const auto load = [](const std::string& bytes) {
+    skip::Window window(3);
+    ArchiveReader reader(bytes, "test");
+    window.state(reader);
+    return window;
+  };
+  CHECK(load(good).sum() == 1);
+  std::string far = good;
+  far.replace(32, 8, word(7));  // next = 7 in a ring of 3
+  CHECK_THROWS_AS(load(far), CheckpointError);
+  std::string longer = word(4) + good.substr(8, 24) + word(0) + good.substr(32);  // 4 steps
+  CHECK_THROWS_WITH(load(longer), Catch::Contains("a window of length 4"));
+  std::string overfilled = good;
+  overfilled.replace(48, 8, word(9));  // filled = 9 of 3
+  CHECK_THROWS_AS(load(overfilled), CheckpointError);
 }

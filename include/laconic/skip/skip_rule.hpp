@@ -82,10 +82,19 @@ class Window {
 
   template <class Io>
   void state(Io& io) {
+    const Index length = this->length();
     io(steps_);
     io(next_);
     io(sum_);
     io(filled_);
+    // Reading (an Io that can fail): the length is the rule's parameter, and a ring position
+    // beyond it would index past the steps.
+    if constexpr (requires { io.fail(""); }) {
+      if (this->length() != length || next_ >= steps_.size() || filled_ < 0 || filled_ > length) {
+        io.fail(fmt::format("a window of length {} (next {}, filled {}), this rule's has {}",
+                            this->length(), next_, filled_, length));
+      }
+    }
   }
 
  private:
@@ -103,14 +112,6 @@ inline double resolve_scale(const std::optional<double>& c, const Setup& setup) 
   return 1 / (setup.step * setup.step);
 }
 
-// Each given L_m is finite and non-negative (their count is checked once n is known).
-inline void require_smoothness(const std::vector<double>& l) {
-  for (std::size_t m = 0; m < l.size(); ++m) {
-    require_param(std::isfinite(l[m]) && l[m] >= 0, fmt::format("smoothness[{}]", m), l[m],
-                  ">= 0 and finite");
-  }
-}
-
 // L_m for every worker, from the rule's parameters or else from the objectives.
 inline std::vector<double> resolve_smoothness(const std::vector<double>& given, const Setup& setup,
                                               std::string_view rule) {
@@ -123,7 +124,10 @@ inline std::vector<double> resolve_smoothness(const std::vector<double>& given, 
   }
   require_param(static_cast<Index>(l.size()) == setup.workers, "smoothness.size()", l.size(),
                 fmt::format("equal to the number of workers, {}", setup.workers));
-  require_smoothness(l);
+  for (std::size_t m = 0; m < l.size(); ++m) {
+    require_param(std::isfinite(l[m]) && l[m] >= 0, fmt::format("smoothness[{}]", m), l[m],
+                  ">= 0 and finite");
+  }
   return l;
 }
 
