@@ -112,6 +112,14 @@ inline double resolve_scale(const std::optional<double>& c, const Setup& setup) 
   return 1 / (setup.step * setup.step);
 }
 
+// Each given L_m is finite and non-negative (their count is checked once n is known).
+inline void require_smoothness(const std::vector<double>& l) {
+  for (std::size_t m = 0; m < l.size(); ++m) {
+    require_param(std::isfinite(l[m]) && l[m] >= 0, fmt::format("smoothness[{}]", m), l[m],
+                  ">= 0 and finite");
+  }
+}
+
 // L_m for every worker, from the rule's parameters or else from the objectives.
 inline std::vector<double> resolve_smoothness(const std::vector<double>& given, const Setup& setup,
                                               std::string_view rule) {
@@ -124,10 +132,7 @@ inline std::vector<double> resolve_smoothness(const std::vector<double>& given, 
   }
   require_param(static_cast<Index>(l.size()) == setup.workers, "smoothness.size()", l.size(),
                 fmt::format("equal to the number of workers, {}", setup.workers));
-  for (std::size_t m = 0; m < l.size(); ++m) {
-    require_param(std::isfinite(l[m]) && l[m] >= 0, fmt::format("smoothness[{}]", m), l[m],
-                  ">= 0 and finite");
-  }
+  require_smoothness(l);
   return l;
 }
 
