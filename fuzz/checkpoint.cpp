@@ -7,15 +7,14 @@
 //            policy's state() restoration see it.
 // Simulation::load promises to throw CheckpointError or succeed, and after a refusal to
 // leave the simulation unchanged: checked by saving it again and comparing the bytes.
-// With LACONIC_FUZZ_CHECKPOINT_RUN set, a successful load is followed by a few rounds, which
-// must not crash either (they may diverge, or throw).
+// A successful load is followed by a few rounds, which must not crash either (they may
+// diverge, or throw).
 
 #include "checkpoint_cases.hpp"
 #include "common.hpp"
 
 #include <array>
 #include <cstdint>
-#include <cstdlib>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -74,10 +73,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   t.dirty = true;
-  // Off by default: load() does not yet check the sizes of what it restores, so a state
-  // with vectors of the wrong size loads and then the first round reads out of bounds.
-  static const bool run_after_load = std::getenv("LACONIC_FUZZ_CHECKPOINT_RUN") != nullptr;
-  if (!run_after_load) return 0;
   try {
     t.run->run();
   } catch (const std::exception&) {

@@ -131,6 +131,36 @@ TEST_CASE("a checkpoint of another run, a truncated or a corrupted one is refuse
   CHECK(fresh.round() == cut);
 }
 
+TEST_CASE("a checksummed state of another shape is refused, not run", "[sim]") {
+  // The state of a run with other workers or another dimension, in an envelope made for this
+  // run (right description, right checksum): only the lengths inside can tell.
+  const auto check = [](const auto& method) {
+    const auto build = [&](Index workers, Index dim) {
+      return sim::Simulation(method, test::logistic_workers(workers, n, dim), Vector::Zero(dim),
+                             {.seed = 9, .rounds = 3});
+    };
+    auto target = build(M, p);
+    target.run();
+    const auto before = checkpoint_path("shape_before");
+    target.save(before);
+    for (const auto& [workers, dim] : {std::pair{M, p + 1}, std::pair{M - 1, p}}) {
+      auto other = build(workers, dim);
+      other.run();
+      const auto path = checkpoint_path("shape_other");
+      other.save(path);
+      sim::write_checkpoint(path, target.describe(), sim::read_checkpoint(path, other.describe()));
+      CHECK_THROWS_WITH(target.load(path), Catch::Contains("differ in length"));
+      const auto after = checkpoint_path("shape_after");
+      target.save(after);
+      CHECK(sim::read_checkpoint(after, target.describe()) ==
+            sim::read_checkpoint(before, target.describe()));  // restored as it was
+    }
+  };
+  check(LasgWk2{.skip = {.D = 3}});
+  check(Laq{});
+  check(CdAdam<>{});
+}
+
 TEST_CASE("saving replaces a checkpoint in one step", "[sim]") {
   auto sim = make(Sgd{}, 3);
   const auto path = checkpoint_path("replace");

@@ -65,6 +65,33 @@ class ArchiveWriter {
   std::string bytes_;
 };
 
+// The length of every Vector, list and string in a state, in order: what a loaded state must
+// share with the one it replaces wherever the run, not the history, fixes the sizes.
+class ArchiveShape {
+ public:
+  template <class T>
+  void operator()(const T& value) {
+    if constexpr (std::is_arithmetic_v<T> || std::is_enum_v<T>) {
+      return;
+    } else if constexpr (std::is_same_v<T, Vector> || std::is_same_v<T, std::string>) {
+      lengths_.push_back(static_cast<std::uint64_t>(value.size()));
+    } else if constexpr (requires {
+                           value.size();
+                           value.begin();
+                         }) {
+      lengths_.push_back(value.size());
+      for (const auto& v : value) (*this)(v);
+    } else {
+      static_assert(HasState<T, ArchiveShape>, "a field needs a state(io) member");
+      const_cast<T&>(value).state(*this);  // state() only reads when given a shape
+    }
+  }
+  bool operator==(const ArchiveShape&) const = default;
+
+ private:
+  std::vector<std::uint64_t> lengths_;
+};
+
 class ArchiveReader {
  public:
   // `source` names the bytes in error messages (a file name).

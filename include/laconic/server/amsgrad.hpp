@@ -71,6 +71,13 @@ class Amsgrad {
     io(m_);
     io(v_);
     io(v_hat_);
+    // Reading: the moments are sized together at the first step (and again if g's size changes).
+    if constexpr (requires { io.fail(""); }) {
+      if (v_.size() != m_.size() || v_hat_.size() != m_.size()) {
+        io.fail(fmt::format("AMSGrad moments of lengths {}, {} and {}", m_.size(), v_.size(),
+                            v_hat_.size()));
+      }
+    }
   }
 
  private:

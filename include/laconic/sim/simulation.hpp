@@ -297,11 +297,15 @@ class Simulation {
     const std::string bytes = read_checkpoint(path, describe());
     ArchiveWriter backup;
     state(backup);
+    const ArchiveShape shape = fixed_shape();
     try {
       ArchiveReader reader(bytes, path.string());
       state(reader);
       if (!reader.at_end()) reader.fail("trailing bytes after the state");
-      check_loaded(reader);
+      if (round_ < 0) reader.fail(fmt::format("a negative round {}", round_));
+      if (fixed_shape() != shape) {
+        reader.fail("its vectors and lists differ in length from this run's workers and dimension");
+      }
     } catch (...) {
       ArchiveReader undo(backup.bytes(), "the state before load()");
       state(undo);
@@ -401,14 +405,17 @@ class Simulation {
     io(history_.rows);
   }
 
-  // What a checkpoint of this run must agree with beyond its description.
-  void check_loaded(const ArchiveReader& reader) const {
-    const Index p = model_.size(), workers = static_cast<Index>(workers_.size());
-    if (round_ < 0 || theta_.size() != p || aggregate_.size() != p ||
-        ledger_.workers() != workers || up_state_.size() != workers_.size() ||
-        (lazy && contribution_.size() != workers_.size())) {
-      reader.fail("its sizes do not match this run's workers and dimension");
-    }
+  // The lengths in the state that the workers and the dimension fix, i.e. all but the History
+  // and the server update's (AMSGrad sizes its moments at its first step and checks them).
+  ArchiveShape fixed_shape() {
+    ArchiveShape shape;
+    for (Vector* v : {&theta_, &model_, &aggregate_, &broadcast_, &previous_theta_}) shape(*v);
+    shape(contribution_);
+    shape(up_state_);
+    shape(down_state_);
+    shape(skip_);
+    shape(ledger_);
+    return shape;
   }
 
   skip::Setup skip_setup() const {
