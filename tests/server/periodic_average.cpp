@@ -116,10 +116,12 @@ TEST_CASE("PeriodicAverage: invalid parameters name themselves, their value and 
   const auto refused = [](server::PeriodicAverage::Params p) {
     return test::refusal([&] { server::PeriodicAverage{p}; });
   };
-  CHECK_THAT(refused({.local_steps = 0}), Contains("local_steps = 0: must be >= 1"));
+  CHECK_THAT(refused({.local_steps = 0}), Contains("local_steps = 0: must be in 1..2^20"));
+  CHECK_THAT(refused({.local_steps = (1 << 20) + 1}), Contains("local_steps = 1048577"));
   CHECK_THAT(refused({.step = server::StepSize::constant(-1)}), Contains("step.eta = -1"));
   CHECK_THAT(refused({.batch = server::Batch::share(2)}), Contains("batch.fraction = 2"));
   CHECK(refused({.local_steps = 1}) == "accepted");
+  CHECK(refused({.local_steps = 1 << 20}) == "accepted");
   const LocalSgd too_many{.server = {.participation = server::Participation::sample(3)}};
   CHECK_THROWS_WITH(sim::Simulation(too_many, two_points(), Vector::Zero(1)),
                     Catch::Contains("participation.count = 3"));

@@ -131,7 +131,8 @@ TEST_CASE("a checkpoint of another run, a truncated or a corrupted one is refuse
   CHECK(fresh.round() == cut);
 }
 
-TEST_CASE("a checksummed state of another shape is refused, not run", "[sim]") {
+TEST_CASE("a checksummed state of another shape or an unreachable round is refused, not run",
+          "[sim]") {
   // The state of a run with other workers or another dimension, in an envelope made for this
   // run (right description, right checksum): only the lengths inside can tell.
   const auto check = [](const auto& method) {
@@ -155,10 +156,18 @@ TEST_CASE("a checksummed state of another shape is refused, not run", "[sim]") {
       CHECK(sim::read_checkpoint(after, target.describe()) ==
             sim::read_checkpoint(before, target.describe()));  // restored as it was
     }
+    // The state starts with the round, a little-endian u64: 2^62 would overflow the step
+    // index of local steps (k·τ) within a few rounds.
+    std::string state = sim::read_checkpoint(before, target.describe());
+    state[7] = 0x40;
+    const auto path = checkpoint_path("far_round");
+    sim::write_checkpoint(path, target.describe(), state);
+    CHECK_THROWS_WITH(target.load(path), Catch::Contains("outside 0..2^40"));
   };
   check(LasgWk2{.skip = {.D = 3}});
   check(Laq{});
   check(CdAdam<>{});
+  check(LocalSgd{.server = {.local_steps = 3}});
 }
 
 TEST_CASE("saving replaces a checkpoint in one step", "[sim]") {

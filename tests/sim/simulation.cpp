@@ -259,7 +259,8 @@ TEST_CASE("invalid parameters name themselves, their value and the allowed range
   const auto options = [&](sim::Options o) {
     return error_of([&] { sim::Simulation(Sgd{}, workers, Vector::Zero(2), o); });
   };
-  CHECK_THAT(options({.rounds = -1}), Catch::Contains("rounds = -1: must be >= 0"));
+  CHECK_THAT(options({.rounds = -1}), Catch::Contains("rounds = -1: must be in 0..2^40"));
+  CHECK_THAT(options({.rounds = sim::max_round + 1}), Catch::Contains("rounds = 1099511627777"));
   CHECK_THAT(options({.threads = 0}), Catch::Contains("threads = 0: must be in [1, 1024]"));
   CHECK_THAT(options({.threads = 1025}), Catch::Contains("threads = 1025: must be in [1, 1024]"));
   CHECK_THAT(options({.record_every = 0}), Catch::Contains("record_every = 0: must be >= 1"));

@@ -33,7 +33,9 @@ class PeriodicAverage {
     params_.step.validate();
     params_.batch.validate();
     params_.participation.validate();
-    require_param(params_.local_steps >= 1, "local_steps", params_.local_steps, ">= 1");
+    // Bounded so that the step index k·τ + t of any reachable round k (sim::max_round) fits.
+    require_param(params_.local_steps >= 1 && params_.local_steps <= Index{1} << 20, "local_steps",
+                  params_.local_steps, "in 1..2^20");
   }
 
   const Params& params() const { return params_; }

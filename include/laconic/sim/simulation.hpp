@@ -57,6 +57,10 @@
 
 namespace laconic::sim {
 
+// The last round any run can reach: 2^40 ≈ 10^12 rounds, far beyond a real experiment, keeps
+// round arithmetic (a local step's index k·τ + t, the time model) clear of overflow.
+inline constexpr Index max_round = Index{1} << 40;
+
 struct Options {
   std::uint64_t seed = 0;
   Index rounds = 100;
@@ -73,7 +77,7 @@ struct Options {
 
   void validate() const {
     cost.validate();
-    require_param(rounds >= 0, "rounds", rounds, ">= 0");
+    require_param(rounds >= 0 && rounds <= max_round, "rounds", rounds, "in 0..2^40");
     require_param(threads >= 1 && threads <= 1024, "threads", threads, "in [1, 1024]");
     require_param(record_every >= 1, "record_every", record_every, ">= 1");
     require_param(eval_every >= 1, "eval_every", eval_every, ">= 1");
@@ -302,7 +306,9 @@ class Simulation {
       ArchiveReader reader(bytes, path.string());
       state(reader);
       if (!reader.at_end()) reader.fail("trailing bytes after the state");
-      if (round_ < 0) reader.fail(fmt::format("a negative round {}", round_));
+      if (round_ < 0 || round_ > max_round) {
+        reader.fail(fmt::format("round {} outside 0..2^40", round_));
+      }
       if (fixed_shape() != shape) {
         reader.fail("its vectors and lists differ in length from this run's workers and dimension");
       }
