@@ -11,9 +11,10 @@
 
 #include <fmt/format.h>
 
+#include "timing.hpp"
+
 #include <sys/resource.h>
 
-#include <chrono>
 #include <cstdlib>
 #include <vector>
 
@@ -52,17 +53,8 @@ Measured measure(Index n) {
                                  .participation = server::Participation::sample(participants)}};
   sim::Simulation simulation(method, std::move(workers), Vector::Zero(features),
                              {.seed = 2, .rounds = rounds, .record_every = rounds});
-  // Rounds 1..rounds−1 are timed between callbacks; the first and last rows evaluate the loss
-  // on all n workers, which is measurement and O(n) by nature.
-  std::chrono::steady_clock::time_point first, last;
-  simulation.run([&](const sim::RoundView& view) {
-    const auto now = std::chrono::steady_clock::now();
-    if (view.round == 1) first = now;
-    if (view.round == rounds - 1) last = now;
-    return sim::Control::proceed;
-  });
-  out.seconds_per_round =
-      std::chrono::duration<double>(last - first).count() / static_cast<double>(rounds - 2);
+  // The first and last rounds' rows evaluate the loss on all n workers: O(n) by nature.
+  out.seconds_per_round = bench::seconds_per_inner_round(simulation, rounds);
   return out;
 }
 

@@ -12,8 +12,9 @@
 
 #include <fmt/format.h>
 
+#include "timing.hpp"
+
 #include <unistd.h>
-#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -52,16 +53,8 @@ Measured measure(Index workers, Index rounds) {
       .server = {.step = server::StepSize::constant(0.1), .batch = server::Batch::of(1)}};
   sim::Simulation simulation(method, std::move(w), Vector::Zero(features),
                              {.seed = 2, .rounds = rounds, .record_every = rounds});
-  std::chrono::steady_clock::time_point first, last;
-  simulation.run([&](const sim::RoundView& view) {
-    const auto now = std::chrono::steady_clock::now();
-    if (view.round == 1) first = now;
-    if (view.round == rounds - 1) last = now;
-    return sim::Control::proceed;
-  });
   Measured out;
-  out.seconds_per_round =
-      std::chrono::duration<double>(last - first).count() / static_cast<double>(rounds - 2);
+  out.seconds_per_round = bench::seconds_per_inner_round(simulation, rounds);
   out.state_bytes = rss_bytes() - with_data;
   return out;
 }

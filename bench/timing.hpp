@@ -3,6 +3,8 @@
 // Timing helpers shared by the benchmarks. Every figure a benchmark prints is a ratio to a
 // baseline timed in the same run, since the machine is shared and noisy.
 
+#include <laconic/sim/simulation.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <vector>
@@ -22,6 +24,21 @@ double median_seconds(int repetitions, F&& run) {
   }
   std::sort(seconds.begin(), seconds.end());
   return seconds[seconds.size() / 2];
+}
+
+// Runs `rounds` rounds of a simulation and returns the mean seconds of rounds 2..rounds−1,
+// timed between callbacks: the first and the last round record History rows, which evaluate
+// the loss on every worker (measurement, not training).
+template <class Simulation>
+double seconds_per_inner_round(Simulation& simulation, Index rounds) {
+  std::chrono::steady_clock::time_point first, last;
+  simulation.run([&](const sim::RoundView& view) {
+    const auto now = std::chrono::steady_clock::now();
+    if (view.round == 1) first = now;
+    if (view.round == rounds - 1) last = now;
+    return sim::Control::proceed;
+  });
+  return std::chrono::duration<double>(last - first).count() / static_cast<double>(rounds - 2);
 }
 
 // Keeps the compiler from discarding a computed value.

@@ -20,4 +20,6 @@ struct OnlyLoss {
 #endif
 };
 
-int main() { return sizeof(sim::Simulation<Sgd, OnlyLoss>) > 0 ? 0 : 1; }
+int main() {
+  return sizeof(sim::Simulation<Sgd, OnlyLoss>) > 0 ? 0 : 1;
+}
