@@ -46,6 +46,7 @@ namespace {
 using namespace laconic;
 using bench::keep;
 using bench::median_seconds;
+using bench::sorted_seconds;
 
 // How many times faster an operation is than the baseline, by the medians and the minimums of
 // their series.
@@ -63,26 +64,11 @@ int repetitions_for(Index p) {
   return static_cast<int>(std::clamp<Index>(20'000'000 / p, 7, 2001));
 }
 
-// The sorted wall-clock seconds of `repetitions` calls of run().
-template <class F>
-std::vector<double> series(int repetitions, F&& run) {
-  std::vector<double> seconds;
-  seconds.reserve(static_cast<std::size_t>(repetitions));
-  for (int r = 0; r < repetitions; ++r) {
-    const auto start = std::chrono::steady_clock::now();
-    run();
-    seconds.push_back(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
-  std::sort(seconds.begin(), seconds.end());
-  return seconds;
-}
-
 // `run` against `baseline`, the baseline's series first.
 template <class B, class F>
 Ratio ratio(int repetitions, B&& baseline, F&& run) {
-  const std::vector<double> base = series(repetitions, baseline);
-  const std::vector<double> op = series(repetitions, run);
+  const std::vector<double> base = sorted_seconds(repetitions, baseline);
+  const std::vector<double> op = sorted_seconds(repetitions, run);
   const std::size_t middle = base.size() / 2;
   return {base[middle] / op[middle], base.front() / op.front()};
 }

@@ -11,9 +11,9 @@
 
 namespace laconic::bench {
 
-// The median wall-clock seconds of `repetitions` calls of run().
+// The wall-clock seconds of `repetitions` calls of run(), sorted.
 template <class F>
-double median_seconds(int repetitions, F&& run) {
+std::vector<double> sorted_seconds(int repetitions, F&& run) {
   std::vector<double> seconds;
   seconds.reserve(static_cast<std::size_t>(repetitions));
   for (int r = 0; r < repetitions; ++r) {
@@ -23,6 +23,13 @@ double median_seconds(int repetitions, F&& run) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
   std::sort(seconds.begin(), seconds.end());
+  return seconds;
+}
+
+// The median wall-clock seconds of `repetitions` calls of run().
+template <class F>
+double median_seconds(int repetitions, F&& run) {
+  const std::vector<double> seconds = sorted_seconds(repetitions, run);
   return seconds[seconds.size() / 2];
 }
 
