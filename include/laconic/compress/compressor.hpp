@@ -24,6 +24,7 @@
 
 #include <cmath>
 #include <concepts>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -64,6 +65,19 @@ std::uint64_t paper_bits(const C& c, Index p, const Bits& exact) {
 }
 
 // The width of floats on the wire: 32 (the papers' convention) or 64.
+// out[j] = table[fields[j]] for j < m: the decode of a tabulated fixed-width field. Four
+// lookups per iteration: with one, the loop's own instructions were half the work.
+inline void look_up(const double* table, const std::uint32_t* fields, Index m, double* out) {
+  Index j = 0;
+  for (; j + 4 <= m; j += 4) {
+    out[j] = table[fields[j]];
+    out[j + 1] = table[fields[j + 1]];
+    out[j + 2] = table[fields[j + 2]];
+    out[j + 3] = table[fields[j + 3]];
+  }
+  for (; j < m; ++j) out[j] = table[fields[j]];
+}
+
 inline void require_float_bits(int bits, std::string_view compressor) {
   require_param(bits == 32 || bits == 64, fmt::format("{}.float_bits", compressor), bits,
                 "32 or 64");

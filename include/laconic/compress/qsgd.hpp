@@ -466,15 +466,7 @@ class Qsgd {
     // level at most s.
     void values(const std::uint32_t* fields, Index m, double* out) const {
       if (table_ != nullptr) {
-        // Four lookups per iteration: with one, the loop's own instructions were half the work.
-        Index j = 0;
-        for (; j + 4 <= m; j += 4) {
-          out[j] = table_[fields[j]];
-          out[j + 1] = table_[fields[j + 1]];
-          out[j + 2] = table_[fields[j + 2]];
-          out[j + 3] = table_[fields[j + 3]];
-        }
-        for (; j < m; ++j) out[j] = table_[fields[j]];
+        look_up(table_, fields, m, out);
       } else {
         for (Index j = 0; j < m; ++j) out[j] = with_sign(compute(fields[j] >> 1), fields[j] & 1u);
       }

@@ -175,15 +175,7 @@ class Uniform {
     // out[j] = the grid point of q[j] for j < m.
     void values(const std::uint32_t* q, Index m, double* out) const {
       if (table != nullptr) {
-        // Four lookups per iteration: with one, the loop's own instructions were half the work.
-        Index j = 0;
-        for (; j + 4 <= m; j += 4) {
-          out[j] = table[q[j]];
-          out[j + 1] = table[q[j + 1]];
-          out[j + 2] = table[q[j + 2]];
-          out[j + 3] = table[q[j + 3]];
-        }
-        for (; j < m; ++j) out[j] = table[q[j]];
+        look_up(table, q, m, out);
       } else {
         for (Index j = 0; j < m; ++j) out[j] = compute(q[j]);
       }
