@@ -3,27 +3,60 @@
 #include "compress/fixtures.hpp"
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <string>
 #include <utility>
 #include <vector>
 
 using namespace laconic;
 using compress::Qsgd;
+using compress::Wire;
 using Encoding = Qsgd::Encoding;
 
 static_assert(compress::Compressor<Qsgd>);
 
 namespace {
 
-constexpr Encoding all_encodings[] = {Encoding::fixed, Encoding::elias, Encoding::cheaper};
+constexpr Encoding all_encodings[] = {Encoding::fixed, Encoding::elias, Encoding::cheaper,
+                                      Encoding::elias_gamma};
+constexpr int both_widths[] = {32, 64};
+
+Qsgd make(int levels, Encoding encoding, int float_bits) {
+  return Qsgd({.levels = levels, .encoding = encoding}, Wire{.float_bits = float_bits});
+}
 
 // Length of the Elias gamma code of m ≥ 1, counted the slow way.
 std::uint64_t gamma_length(std::uint64_t m) {
   std::uint64_t below_leading_one = 0;
   for (std::uint64_t v = m; v > 1; v /= 2) ++below_leading_one;
   return 2 * below_leading_one + 1;
+}
+
+// m in binary, most significant digit first.
+std::string binary(std::uint64_t m) {
+  std::string digits;
+  for (; m > 0; m /= 2) digits.insert(digits.begin(), static_cast<char>('0' + m % 2));
+  return digits;
+}
+
+// Elias's recursive (omega) code of k ≥ 1 as QSGD's full version states it: place a 0 at the
+// end; if k = 1, stop; otherwise prepend k in binary, let k be the number of digits
+// prepended minus 1, and repeat.
+std::string omega_string(std::uint64_t k) {
+  std::string code = "0";
+  while (k > 1) {
+    const std::string digits = binary(k);
+    code.insert(0, digits);
+    k = digits.size() - 1;
+  }
+  return code;
+}
+
+std::uint64_t omega_length(std::uint64_t m) {
+  return omega_string(m).size();
 }
 
 // ⌈log₂(s + 1)⌉ the slow way.
@@ -33,11 +66,16 @@ int level_width(int s) {
   return width;
 }
 
-// The norm on the wire: the float after the 2-bit header.
-double wire_norm(const Message& message) {
+// The norm after the 2-bit header, read by the wire format's description, and its bits.
+struct WireNorm {
+  double value = 0;
+  int bits = 0;
+};
+WireNorm wire_norm(const Message& message, int float_bits) {
   BitReader reader(message.bytes);
   reader.read(2);
-  return static_cast<double>(reader.read_f32());
+  if (float_bits == 64) return {reader.read_f64(), 64};
+  return {static_cast<double>(reader.read_f32()), 32};
 }
 
 // Integer levels of a decoded vector; fails unless every coordinate is exactly ±norm·l/s.
@@ -56,25 +94,26 @@ std::vector<std::int64_t> levels_of(const Vector& y, double norm, int s) {
   return levels;
 }
 
-Bits fixed_formula(Index p, int s) {
+Bits fixed_formula(Index p, int s, int norm_bits) {
   return Bits{
       .values = static_cast<std::uint64_t>(p) * static_cast<std::uint64_t>(1 + level_width(s)),
-      .metadata = 2 + 32};
+      .metadata = static_cast<std::uint64_t>(2 + norm_bits)};
 }
 
-Bits elias_formula(const std::vector<std::int64_t>& levels) {
-  Bits bits{.metadata = 2 + 32};
+// The sparse form's bits, with the code lengths counted the slow way.
+Bits sparse_formula(const std::vector<std::int64_t>& levels, bool omega, int norm_bits) {
+  const auto length = [&](std::uint64_t m) { return omega ? omega_length(m) : gamma_length(m); };
+  Bits bits{.metadata = static_cast<std::uint64_t>(2 + norm_bits)};
   std::uint64_t count = 0;
   std::int64_t previous = -1;
   for (std::size_t i = 0; i < levels.size(); ++i) {
     if (levels[i] == 0) continue;
     ++count;
-    bits.indices +=
-        gamma_length(static_cast<std::uint64_t>(static_cast<std::int64_t>(i) - previous));
-    bits.values += 1 + gamma_length(static_cast<std::uint64_t>(std::abs(levels[i])));
+    bits.indices += length(static_cast<std::uint64_t>(static_cast<std::int64_t>(i) - previous));
+    bits.values += 1 + length(static_cast<std::uint64_t>(std::abs(levels[i])));
     previous = static_cast<std::int64_t>(i);
   }
-  bits.metadata += gamma_length(count + 1);
+  bits.metadata += length(count + 1);
   return bits;
 }
 
@@ -87,35 +126,73 @@ void put_gamma(BitWriter& writer, std::uint64_t m, Field field) {
   for (int k = 0; k < n; ++k) writer.write((m >> k) & 1u, 1, field);
 }
 
+// Writes a string of '0' and '1' one bit at a time, in order.
+void put_string(BitWriter& writer, const std::string& code, Field field) {
+  for (const char c : code) writer.write(c == '1' ? 1 : 0, 1, field);
+}
+
+void put_omega(BitWriter& writer, std::uint64_t m, Field field) {
+  put_string(writer, omega_string(m), field);
+}
+
+// The norm field by the wire format's description: a 64-bit link's double or a 32-bit link's
+// float.
+enum class NormForm { f64, f32 };
+struct NormField {
+  NormForm form;
+  double value;
+};
+void put_norm(BitWriter& writer, NormField norm) {
+  if (norm.form == NormForm::f64) {
+    writer.write_f64(norm.value, Field::metadata);
+  } else {
+    writer.write_f32(static_cast<float>(norm.value), Field::metadata);
+  }
+}
+NormField f32(double value) {
+  return {NormForm::f32, value};
+}
+NormField f64(double value) {
+  return {NormForm::f64, value};
+}
+
 struct Nonzero {
   std::uint64_t gap;
   bool negative;
   std::uint64_t level;
 };
 
-Message elias_message(float norm, std::uint64_t count, const std::vector<Nonzero>& nonzeros,
-                      std::uint64_t header = 1) {
+// A sparse message with ω codes (header 2) or, with omega = false, γ codes (header 1).
+Message elias_message(NormField norm, std::uint64_t count, const std::vector<Nonzero>& nonzeros,
+                      bool omega = true, std::uint64_t header = 4) {
+  const auto put = [&](BitWriter& w, std::uint64_t m, Field field) {
+    if (omega) {
+      put_omega(w, m, field);
+    } else {
+      put_gamma(w, m, field);
+    }
+  };
   Message message;
   BitWriter writer(message);
-  writer.write(header, 2, Field::metadata);
-  writer.write_f32(norm, Field::metadata);
-  put_gamma(writer, count + 1, Field::metadata);
+  writer.write(header < 4 ? header : (omega ? 2 : 1), 2, Field::metadata);
+  put_norm(writer, norm);
+  put(writer, count + 1, Field::metadata);
   for (const Nonzero& nz : nonzeros) {
-    put_gamma(writer, nz.gap, Field::indices);
+    put(writer, nz.gap, Field::indices);
     writer.write(nz.negative ? 1 : 0, 1, Field::values);
-    put_gamma(writer, nz.level, Field::values);
+    put(writer, nz.level, Field::values);
   }
   writer.finish();
   return message;
 }
 
-Message fixed_message(float norm, int width,
+Message fixed_message(NormField norm, int width,
                       const std::vector<std::pair<bool, std::uint64_t>>& coords,
                       std::uint64_t header = 0) {
   Message message;
   BitWriter writer(message);
   writer.write(header, 2, Field::metadata);
-  writer.write_f32(norm, Field::metadata);
+  put_norm(writer, norm);
   for (const auto& [negative, level] : coords) {
     writer.write(negative ? 1 : 0, 1, Field::values);
     writer.write(level, width, Field::values);
@@ -131,53 +208,76 @@ long double reference_squared_norm(const Vector& x) {
   return sum;
 }
 
+// QSGD Theorem 3.2's bound on the expected bits of Code(Q_s(v)), with o(1) taken as 0; its
+// 32 is the paper's 32-bit norm.
+double theorem_bound(int s, double p) {
+  const double sp = s * (s + std::sqrt(p));
+  return (3 + 1.5 * std::log2(2 * (s * s + p) / sp)) * sp + 32;
+}
+
 }  // namespace
 
 TEST_CASE("Qsgd round-trips and counts its bits by the formulas", "[compress][qsgd]") {
-  for (const int s : {1, 2, 4, 255}) {
-    for (const Encoding encoding : all_encodings) {
-      const Qsgd qsgd({.levels = s, .encoding = encoding});
-      CHECK(qsgd.unbiased());
-      CHECK(qsgd.level_bits() == level_width(s));
-      for (const Index p : test::contract_sizes()) {
-        INFO("s = " << s << ", encoding " << qsgd.describe() << ", p = " << p);
-        const Vector x = test::awkward_vector(p, 17);
-        const Vector y = test::check_round_trip(qsgd, x, 23);
-        RandomStream rng(23, Purpose::compress, 3, 5);
-        const Message message = qsgd.encode(x, rng);
-        // One 64-bit word per two coordinates, whatever the data.
-        CHECK(rng.position() == static_cast<std::uint64_t>((p + 1) / 2));
+  for (const int float_bits : both_widths) {
+    for (const int s : {1, 2, 4, 255}) {
+      for (const Encoding encoding : all_encodings) {
+        const Qsgd qsgd = make(s, encoding, float_bits);
+        CHECK(qsgd.unbiased());
+        CHECK(qsgd.level_bits() == level_width(s));
+        for (const Index p : test::contract_sizes()) {
+          INFO("s = " << s << ", encoding " << qsgd.describe() << ", p = " << p);
+          const Vector x = test::awkward_vector(p, 17);
+          const Vector y = test::check_round_trip(qsgd, x, 23);
+          RandomStream rng(23, Purpose::compress, 3, 5);
+          const Message message = qsgd.encode(x, rng);
+          // One 64-bit word per two coordinates, whatever the data.
+          CHECK(rng.position() == static_cast<std::uint64_t>((p + 1) / 2));
 
-        // The norm is ‖x‖ rounded up to a float.
-        const double norm = wire_norm(message);
-        const long double exact = std::sqrt(reference_squared_norm(x));
-        CHECK(static_cast<long double>(norm) >= exact);
-        CHECK(static_cast<long double>(std::nextafter(static_cast<float>(norm), 0.0f)) < exact);
+          // 32-bit links send ‖x‖ rounded up to a float, 64-bit links the double norm.
+          const WireNorm norm = wire_norm(message, float_bits);
+          CHECK(norm.bits == float_bits);
+          const long double exact = std::sqrt(reference_squared_norm(x));
+          if (float_bits == 32) {
+            CHECK(static_cast<long double>(norm.value) >= exact);
+            CHECK(static_cast<long double>(std::nextafter(static_cast<float>(norm.value), 0.0f)) <
+                  exact);
+          } else {
+            // A sum of p squares in double: within about p/2 ulps.
+            CHECK(std::abs(static_cast<long double>(norm.value) - exact) <=
+                  static_cast<long double>(p + 4) * 0x1p-53L * exact);
+          }
 
-        // Every coordinate is ±norm·l/s with l next to s|x_i|/norm and the sign of x_i.
-        const std::vector<std::int64_t> levels = levels_of(y, norm, s);
-        for (Index i = 0; i < p; ++i) {
-          const double r = s * std::abs(x[i]) / norm;
-          const auto l = std::abs(levels[static_cast<std::size_t>(i)]);
-          INFO("coordinate " << i);
-          CHECK((l == static_cast<std::int64_t>(std::floor(r)) ||
-                 l == static_cast<std::int64_t>(std::floor(r)) + 1));
-          if (l != 0) CHECK((y[i] < 0) == (x[i] < 0));
-        }
+          // Every coordinate is ±norm·l/s with l next to s|x_i|/norm and the sign of x_i.
+          const std::vector<std::int64_t> levels = levels_of(y, norm.value, s);
+          for (Index i = 0; i < p; ++i) {
+            const double r = std::min(s * std::abs(x[i]) / norm.value, double(s));
+            const auto l = std::abs(levels[static_cast<std::size_t>(i)]);
+            INFO("coordinate " << i);
+            CHECK((l == static_cast<std::int64_t>(std::floor(r)) ||
+                   l == static_cast<std::int64_t>(std::floor(r)) + 1));
+            if (l != 0) CHECK((y[i] < 0) == (x[i] < 0));
+          }
 
-        const Bits fixed = fixed_formula(p, s);
-        const Bits elias = elias_formula(levels);
-        CHECK(fixed.total() == static_cast<std::uint64_t>(2 + 32 + p * (1 + level_width(s))));
-        switch (encoding) {
-          case Encoding::fixed:
-            CHECK(message.bits == fixed);
-            break;
-          case Encoding::elias:
-            CHECK(message.bits == elias);
-            break;
-          case Encoding::cheaper:
-            CHECK(message.bits == (elias.total() < fixed.total() ? elias : fixed));
-            break;
+          const Bits fixed = fixed_formula(p, s, float_bits);
+          const Bits omega = sparse_formula(levels, true, float_bits);
+          const Bits gamma = sparse_formula(levels, false, float_bits);
+          CHECK(fixed.total() ==
+                static_cast<std::uint64_t>(2 + float_bits + p * (1 + level_width(s))));
+          CHECK(qsgd.fixed_bits(p, float_bits) == fixed);
+          switch (encoding) {
+            case Encoding::fixed:
+              CHECK(message.bits == fixed);
+              break;
+            case Encoding::elias:
+              CHECK(message.bits == omega);
+              break;
+            case Encoding::cheaper:
+              CHECK(message.bits == (omega.total() < fixed.total() ? omega : fixed));
+              break;
+            case Encoding::elias_gamma:
+              CHECK(message.bits == gamma);
+              break;
+          }
         }
       }
     }
@@ -186,38 +286,46 @@ TEST_CASE("Qsgd round-trips and counts its bits by the formulas", "[compress][qs
 
 TEST_CASE("Qsgd draws the same levels whichever encoding it sends", "[compress][qsgd]") {
   const Vector x = test::awkward_vector(1000, 5);
-  for (const int s : {1, 3, 16}) {
-    Vector first;
-    for (const Encoding encoding : all_encodings) {
-      const Vector y = test::check_round_trip(Qsgd({.levels = s, .encoding = encoding}), x, 8);
-      if (first.size() == 0) {
-        first = y;
-      } else {
-        CHECK(y == first);
+  for (const int float_bits : both_widths) {
+    for (const int s : {1, 3, 16}) {
+      Vector first;
+      for (const Encoding encoding : all_encodings) {
+        const Vector y = test::check_round_trip(make(s, encoding, float_bits), x, 8);
+        if (first.size() == 0) {
+          first = y;
+        } else {
+          CHECK(y == first);
+        }
       }
     }
   }
   // Sparse inputs favour Elias, dense ones with many levels the fixed width.
   RandomStream rng(1, Purpose::compress);
-  CHECK(Qsgd({.levels = 1}).encode(x, rng).bits.indices > 0);
+  const Message sparse = Qsgd({.levels = 1}).encode(x, rng);
+  CHECK(sparse.bits.indices > 0);
+  CHECK(sparse.bytes[0] % 4 == Qsgd::header_elias);
   Vector flat = Vector::Ones(1000);
-  CHECK(Qsgd({.levels = 255}).encode(flat, rng).bits == fixed_formula(1000, 255));
+  CHECK(Qsgd({.levels = 255}).encode(flat, rng).bits == fixed_formula(1000, 255, 64));
 }
 
 TEST_CASE("Qsgd of zero is zero and still draws its random numbers", "[compress][qsgd]") {
-  for (const Encoding encoding : all_encodings) {
-    const Qsgd qsgd({.levels = 4, .encoding = encoding});
-    const Vector zero = Vector::Zero(10);
-    const Vector y = test::check_round_trip(qsgd, zero, 1);
-    CHECK(y == zero);
-    for (Index i = 0; i < 10; ++i) CHECK_FALSE(std::signbit(y[i]));
-    RandomStream rng(4, Purpose::compress);
-    const Message message = qsgd.encode(zero, rng);
-    CHECK(rng.position() == 5);
-    CHECK(wire_norm(message) == 0.0);
-    // Elias: header, norm and γ(0 + 1), a single bit.
-    CHECK(message.bits ==
-          (encoding == Encoding::fixed ? fixed_formula(10, 4) : Bits{.metadata = 2 + 32 + 1}));
+  for (const int float_bits : both_widths) {
+    for (const Encoding encoding : all_encodings) {
+      const Qsgd qsgd = make(4, encoding, float_bits);
+      const Vector zero = Vector::Zero(10);
+      const Vector y = test::check_round_trip(qsgd, zero, 1);
+      CHECK(y == zero);
+      for (Index i = 0; i < 10; ++i) CHECK_FALSE(std::signbit(y[i]));
+      RandomStream rng(4, Purpose::compress);
+      const Message message = qsgd.encode(zero, rng);
+      CHECK(rng.position() == 5);
+      CHECK(wire_norm(message, float_bits).value == 0.0);
+      CHECK(wire_norm(message, float_bits).bits == float_bits);
+      // Sparse: header, norm and the code of 0 + 1, a single bit (γ(1) = 1, ω(1) = 0).
+      const auto metadata = static_cast<std::uint64_t>(2 + float_bits);
+      CHECK(message.bits == (encoding == Encoding::fixed ? fixed_formula(10, 4, float_bits)
+                                                         : Bits{.metadata = metadata + 1}));
+    }
   }
   const Vector empty(0);
   test::check_round_trip(Qsgd(), empty, 1);
@@ -229,29 +337,31 @@ TEST_CASE("Qsgd rounds up when half the coordinate's 32-bit half word is below 2
   // quantization blocks, so that the last word's high half goes unused.
   const Index p = 1027;
   const Vector x = test::awkward_vector(p, 12);
-  for (const int s : {1, 5, 255}) {
-    const Qsgd qsgd({.levels = s, .encoding = Encoding::fixed});
-    RandomStream rng(21, Purpose::compress, 2, 9);
-    RandomStream words = rng;
-    Vector y(p);
-    qsgd.compress(x, y, rng);
-    CHECK(rng.position() == (p + 1) / 2);
-    RandomStream probe(0, Purpose::compress);
-    const double norm = wire_norm(qsgd.encode(x, probe));
-    std::uint64_t word = 0;
-    Index mismatches = 0;
-    for (Index i = 0; i < p; ++i) {
-      if (i % 2 == 0) word = words.next_u64();
-      const auto u = static_cast<std::uint32_t>(i % 2 == 0 ? word : word >> 32);
-      const double r = std::min(std::abs(x[i]) * (s / norm), double(s));
-      const double l = std::floor(r);
-      const auto threshold = static_cast<std::uint32_t>(std::floor(std::ldexp(r - l, 31)));
-      const auto level = static_cast<std::int64_t>(l) + (u / 2 < threshold ? 1 : 0);
-      const double expected = (x[i] < 0 ? -1 : 1) * norm * static_cast<double>(level) / s;
-      mismatches += y[i] == expected ? 0 : 1;
+  for (const int float_bits : both_widths) {
+    for (const int s : {1, 5, 255}) {
+      const Qsgd qsgd = make(s, Encoding::fixed, float_bits);
+      RandomStream rng(21, Purpose::compress, 2, 9);
+      RandomStream words = rng;
+      Vector y(p);
+      qsgd.compress(x, y, rng);
+      CHECK(rng.position() == (p + 1) / 2);
+      RandomStream probe(0, Purpose::compress);
+      const double norm = wire_norm(qsgd.encode(x, probe), float_bits).value;
+      std::uint64_t word = 0;
+      Index mismatches = 0;
+      for (Index i = 0; i < p; ++i) {
+        if (i % 2 == 0) word = words.next_u64();
+        const auto u = static_cast<std::uint32_t>(i % 2 == 0 ? word : word >> 32);
+        const double r = std::min(std::abs(x[i]) * (s / norm), double(s));
+        const double l = std::floor(r);
+        const auto threshold = static_cast<std::uint32_t>(std::floor(std::ldexp(r - l, 31)));
+        const auto level = static_cast<std::int64_t>(l) + (u / 2 < threshold ? 1 : 0);
+        const double expected = (x[i] < 0 ? -1 : 1) * norm * static_cast<double>(level) / s;
+        mismatches += y[i] == expected ? 0 : 1;
+      }
+      INFO("s = " << s << ", fp" << float_bits);
+      CHECK(mismatches == 0);
     }
-    INFO("s = " << s);
-    CHECK(mismatches == 0);
   }
 }
 
@@ -275,10 +385,10 @@ TEST_CASE("Qsgd is unbiased (Monte Carlo)", "[compress][qsgd]") {
       squared_error_sq += e * e;
     }
     RandomStream rng(0, Purpose::compress);
-    const double norm = wire_norm(qsgd.encode(x, rng));
+    const double norm = wire_norm(qsgd.encode(x, rng), 64).value;
     double expected_error = 0;
     for (Index i = 0; i < p; ++i) {
-      const double r = s * std::abs(x[i]) / norm;
+      const double r = std::min(s * std::abs(x[i]) / norm, double(s));
       const double frac = r - std::floor(r);
       const double variance = (norm / s) * (norm / s) * frac * (1 - frac);
       expected_error += variance;
@@ -312,7 +422,7 @@ TEST_CASE("Qsgd meets its variance bound and expected sparsity", "[compress][qsg
     for (const int s : {1, 2, 8}) {
       const Qsgd qsgd({.levels = s});
       RandomStream probe(0, Purpose::compress);
-      const double norm = wire_norm(qsgd.encode(x, probe));
+      const double norm = wire_norm(qsgd.encode(x, probe), 64).value;
       constexpr int draws = 2000;
       double error = 0;
       double nonzeros = 0;
@@ -339,98 +449,283 @@ TEST_CASE("Qsgd meets its variance bound and expected sparsity", "[compress][qsg
   }
 }
 
+TEST_CASE("Qsgd's Elias form is within QSGD Theorem 3.2's bound in the worst case at s = 1",
+          "[compress][qsgd]") {
+  // All |x_i| equal, random signs: every r_i = 1/√p, the most nonzeros (√p in expectation)
+  // with the longest gaps. The bound is (3 + (3/2 + o(1)) log₂(2(s² + p)/(s(s + √p))))
+  // · s(s + √p) + 32, with o(1) taken as 0; its 32 are the paper's 32-bit norm, so a 32-bit
+  // link's message (header, norm, ω(k + 1) and the paper's string) is held against it, and a
+  // 64-bit link's against the bound + 32. The ω form's expected size is 0.93–0.96 of the bound
+  // here; the γ form (elias_gamma) exceeds it from p = 10^5 on (1.07 at p = 4·10^6).
+  // Per-message sizes vary by 2% (p = 4·10^6) to 17% (p = 10^3) around their mean, so the
+  // draws put the mean's standard error at 0.4–0.6% of the bound, a tenth of the margin.
+  struct Case {
+    Index p;
+    int draws;
+  };
+  for (const Case c : {Case{1000, 1000}, Case{100000, 200}, Case{1000000, 50}, Case{4000000, 16}}) {
+    RandomStream signs(11, Purpose::user);
+    Vector x(c.p);
+    for (Index i = 0; i < c.p; ++i) x[i] = (signs.next_u64() & 1) != 0 ? 1.0 : -1.0;
+    for (const int float_bits : both_widths) {
+      const Qsgd qsgd = make(1, Encoding::elias, float_bits);
+      Vector out(c.p);
+      double total = 0;
+      for (int draw = 0; draw < c.draws; ++draw) {
+        RandomStream rng(13, Purpose::compress, static_cast<std::uint64_t>(draw));
+        const Bits bits = qsgd.compress(x, out, rng);
+        CHECK(bits.metadata ==
+              static_cast<std::uint64_t>(2 + float_bits) +
+                  omega_length(static_cast<std::uint64_t>((out.array() != 0).count()) + 1));
+        total += static_cast<double>(bits.total());
+      }
+      const double bound = theorem_bound(1, static_cast<double>(c.p)) + (float_bits - 32);
+      INFO("p = " << c.p << ", fp" << float_bits << ": mean " << total / c.draws << " bits, bound "
+                  << bound << ", ratio " << total / c.draws / bound);
+      CHECK(total / c.draws <= bound);
+    }
+  }
+}
+
+TEST_CASE("Qsgd's omega codes have Elias's bits and lengths", "[compress][qsgd]") {
+  std::vector<std::uint64_t> values;
+  for (std::uint64_t m = 1; m <= 70000; ++m) values.push_back(m);
+  for (int n = 17; n < 64; ++n) {
+    const std::uint64_t power = std::uint64_t{1} << n;
+    for (const std::uint64_t m : {power - 1, power, power + 1, power | (power >> 1)}) {
+      values.push_back(m);
+    }
+  }
+  values.push_back(std::numeric_limits<std::uint64_t>::max());
+  // Hand-checked: ω(1) = 0, ω(2) = 10 0, ω(16) = 10 100 10000 0 (Elias 1975, Table 1).
+  CHECK(omega_string(1) == "0");
+  CHECK(omega_string(2) == "100");
+  CHECK(omega_string(7) == "101110");
+  CHECK(omega_string(16) == "10100100000");
+  CHECK(omega_length(std::numeric_limits<std::uint64_t>::max()) == 76);
+
+  Message message;
+  BitWriter writer(message);
+  std::uint64_t total = 0;
+  for (const std::uint64_t m : values) {
+    INFO("m = " << m);
+    REQUIRE(compress::elias::omega_bits(m) == omega_length(m));
+    compress::elias::write_omega(writer, m, Field::values);
+    put_omega(writer, m, Field::indices);
+    total += omega_length(m);
+  }
+  writer.finish();
+  CHECK(message.bits.values == total);
+  CHECK(message.bits.indices == total);
+  // The library's bits are the reference's, in order; both read back.
+  BitReader bits(message.bytes);
+  BitReader codes(message.bytes);
+  for (const std::uint64_t m : values) {
+    INFO("m = " << m);
+    const std::string expected = omega_string(m);
+    std::string written;
+    for (std::size_t k = 0; k < 2 * expected.size(); ++k) {
+      written.push_back(bits.read(1) != 0 ? '1' : '0');
+    }
+    REQUIRE(written == expected + expected);
+    REQUIRE(compress::elias::read_omega(codes) == m);
+    REQUIRE(compress::elias::read_omega(codes) == m);
+  }
+  CHECK_NOTHROW(codes.expect_end());
+}
+
+TEST_CASE("Qsgd refuses malformed omega codes without reading past the message",
+          "[compress][qsgd]") {
+  const auto decode_bits = [](const std::string& code) {
+    Message message;
+    BitWriter writer(message);
+    put_string(writer, code, Field::values);
+    writer.finish();
+    BitReader reader(message.bytes);
+    return compress::elias::read_omega(reader);
+  };
+  // 2^64 − 1 is the largest value: 10 101 111111, 64 ones, 0. With a one for the final 0, the
+  // next group would be 2^64 − 1 + 1 bits long.
+  // (fmt::format, not +: GCC 12 sees the strings' + out of bounds, -Warray-bounds)
+  const std::string largest = fmt::format("10101111111{:1<64}0", "");
+  CHECK(decode_bits(largest) == std::numeric_limits<std::uint64_t>::max());
+  CHECK_THROWS_AS(decode_bits(fmt::format("{}1{:0<70}", largest.substr(0, largest.size() - 1), "")),
+                  DecodeError);
+  // 64 itself (10 110 1000000 0), and a group after it, which would be 65 bits.
+  CHECK(decode_bits("10"
+                    "110"
+                    "1000000"
+                    "0") == 64);
+  CHECK_THROWS_WITH(decode_bits(fmt::format("101101000000"
+                                            "1{:0<80}",
+                                            "")),
+                    Catch::Contains("2^64 or more"));
+  // Ones only: groups of 2, 4 and 16 bits, then one that would be 65536 bits.
+  CHECK_THROWS_AS(decode_bits(std::string(40, '1')), DecodeError);
+  // Every proper prefix of a code runs out of bits: refused, not read past the end.
+  for (const std::uint64_t m :
+       {std::uint64_t{1}, std::uint64_t{5}, std::uint64_t{1000}, std::uint64_t{1} << 40,
+        std::numeric_limits<std::uint64_t>::max()}) {
+    const std::string code = omega_string(m);
+    for (std::size_t keep = 0; keep < code.size(); ++keep) {
+      INFO("m = " << m << ", " << keep << " bits of " << code.size());
+      // Within whole bytes, padded with ones so that the missing final 0 is not padding.
+      const std::string cut =
+          fmt::format("{}{:1<{}}", code.substr(0, keep), "", (8 - keep % 8) % 8);
+      CHECK_THROWS_AS(decode_bits(cut), DecodeError);
+    }
+  }
+}
+
 TEST_CASE("Qsgd decodes hand-built messages and rejects corrupted ones", "[compress][qsgd]") {
   const Qsgd fixed({.levels = 2, .encoding = Encoding::fixed});
   const Qsgd elias({.levels = 2, .encoding = Encoding::elias});
+  const Qsgd gamma({.levels = 2, .encoding = Encoding::elias_gamma});
   const Qsgd cheaper({.levels = 2});
   Vector out(4);
+  const Vector expected = (Vector(4) << -3.0, 0.0, 1.5, 0.0).finished();
 
   // A valid fixed message: (−norm, 0, norm/2, 0) with norm 3.
   const Message good_fixed =
-      fixed_message(3.0f, 2, {{true, 2}, {false, 0}, {false, 1}, {false, 0}});
+      fixed_message(f64(3.0), 2, {{true, 2}, {false, 0}, {false, 1}, {false, 0}});
   fixed.decode(good_fixed, out);
-  CHECK(out == Vector((Vector(4) << -3.0, 0.0, 1.5, 0.0).finished()));
+  CHECK(out == expected);
   cheaper.decode(good_fixed, out);
-  CHECK(out == Vector((Vector(4) << -3.0, 0.0, 1.5, 0.0).finished()));
-  // The same vector as Elias: two nonzeros at gaps 1 and 2.
-  const Message good_elias = elias_message(3.0f, 2, {{1, true, 2}, {2, false, 1}});
+  CHECK(out == expected);
+  // The same vector in the sparse forms: two nonzeros at gaps 1 and 2. With ω: header 2 01,
+  // the norm, ω(3) = 110, ω(1) = 0, sign 1, ω(2) = 100, ω(2) = 100, sign 0, ω(1) = 0.
+  const Message good_elias = elias_message(f64(3.0), 2, {{1, true, 2}, {2, false, 1}});
+  CHECK(good_elias.bits == Bits{.values = 1 + 3 + 1 + 1, .indices = 1 + 3, .metadata = 66 + 3});
   elias.decode(good_elias, out);
-  CHECK(out == Vector((Vector(4) << -3.0, 0.0, 1.5, 0.0).finished()));
-
-  // Header: 2 and 3 are unknown; each compressor refuses the encoding it does not send.
-  for (const std::uint64_t header : {2, 3}) {
-    CHECK_THROWS_AS(
-        cheaper.decode(
-            fixed_message(3.0f, 2, {{false, 0}, {false, 0}, {false, 0}, {false, 0}}, header), out),
-        DecodeError);
-  }
-  CHECK_THROWS_WITH(fixed.decode(elias_message(3.0f, 2, {{1, true, 2}, {2, false, 1}}), out),
-                    Catch::Contains("elias message"));
-  CHECK_THROWS_AS(elias.decode(good_fixed, out), DecodeError);
-  // A flipped header bit in real messages.
+  CHECK(out == expected);
+  cheaper.decode(good_elias, out);
+  CHECK(out == expected);
+  const Message good_gamma = elias_message(f64(3.0), 2, {{1, true, 2}, {2, false, 1}}, false);
+  gamma.decode(good_gamma, out);
+  CHECK(out == expected);
+  // What encode() itself sends, bit for bit: x = (−3, 0, 4, 0) has norm 5, and with s = 5
+  // its levels 3, 0, 4, 0 are certain.
+  const Vector certain = (Vector(4) << -3.0, 0.0, 4.0, 0.0).finished();
   RandomStream rng(1, Purpose::compress);
+  for (const Encoding encoding : all_encodings) {
+    const Qsgd qsgd({.levels = 5, .encoding = encoding});
+    const Message omega = elias_message(f64(5.0), 2, {{1, true, 3}, {2, false, 4}});
+    const Message gamma_form = elias_message(f64(5.0), 2, {{1, true, 3}, {2, false, 4}}, false);
+    const Message fixed_form =
+        fixed_message(f64(5.0), 3, {{true, 3}, {false, 0}, {false, 4}, {false, 0}});
+    // ω: 69 bits of metadata, 1 + 3 of indices, 1 + 3 and 1 + 6 of values; fixed: 66 + 16.
+    CHECK(omega.bits == Bits{.values = 11, .indices = 4, .metadata = 69});
+    CHECK(fixed_form.bits.total() < omega.bits.total());
+    const Message& expected_message = encoding == Encoding::elias         ? omega
+                                      : encoding == Encoding::elias_gamma ? gamma_form
+                                                                          : fixed_form;
+    RandomStream stream = rng;
+    const Message sent = qsgd.encode(certain, stream);
+    INFO(qsgd.describe());
+    CHECK(sent.bytes == expected_message.bytes);
+    CHECK(sent.bits == expected_message.bits);
+    qsgd.decode(sent, out);
+    CHECK(out == certain);
+  }
+
+  // Header: 3 is unknown; each compressor refuses the forms it does not send.
+  CHECK_THROWS_WITH(
+      cheaper.decode(
+          fixed_message(f64(3.0), 2, {{false, 0}, {false, 0}, {false, 0}, {false, 0}}, 3), out),
+      Catch::Contains("unknown encoding 3"));
+  CHECK_THROWS_WITH(fixed.decode(good_elias, out), Catch::Contains("elias form"));
+  CHECK_THROWS_WITH(cheaper.decode(good_gamma, out), Catch::Contains("elias_gamma form"));
+  CHECK_THROWS_AS(fixed.decode(good_gamma, out), DecodeError);
+  CHECK_THROWS_AS(elias.decode(good_gamma, out), DecodeError);
+  CHECK_THROWS_AS(elias.decode(good_fixed, out), DecodeError);
+  CHECK_THROWS_AS(gamma.decode(good_elias, out), DecodeError);
+  CHECK_THROWS_AS(gamma.decode(good_fixed, out), DecodeError);
+  // Flipped header bits in real messages.
   const Vector x = test::awkward_vector(4, 9);
-  for (const Qsgd* compressor : {&fixed, &elias, &cheaper}) {
+  for (const Qsgd* compressor : {&fixed, &elias, &gamma, &cheaper}) {
     const Qsgd& qsgd = *compressor;
     RandomStream stream = rng;
-    Message message = qsgd.encode(x, stream);
-    Message high = message;
-    high.bytes[0] ^= 0x2;  // header becomes 2 or 3
-    CHECK_THROWS_WITH(qsgd.decode(high, out), Catch::Contains("unknown encoding"));
-    if (compressor != &cheaper) {
-      Message low = message;
-      low.bytes[0] ^= 0x1;  // the other encoding
-      CHECK_THROWS_AS(qsgd.decode(low, out), DecodeError);
+    const Message message = qsgd.encode(x, stream);
+    for (const std::uint8_t flip : {1, 2, 3}) {
+      Message flipped = message;
+      flipped.bytes[0] ^= flip;
+      // (cheaper sends, and reads, both the fixed and the ω forms)
+      if (compressor == &cheaper && (flipped.bytes[0] & 3) % 2 == 0) continue;
+      INFO(qsgd.describe() << ", header ^ " << int(flip));
+      CHECK_THROWS_AS(qsgd.decode(flipped, out), DecodeError);
     }
     test::check_rejects_truncation(qsgd, test::awkward_vector(50, 1));
   }
 
   // Fixed: a level beyond s (3 fits the 2-bit field), a sign on a zero level.
   CHECK_THROWS_WITH(
-      fixed.decode(fixed_message(3.0f, 2, {{false, 3}, {false, 0}, {false, 0}, {false, 0}}), out),
+      fixed.decode(fixed_message(f64(3.0), 2, {{false, 3}, {false, 0}, {false, 0}, {false, 0}}),
+                   out),
       Catch::Contains("exceeds s"));
   CHECK_THROWS_WITH(
-      fixed.decode(fixed_message(3.0f, 2, {{false, 1}, {true, 0}, {false, 0}, {false, 0}}), out),
+      fixed.decode(fixed_message(f64(3.0), 2, {{false, 1}, {true, 0}, {false, 0}, {false, 0}}),
+                   out),
       Catch::Contains("sign bit"));
   // Norm: negative, −0, infinite, NaN; a nonzero level with norm 0.
-  for (const float bad : {-1.0f, -0.0f, std::numeric_limits<float>::infinity(),
-                          std::numeric_limits<float>::quiet_NaN()}) {
+  for (const double bad : {-1.0, -0.0, std::numeric_limits<double>::infinity(),
+                           std::numeric_limits<double>::quiet_NaN()}) {
     CHECK_THROWS_WITH(
-        fixed.decode(fixed_message(bad, 2, {{false, 1}, {false, 0}, {false, 0}, {false, 0}}), out),
+        fixed.decode(fixed_message(f64(bad), 2, {{false, 1}, {false, 0}, {false, 0}, {false, 0}}),
+                     out),
         Catch::Contains("norm"));
-    CHECK_THROWS_AS(elias.decode(elias_message(bad, 1, {{1, false, 1}}), out), DecodeError);
+    CHECK_THROWS_AS(elias.decode(elias_message(f64(bad), 1, {{1, false, 1}}), out), DecodeError);
   }
   CHECK_THROWS_WITH(
-      fixed.decode(fixed_message(0.0f, 2, {{false, 1}, {false, 0}, {false, 0}, {false, 0}}), out),
+      fixed.decode(fixed_message(f64(0.0), 2, {{false, 1}, {false, 0}, {false, 0}, {false, 0}}),
+                   out),
       Catch::Contains("norm 0"));
-  // Elias: a level beyond s, a gap past p, more nonzeros than p, a count the codes do not meet.
-  CHECK_THROWS_WITH(elias.decode(elias_message(3.0f, 1, {{1, false, 3}}), out),
-                    Catch::Contains("exceeds s"));
-  CHECK_THROWS_WITH(elias.decode(elias_message(3.0f, 1, {{5, false, 1}}), out),
-                    Catch::Contains("runs past"));
-  CHECK_THROWS_WITH(elias.decode(elias_message(3.0f, 2, {{4, false, 1}, {1, false, 1}}), out),
-                    Catch::Contains("runs past"));
-  CHECK_NOTHROW(elias.decode(elias_message(3.0f, 1, {{4, false, 1}}), out));
-  CHECK(out == Vector((Vector(4) << 0.0, 0.0, 0.0, 1.5).finished()));
-  CHECK_THROWS_WITH(elias.decode(elias_message(3.0f, 5, {}), out), Catch::Contains("nonzeros"));
-  CHECK_THROWS_AS(elias.decode(elias_message(3.0f, 2, {{1, false, 1}}), out), DecodeError);
-  CHECK_THROWS_AS(elias.decode(elias_message(3.0f, 0, {{1, false, 1}}), out), DecodeError);
-  // A run of zeros longer than any code: no terminating one in sight.
-  Message zeros;
-  {
-    BitWriter writer(zeros);
-    writer.write(1, 2, Field::metadata);
-    writer.write_f32(3.0f, Field::metadata);
-    writer.write(0, 64, Field::metadata);
-    writer.write(0, 64, Field::metadata);
-    writer.write(1, 1, Field::metadata);
-    writer.finish();
+  // Sparse, both codes: a level beyond s, a gap past p, more nonzeros than p, a count the codes
+  // do not meet.
+  for (const bool omega : {true, false}) {
+    const Qsgd& sparse = omega ? elias : gamma;
+    INFO(sparse.describe());
+    CHECK_THROWS_WITH(sparse.decode(elias_message(f64(3.0), 1, {{1, false, 3}}, omega), out),
+                      Catch::Contains("exceeds s"));
+    CHECK_THROWS_WITH(sparse.decode(elias_message(f64(3.0), 1, {{5, false, 1}}, omega), out),
+                      Catch::Contains("runs past"));
+    CHECK_THROWS_WITH(
+        sparse.decode(elias_message(f64(3.0), 2, {{4, false, 1}, {1, false, 1}}, omega), out),
+        Catch::Contains("runs past"));
+    CHECK_NOTHROW(sparse.decode(elias_message(f64(3.0), 1, {{4, false, 1}}, omega), out));
+    CHECK(out == Vector((Vector(4) << 0.0, 0.0, 0.0, 1.5).finished()));
+    CHECK_THROWS_WITH(sparse.decode(elias_message(f64(3.0), 5, {}, omega), out),
+                      Catch::Contains("nonzeros"));
+    CHECK_THROWS_AS(sparse.decode(elias_message(f64(3.0), 2, {{1, false, 1}}, omega), out),
+                    DecodeError);
+    // (A negative one: after ω(1) = 0, "0 0 0" for gap 1, + and level 1 is zero padding.)
+    CHECK_THROWS_AS(sparse.decode(elias_message(f64(3.0), 0, {{1, true, 1}}, omega), out),
+                    DecodeError);
+    CHECK_THROWS_WITH(sparse.decode(elias_message(f64(0.0), 1, {{1, false, 1}}, omega), out),
+                      Catch::Contains("norm 0"));
+    // A count far beyond any p, as a valid code.
+    CHECK_THROWS_WITH(
+        sparse.decode(elias_message(f64(3.0), std::uint64_t{1} << 50, {}, omega), out),
+        Catch::Contains("nonzeros"));
   }
-  CHECK_THROWS_AS(elias.decode(zeros, out), DecodeError);
+  // A run of zeros longer than any γ code: no terminating one in sight; a run of ones longer
+  // than any ω code.
+  for (const std::uint64_t run : {0, 1}) {
+    Message bad;
+    BitWriter writer(bad);
+    writer.write(run == 0 ? 1 : 2, 2, Field::metadata);
+    put_norm(writer, f64(3.0));
+    writer.write(run == 0 ? 0 : ~std::uint64_t{0}, 64, Field::metadata);
+    writer.write(run == 0 ? 0 : ~std::uint64_t{0}, 64, Field::metadata);
+    writer.write(run == 0 ? 1 : 0, 1, Field::metadata);
+    writer.finish();
+    CHECK_THROWS_AS((run == 0 ? gamma : elias).decode(bad, out), DecodeError);
+  }
   // Padding and an empty message.
-  Message padded = good_elias;
-  padded.bytes.push_back(0);
-  CHECK_THROWS_AS(elias.decode(padded, out), DecodeError);
+  for (const Message& good : {good_elias, good_gamma, good_fixed}) {
+    Message padded = good;
+    padded.bytes.push_back(0);
+    CHECK_THROWS_AS(cheaper.decode(padded, out), DecodeError);
+  }
   CHECK_THROWS_AS(cheaper.decode(Message{}, out), DecodeError);
 }
 
@@ -477,73 +772,94 @@ TEST_CASE("Qsgd gamma codes of every length round-trip", "[compress][qsgd]") {
 TEST_CASE("Qsgd: invalid parameters name themselves, their value and the allowed range",
           "[compress][qsgd]") {
   using Catch::Contains;
-  const auto refused = [](Qsgd::Params params) { return test::refusal([&] { Qsgd{params}; }); };
+  const auto refused = [](Qsgd::Params params, Wire wire = {}) {
+    return test::refusal([&] { Qsgd(params, wire); });
+  };
   CHECK_THAT(refused({.levels = 0}), Contains("qsgd.levels = 0: must be in 1..1048576"));
   CHECK_THAT(refused({.levels = (1 << 20) + 1}), Contains("qsgd.levels = 1048577: must be in 1.."));
   CHECK_THAT(refused({.encoding = static_cast<Encoding>(7)}),
-             Contains("qsgd.encoding = 7: must be fixed, elias or cheaper"));
+             Contains("qsgd.encoding = 7: must be fixed, elias, cheaper or elias_gamma"));
+  CHECK_THAT(refused({.encoding = static_cast<Encoding>(-1)}), Contains("qsgd.encoding = -1"));
+  CHECK_THAT(refused({}, Wire{.float_bits = 16}), Contains("float_bits = 16: must be 32 or 64"));
   CHECK(refused({.levels = 1, .encoding = Encoding::fixed}) == "accepted");
-  CHECK(refused({.levels = 1 << 20}) == "accepted");
+  CHECK(refused({.levels = 1 << 20, .encoding = Encoding::elias_gamma}) == "accepted");
+  CHECK(refused({}, Wire{.float_bits = 32}) == "accepted");
 }
 
 TEST_CASE("Qsgd refuses bad input", "[compress][qsgd]") {
-  CHECK(Qsgd().describe() == "qsgd(s=1, cheaper)");
-  CHECK(Qsgd({.levels = 4, .encoding = Encoding::elias}).describe() == "qsgd(s=4, elias)");
-  for (const Encoding encoding : all_encodings) {
-    test::check_rejects_non_finite(Qsgd({.levels = 3, .encoding = encoding}), 5);
+  CHECK(Qsgd().describe() == "qsgd(s=1, cheaper, fp64)");
+  CHECK(Qsgd().float_bits() == 64);
+  CHECK(Qsgd({.levels = 7, .encoding = Encoding::elias}).describe() == "qsgd(s=7, elias, fp64)");
+  CHECK(make(4, Encoding::elias_gamma, 32).describe() == "qsgd(s=4, elias_gamma, fp32)");
+  for (const int float_bits : both_widths) {
+    for (const Encoding encoding : all_encodings) {
+      test::check_rejects_non_finite(make(3, encoding, float_bits), 5);
+    }
+    // Beyond a float's range is refused on a 32-bit link; squares that overflow or underflow
+    // are handled.
+    const Qsgd qsgd = make(4, Encoding::cheaper, float_bits);
+    Vector out(2);
+    RandomStream rng(1, Purpose::compress);
+    if (float_bits == 32) {
+      CHECK_THROWS_AS(qsgd.compress(Vector::Constant(2, 1e200), out, rng), std::domain_error);
+      CHECK_THROWS_AS(qsgd.encode(Vector::Constant(2, 3e38), rng), std::domain_error);
+    } else {
+      test::check_round_trip(qsgd, Vector::Constant(2, -1e200), 3);
+    }
+    Vector mixed(2);
+    mixed << 1e30, -2e30;  // squares near 1e60: fine in a double
+    test::check_round_trip(qsgd, mixed, 3);
+    Vector tiny(2);
+    tiny << 3e-30, -4e-30;  // norm 5e-30, a normal float; squares ~1e-59
+    test::check_round_trip(qsgd, tiny, 3);
+    Vector underflow(2);
+    underflow << 3e-170, -4e-170;  // squares underflow to 0: the scaled norm is used
+    const Message message = qsgd.encode(underflow, rng);
+    if (float_bits == 32) {
+      CHECK(wire_norm(message, 32).value ==
+            static_cast<double>(std::numeric_limits<float>::denorm_min()));
+    } else {
+      CHECK(wire_norm(message, 64).value == Approx(5e-170).epsilon(1e-15));
+    }
+    test::check_round_trip(qsgd, underflow, 3);
   }
-  // Finite but beyond a float's range; squares that overflow or underflow are handled.
-  const Qsgd qsgd({.levels = 4});
-  Vector out(2);
-  RandomStream rng(1, Purpose::compress);
-  CHECK_THROWS_AS(qsgd.compress(Vector::Constant(2, 1e200), out, rng), std::domain_error);
-  CHECK_THROWS_AS(qsgd.encode(Vector::Constant(2, 3e38), rng), std::domain_error);
-  Vector big(2);
-  big << 1e30, -2e30;  // squares near 1e60: fine in a double
-  const Vector y = test::check_round_trip(qsgd, big, 3);
-  CHECK(std::abs(y[1]) > 0);
-  Vector tiny(2);
-  tiny << 3e-30, -4e-30;  // norm 5e-30, a normal float; squares ~1e-59
-  test::check_round_trip(qsgd, tiny, 3);
-  Vector underflow(2);
-  underflow << 3e-170, -4e-170;  // squares underflow to 0: the scaled norm is used
-  const Message message = qsgd.encode(underflow, rng);
-  CHECK(wire_norm(message) == static_cast<double>(std::numeric_limits<float>::denorm_min()));
-  test::check_round_trip(qsgd, underflow, 3);
 }
 
 TEST_CASE("Qsgd's tabulated fixed-width decode rejects the fields encode never writes",
           "[compress][qsgd]") {
   // p large beside 2^width, so the decoder looks fields up in its tables; the bad field sits
-  // in a later block, and the message around it is valid.
+  // in a later block, and the message around it is valid. On both links.
   const Index p = 3000;
-  for (const int s : {2, 255}) {
-    const Qsgd fixed({.levels = s, .encoding = Encoding::fixed});
-    const int width = level_width(s);
-    std::vector<std::pair<bool, std::uint64_t>> coords(static_cast<std::size_t>(p));
-    for (std::size_t i = 0; i < coords.size(); ++i) {
-      coords[i] = {i % 3 == 0, i % 2 == 0 ? 0 : 1 + i % static_cast<std::size_t>(s)};
-      if (coords[i].second == 0) coords[i].first = false;
+  for (const NormField norm : {f32(3.0), f64(3.0)}) {
+    for (const int s : {2, 255}) {
+      const Qsgd fixed = make(s, Encoding::fixed, norm.form == NormForm::f64 ? 64 : 32);
+      const int width = level_width(s);
+      std::vector<std::pair<bool, std::uint64_t>> coords(static_cast<std::size_t>(p));
+      for (std::size_t i = 0; i < coords.size(); ++i) {
+        coords[i] = {i % 3 == 0, i % 2 == 0 ? 0 : 1 + i % static_cast<std::size_t>(s)};
+        if (coords[i].second == 0) coords[i].first = false;
+      }
+      Vector out(p);
+      CHECK_NOTHROW(fixed.decode(fixed_message(norm, width, coords), out));
+      CHECK(out[1] == norm.value * static_cast<double>(1 + 1 % s) / s);
+      CHECK(out[3] == -norm.value * static_cast<double>(1 + 3 % s) / s);
+      const std::uint64_t too_high = (std::uint64_t{1} << width) - 1;
+      if (too_high > static_cast<std::uint64_t>(s)) {
+        auto bad = coords;
+        bad[2345] = {false, too_high};
+        CHECK_THROWS_WITH(fixed.decode(fixed_message(norm, width, bad), out),
+                          Catch::Contains(fmt::format("level {} at coordinate 2345", too_high)));
+      }
+      auto signed_zero = coords;
+      signed_zero[1700] = {true, 0};
+      CHECK_THROWS_WITH(fixed.decode(fixed_message(norm, width, signed_zero), out),
+                        Catch::Contains("sign bit set on a zero level at coordinate 1700"));
+      const NormField zero{norm.form, 0.0};
+      CHECK_THROWS_WITH(fixed.decode(fixed_message(zero, width, coords), out),
+                        Catch::Contains("nonzero level at coordinate 1 with norm 0"));
+      std::vector<std::pair<bool, std::uint64_t>> zeros(static_cast<std::size_t>(p), {false, 0});
+      CHECK_NOTHROW(fixed.decode(fixed_message(zero, width, zeros), out));
+      CHECK(out == Vector::Zero(p));
     }
-    Vector out(p);
-    CHECK_NOTHROW(fixed.decode(fixed_message(3.0f, width, coords), out));
-    CHECK(out[1] == 3.0 * static_cast<double>(1 + 1 % s) / s);
-    CHECK(out[3] == -3.0 * static_cast<double>(1 + 3 % s) / s);
-    const std::uint64_t too_high = (std::uint64_t{1} << width) - 1;
-    if (too_high > static_cast<std::uint64_t>(s)) {
-      auto bad = coords;
-      bad[2345] = {false, too_high};
-      CHECK_THROWS_WITH(fixed.decode(fixed_message(3.0f, width, bad), out),
-                        Catch::Contains(fmt::format("level {} at coordinate 2345", too_high)));
-    }
-    auto signed_zero = coords;
-    signed_zero[1700] = {true, 0};
-    CHECK_THROWS_WITH(fixed.decode(fixed_message(3.0f, width, signed_zero), out),
-                      Catch::Contains("sign bit set on a zero level at coordinate 1700"));
-    CHECK_THROWS_WITH(fixed.decode(fixed_message(0.0f, width, coords), out),
-                      Catch::Contains("nonzero level at coordinate 1 with norm 0"));
-    std::vector<std::pair<bool, std::uint64_t>> zeros(static_cast<std::size_t>(p), {false, 0});
-    CHECK_NOTHROW(fixed.decode(fixed_message(0.0f, width, zeros), out));
-    CHECK(out == Vector::Zero(p));
   }
 }
