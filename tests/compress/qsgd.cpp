@@ -75,7 +75,12 @@ WireNorm wire_norm(const Message& message, int float_bits) {
   BitReader reader(message.bytes);
   reader.read(2);
   if (float_bits == 64) return {reader.read_f64(), 64};
-  return {static_cast<double>(reader.read_f32()), 32};
+  const std::uint64_t first = reader.read(32);
+  if ((first >> 31) == 0) {
+    return {static_cast<double>(std::bit_cast<float>(static_cast<std::uint32_t>(first))), 32};
+  }
+  const std::uint64_t second = reader.read(32);
+  return {std::bit_cast<double>((first & 0x7FFFFFFFu) | (second << 31)), 64};
 }
 
 // Integer levels of a decoded vector; fails unless every coordinate is exactly ±norm·l/s.
@@ -135,18 +140,27 @@ void put_omega(BitWriter& writer, std::uint64_t m, Field field) {
   put_string(writer, omega_string(m), field);
 }
 
-// The norm field by the wire format's description: a 64-bit link's double or a 32-bit link's
-// float.
-enum class NormForm { f64, f32 };
+// The norm field by the wire format's description: a 64-bit link's double, a 32-bit link's
+// float, or a 32-bit link's wide form.
+enum class NormForm { f64, f32, wide };
 struct NormField {
   NormForm form;
   double value;
 };
 void put_norm(BitWriter& writer, NormField norm) {
-  if (norm.form == NormForm::f64) {
-    writer.write_f64(norm.value, Field::metadata);
-  } else {
-    writer.write_f32(static_cast<float>(norm.value), Field::metadata);
+  switch (norm.form) {
+    case NormForm::f64:
+      writer.write_f64(norm.value, Field::metadata);
+      break;
+    case NormForm::f32:
+      writer.write_f32(static_cast<float>(norm.value), Field::metadata);
+      break;
+    case NormForm::wide: {
+      const auto bits = std::bit_cast<std::uint64_t>(norm.value);
+      writer.write((bits & 0x7FFFFFFFu) | (std::uint64_t{1} << 31), 32, Field::metadata);
+      writer.write(bits >> 31, 32, Field::metadata);
+      break;
+    }
   }
 }
 NormField f32(double value) {
@@ -154,6 +168,9 @@ NormField f32(double value) {
 }
 NormField f64(double value) {
   return {NormForm::f64, value};
+}
+NormField wide(double value) {
+  return {NormForm::wide, value};
 }
 
 struct Nonzero {
@@ -233,7 +250,8 @@ TEST_CASE("Qsgd round-trips and counts its bits by the formulas", "[compress][qs
           // One 64-bit word per two coordinates, whatever the data.
           CHECK(rng.position() == static_cast<std::uint64_t>((p + 1) / 2));
 
-          // 32-bit links send ‖x‖ rounded up to a float, 64-bit links the double norm.
+          // 32-bit links send ‖x‖ rounded up to a float (a normal one here), 64-bit links the
+          // double norm.
           const WireNorm norm = wire_norm(message, float_bits);
           CHECK(norm.bits == float_bits);
           const long double exact = std::sqrt(reference_squared_norm(x));
@@ -769,6 +787,172 @@ TEST_CASE("Qsgd gamma codes of every length round-trip", "[compress][qsgd]") {
   }
 }
 
+TEST_CASE("Qsgd on a 32-bit link sends norms outside the normal floats in 64 bits",
+          "[compress][qsgd]") {
+  const Qsgd fp32({.levels = 2, .encoding = Encoding::fixed}, Wire{.float_bits = 32});
+  const Qsgd elias32({.levels = 2, .encoding = Encoding::elias}, Wire{.float_bits = 32});
+  Vector out(4);
+  const std::vector<std::pair<bool, std::uint64_t>> coords = {
+      {true, 2}, {false, 0}, {false, 1}, {false, 0}};
+
+  // Whatever x, the form follows the norm: 32 bits for 0 and normal floats, 64 beyond.
+  struct Expect {
+    double scale;
+    int bits;
+  };
+  for (const Expect e : {Expect{0, 32}, Expect{1, 32}, Expect{FLT_MIN, 32}, Expect{3e-45, 64},
+                         Expect{FLT_MIN / 4, 64}, Expect{1e-300, 64},
+                         Expect{std::numeric_limits<double>::denorm_min(), 64}, Expect{1e38, 32},
+                         Expect{1e39, 64}, Expect{1e300, 64}, Expect{1e307, 64}}) {
+    const Vector x = (Vector(4) << 0.6, -0.0, 0.0, -0.8).finished() * e.scale;
+    INFO("scale " << e.scale);
+    for (const Encoding encoding : all_encodings) {
+      const Qsgd qsgd({.levels = 3, .encoding = encoding}, Wire{.float_bits = 32});
+      const Vector y = test::check_round_trip(qsgd, x, 4);
+      RandomStream rng(4, Purpose::compress, 3, 5);
+      const Message message = qsgd.encode(x, rng);
+      const WireNorm norm = wire_norm(message, 32);
+      CHECK(norm.bits == e.bits);
+      CHECK(message.bits.metadata >= static_cast<std::uint64_t>(2 + e.bits));
+      const double exact = std::hypot(x[0], x[3]);
+      if (e.bits == 64) {
+        CHECK(norm.value == Approx(exact).epsilon(1e-15));
+      } else {
+        CHECK(norm.value >= exact);
+        CHECK(norm.value <= exact * (1 + 0x1p-23));
+      }
+      levels_of(y, norm.value, 3);
+    }
+  }
+
+  // Hand-built: the wide form of 3e-45 and of 1e300 decodes; −norm's levels exactly.
+  for (const double norm : {3e-45, 1e300, 3e-320}) {
+    const Message message = fixed_message(wide(norm), 2, coords);
+    CHECK(message.bits.metadata == 2 + 64);
+    fp32.decode(message, out);
+    CHECK(out[0] == -norm);
+    CHECK(out[2] == norm / 2);
+    elias32.decode(elias_message(wide(norm), 2, {{1, true, 2}, {2, false, 1}}), out);
+    CHECK(out[0] == -norm);
+    CHECK(out[2] == norm / 2);
+  }
+  // Refused: a wide form of a norm the 32 bits carry (FLT_MIN, 1, FLT_MAX and a value just
+  // below FLT_MIN, which rounds up to it), of 0, ∞ and NaN; and 32 bits that are a subnormal,
+  // ∞ or NaN. (The top bit is the form's, so no float in the short form is negative.)
+  for (const double bad :
+       {double(FLT_MIN), 1.0, double(FLT_MAX), std::nextafter(FLT_MIN, 0.0), 0.0,
+        std::numeric_limits<double>::infinity(), std::numeric_limits<double>::quiet_NaN()}) {
+    INFO("wide " << bad);
+    CHECK_THROWS_WITH(fp32.decode(fixed_message(wide(bad), 2, coords), out),
+                      Catch::Contains("norm"));
+  }
+  CHECK_NOTHROW(
+      fp32.decode(fixed_message(wide(std::nextafter(double(FLT_MAX), 1e300)), 2, coords), out));
+  for (const float bad :
+       {std::numeric_limits<float>::denorm_min(), FLT_MIN / 2,
+        std::numeric_limits<float>::infinity(), std::numeric_limits<float>::quiet_NaN()}) {
+    INFO("32-bit " << bad);
+    CHECK_THROWS_WITH(fp32.decode(fixed_message(f32(bad), 2, coords), out),
+                      Catch::Contains("norm"));
+  }
+  // A wide form cut after its first 32 bits.
+  Message cut;
+  {
+    BitWriter writer(cut);
+    writer.write(0, 2, Field::metadata);
+    writer.write(std::uint64_t{1} << 31, 32, Field::metadata);
+    writer.finish();
+  }
+  CHECK_THROWS_AS(fp32.decode(cut, out), DecodeError);
+}
+
+TEST_CASE("Qsgd is unbiased and within Lemma 3.1's variance for every finite norm",
+          "[compress][qsgd]") {
+  // 4000 draws at each norm, on both links. Statistics in units of 2^e, e = ⌊log₂ ‖x‖⌋
+  // (exact scalings), so that squares neither overflow nor underflow.
+  //   Bias: p = 8, s = 1024, where E‖Q(x) − x‖² ≤ p/(4s²)‖x‖²: the mean of 4000 draws is
+  //   within 2.2e-5‖x‖ of x by one standard deviation, so a bias of 1e-3 stands 45 of them
+  //   away. Below FLT_MIN a float norm made every r_i smaller than the draws' 2^-31
+  //   resolution: Q(x) ≡ 0, a bias of 1.
+  //   Variance: p = 100, all |x_i| equal, s = 1, where every r_i = 1/√p = 0.1 and
+  //   E‖Q(x) − x‖² = (n/‖x‖)² · 9‖x‖², 0.9 of the bound min(p/s², √p/s)‖x‖² = 10‖x‖². The
+  //   standard deviation of one draw's ‖Q(x) − x‖² is 2.4‖x‖², 0.038‖x‖² for the mean of
+  //   4000: the bound is 26 of them above the expectation, so it is checked with no margin.
+  //   A norm rounded up to a subnormal float (4.2e-45 for 3e-45) made it 13‖x‖².
+  const double norms[] = {3, 3e-45, 3e-60, 3e-300, 3e-310, 1e300, 1e308};
+  constexpr int draws = 4000;
+  for (const int float_bits : both_widths) {
+    for (const double target : norms) {
+      const int e = std::ilogb(target);
+      const auto in_units = [&](const Vector& v) {
+        Vector u(v.size());
+        for (Index i = 0; i < v.size(); ++i) u[i] = std::ldexp(v[i], -e);
+        return u;
+      };
+      INFO("fp" << float_bits << ", ‖x‖ = " << target);
+
+      // Bias.
+      {
+        const Vector shape = test::awkward_vector(8, 41).cwiseMin(3.0);
+        const Vector x = shape * (target / shape.norm());
+        const Vector xu = in_units(x);
+        const Qsgd qsgd = make(1024, Encoding::cheaper, float_bits);
+        Vector out(x.size());
+        Vector sum = Vector::Zero(x.size());
+        double error = 0;
+        for (int draw = 0; draw < draws; ++draw) {
+          RandomStream rng(17, Purpose::compress, static_cast<std::uint64_t>(draw));
+          qsgd.compress(x, out, rng);
+          const Vector ou = in_units(out);
+          sum += ou;
+          error += (ou - xu).squaredNorm();
+        }
+        const double bias = (sum / draws - xu).norm() / xu.norm();
+        const double p = 8, s = 1024;
+        INFO("relative bias " << bias << ", mean squared error " << error / draws / xu.squaredNorm()
+                              << " of ‖x‖²");
+        CHECK(bias < 1e-3);
+        CHECK(error / draws <= std::min(p / (s * s), std::sqrt(p) / s) * xu.squaredNorm());
+      }
+      // Variance.
+      {
+        constexpr Index p = 100;
+        RandomStream signs(19, Purpose::user);
+        Vector x(p);
+        for (Index i = 0; i < p; ++i) x[i] = (signs.next_u64() & 1) != 0 ? 0.1 : -0.1;
+        x *= target;
+        const Vector xu = in_units(x);
+        const Qsgd qsgd = make(1, Encoding::cheaper, float_bits);
+        RandomStream probe(0, Purpose::compress);
+        const double nu = std::ldexp(wire_norm(qsgd.encode(x, probe), float_bits).value, -e);
+        Vector out(p);
+        double error = 0;
+        double error_sq = 0;
+        for (int draw = 0; draw < draws; ++draw) {
+          RandomStream rng(23, Purpose::compress, static_cast<std::uint64_t>(draw));
+          qsgd.compress(x, out, rng);
+          const double d = (in_units(out) - xu).squaredNorm();
+          error += d;
+          error_sq += d * d;
+        }
+        const double mean = error / draws;
+        const double sd = std::sqrt((error_sq / draws - mean * mean) / draws);
+        double expected = 0;  // Σ (n/s)² f_i(1 − f_i)
+        for (Index i = 0; i < p; ++i) {
+          const double r = std::abs(xu[i]) / nu;
+          expected += nu * nu * r * (1 - r);
+        }
+        const double bound = std::min(double(p), std::sqrt(double(p))) * xu.squaredNorm();
+        INFO("mean ‖Q(x) − x‖² " << mean / xu.squaredNorm() << " ‖x‖², expected "
+                                 << expected / xu.squaredNorm() << ", bound 10, sd "
+                                 << sd / xu.squaredNorm());
+        CHECK(mean <= bound);
+        CHECK(std::abs(mean - expected) <= 5 * sd);
+      }
+    }
+  }
+}
+
 TEST_CASE("Qsgd: invalid parameters name themselves, their value and the allowed range",
           "[compress][qsgd]") {
   using Catch::Contains;
@@ -795,16 +979,17 @@ TEST_CASE("Qsgd refuses bad input", "[compress][qsgd]") {
     for (const Encoding encoding : all_encodings) {
       test::check_rejects_non_finite(make(3, encoding, float_bits), 5);
     }
-    // Beyond a float's range is refused on a 32-bit link; squares that overflow or underflow
-    // are handled.
+    // Finite entries whose norm overflows a double are refused; beyond a float's range is
+    // fine; squares that overflow or underflow are handled.
     const Qsgd qsgd = make(4, Encoding::cheaper, float_bits);
     Vector out(2);
     RandomStream rng(1, Purpose::compress);
-    if (float_bits == 32) {
-      CHECK_THROWS_AS(qsgd.compress(Vector::Constant(2, 1e200), out, rng), std::domain_error);
-      CHECK_THROWS_AS(qsgd.encode(Vector::Constant(2, 3e38), rng), std::domain_error);
-    } else {
-      test::check_round_trip(qsgd, Vector::Constant(2, -1e200), 3);
+    CHECK_THROWS_AS(qsgd.compress(Vector::Constant(2, 1.5e308), out, rng), std::domain_error);
+    CHECK_THROWS_AS(qsgd.encode(Vector::Constant(2, 1.5e308), rng), std::domain_error);
+    for (const double big : {3e38, 1e200, 1e308}) {
+      const Vector y = test::check_round_trip(qsgd, Vector::Constant(2, -big), 3);
+      CHECK(y.allFinite());
+      CHECK(std::abs(y[1]) > 0);
     }
     Vector mixed(2);
     mixed << 1e30, -2e30;  // squares near 1e60: fine in a double
@@ -815,12 +1000,7 @@ TEST_CASE("Qsgd refuses bad input", "[compress][qsgd]") {
     Vector underflow(2);
     underflow << 3e-170, -4e-170;  // squares underflow to 0: the scaled norm is used
     const Message message = qsgd.encode(underflow, rng);
-    if (float_bits == 32) {
-      CHECK(wire_norm(message, 32).value ==
-            static_cast<double>(std::numeric_limits<float>::denorm_min()));
-    } else {
-      CHECK(wire_norm(message, 64).value == Approx(5e-170).epsilon(1e-15));
-    }
+    CHECK(wire_norm(message, float_bits).value == Approx(5e-170).epsilon(1e-15));
     test::check_round_trip(qsgd, underflow, 3);
   }
 }
@@ -828,9 +1008,10 @@ TEST_CASE("Qsgd refuses bad input", "[compress][qsgd]") {
 TEST_CASE("Qsgd's tabulated fixed-width decode rejects the fields encode never writes",
           "[compress][qsgd]") {
   // p large beside 2^width, so the decoder looks fields up in its tables; the bad field sits
-  // in a later block, and the message around it is valid. On both links.
+  // in a later block, and the message around it is valid. On a 32-bit link with the norm in
+  // its short and wide forms, and on a 64-bit link.
   const Index p = 3000;
-  for (const NormField norm : {f32(3.0), f64(3.0)}) {
+  for (const NormField norm : {f32(3.0), wide(3e-300), f64(3.0)}) {
     for (const int s : {2, 255}) {
       const Qsgd fixed = make(s, Encoding::fixed, norm.form == NormForm::f64 ? 64 : 32);
       const int width = level_width(s);
@@ -854,7 +1035,7 @@ TEST_CASE("Qsgd's tabulated fixed-width decode rejects the fields encode never w
       signed_zero[1700] = {true, 0};
       CHECK_THROWS_WITH(fixed.decode(fixed_message(norm, width, signed_zero), out),
                         Catch::Contains("sign bit set on a zero level at coordinate 1700"));
-      const NormField zero{norm.form, 0.0};
+      const NormField zero{norm.form == NormForm::wide ? NormForm::f32 : norm.form, 0.0};
       CHECK_THROWS_WITH(fixed.decode(fixed_message(zero, width, coords), out),
                         Catch::Contains("nonzero level at coordinate 1 with norm 0"));
       std::vector<std::pair<bool, std::uint64_t>> zeros(static_cast<std::size_t>(p), {false, 0});

@@ -6,16 +6,22 @@
 //   Q_i(x) = n · sign(x_i) · ξ_i / s,   r_i = s|x_i| / n,   l_i = ⌊r_i⌋,
 //   ξ_i = l_i + 1 with probability r_i − l_i, else l_i,
 //
-// with n the norm on the wire, |x_i| ≤ n: so E Q(x) = x and E‖Q(x) − x‖² ≤ min(p/s², √p/s) n².
-// x = 0 gives 0.
+// with n the norm on the wire (below), |x_i| ≤ n: so E Q(x) = x and
+// E‖Q(x) − x‖² ≤ min(p/s², √p/s) n². x = 0 gives 0.
 //
 // The norm n is what is sent and what both ends multiply by, so decode(encode(x)) ==
 // compress(x) exactly. On a link of 64-bit floats (Wire::float_bits = 64) it is ‖x‖₂ computed
-// in double; on a 32-bit link, ‖x‖₂ rounded *up* to a float, and a norm above the largest
-// float is refused with std::domain_error. A level is clamped to s, against |x_i| exceeding n
-// by rounding. A decoded coordinate is n·(±l)/s: correctly rounded for a float n (the product
-// of a float and an integer l ≤ s ≤ 2^20 is exact in a double), within an ulp or two for a
-// double n.
+// in double. On a 32-bit link it is ‖x‖₂ rounded *up* to a float when that float is normal
+// (n/‖x‖ ∈ [1, 1 + 2^-23]); below FLT_MIN and above FLT_MAX a float cannot carry ‖x‖ to that
+// precision (rounded up to a subnormal, a norm of 3e-60 would leave every r_i below the 2^-31
+// resolution of the draws: Q(x) ≡ 0), so the double norm is sent in a wide form, the norm's
+// free sign bit saying which. Every finite x whose norm is a finite double can be sent. A
+// level is clamped to s, against |x_i| exceeding n by rounding. A decoded coordinate is
+// n·(±l)/s: correctly rounded for a float n (the product of a float and an integer l ≤ s ≤
+// 2^20 is exact in a double), within an ulp or two for a double n; for n ≥ 2^1000, where
+// n·l could overflow, computed as 2^e·((n·2^-e)·l/s), capped at n. Far from 1
+// (n ∉ [2^-1000, 2^1000]), s/n overflows or loses its precision, so x and n are scaled by the
+// same power of two before the levels are drawn (exact, on a copy of each block).
 //
 // Randomness: one 64-bit word of the stream (rng.next_u64()) per two coordinates, ⌈p/2⌉ in
 // all, drawn for every coordinate, zeros and x = 0 included, so the stream's position after a
@@ -29,7 +35,11 @@
 //
 // Wire (bits least significant first, see BitWriter):
 //   header    2 bits, metadata: 0 = fixed, 1 = Elias γ, 2 = Elias ω (3 is rejected).
-//   norm      metadata: a float (32-bit links) or a double (64-bit links).
+//   norm      metadata. 64-bit links: the double n, 64 bits. 32-bit links: 32 bits, the float
+//             n, when their top bit (the float's sign) is 0; n is then 0 or a normal float.
+//             When that bit is 1 (the wide form, only for n outside [FLT_MIN, FLT_MAX]),
+//             32 more bits follow, and n is the double whose 63 low bits are the first 31
+//             bits then those 32 (its sign bit 0): 64 bits in all.
 //   fixed:    per coordinate, sign (1 bit, 0 for level 0) then the level in w = ⌈log₂(s+1)⌉
 //             bits, values: p(1 + w) bits.
 //   Elias:    QSGD's sparse form (the paper's §3.1), with c = ω (header 2, the paper's code) or
@@ -224,7 +234,7 @@ class Qsgd {
   }
 
   const Params& params() const { return params_; }
-  // The width of the norm on the wire (Wire::float_bits): 32 or 64.
+  // The width of the norm on the wire (Wire::float_bits): 32 (64 in the wide form) or 64.
   int float_bits() const { return float_bits_; }
   bool unbiased() const { return true; }
   std::string describe() const {
@@ -333,7 +343,8 @@ class Qsgd {
     }
   }
 
-  // n and the bits it takes on the wire.
+  // n and the bits it takes on the wire: 64 on a 64-bit link, 32 on a 32-bit link, or 64 in
+  // the wide form there.
   struct Norm {
     double value = 0;
     int bits = 32;
@@ -344,7 +355,12 @@ class Qsgd {
   // beside p; a table entry is the same computation.
   class Magnitudes {
    public:
-    Magnitudes(double norm, int levels, int width, Index p) : norm_(norm), levels_(levels) {
+    Magnitudes(double norm, int levels, int width, Index p)
+        : norm_(norm), levels_(levels), huge_(norm >= 0x1p1000) {
+      if (huge_) {
+        exponent_ = std::ilogb(norm);
+        scaled_ = std::ldexp(norm, -exponent_);
+      }
       const Index fields = Index{1} << width;
       if (fields <= max_table && 2 * fields <= p) {
         thread_local std::vector<double> scratch;
@@ -389,10 +405,18 @@ class Qsgd {
    private:
     static constexpr Index max_table = Index{1} << 13;  // 64 KB
     double compute(std::uint32_t level) const {
+      if (huge_) [[unlikely]] {
+        // norm · l would overflow: 2^e · ((norm · 2^-e) · l / s), at most norm.
+        return std::min(std::ldexp(scaled_ * static_cast<double>(level) / levels_, exponent_),
+                        norm_);
+      }
       return norm_ * static_cast<double>(level) / levels_;
     }
     double norm_;
     int levels_;
+    bool huge_;
+    int exponent_ = 0;
+    double scaled_ = 0;
     const double* table_ = nullptr;
     const std::uint8_t* invalid_ = nullptr;
   };
@@ -666,16 +690,39 @@ class Qsgd {
     writer.write(header, header_bits, Field::metadata);
     if (norm.bits == 32) {
       writer.write_f32(static_cast<float>(norm.value), Field::metadata);
-    } else {
+    } else if (float_bits_ == 64) {
       writer.write_f64(norm.value, Field::metadata);
+    } else {
+      // The wide form: the top bit of the first 32 set, then the double's 63 low bits.
+      const auto bits = std::bit_cast<std::uint64_t>(norm.value);
+      writer.write((bits & 0x7FFFFFFFu) | (std::uint64_t{1} << 31), 32, Field::metadata);
+      writer.write(bits >> 31, 32, Field::metadata);
     }
   }
 
   // The norm at the reader's position, refused unless encode() could have sent it.
   double read_norm(BitReader& reader) const {
-    const double norm = float_bits_ == 64 ? reader.read_f64() : reader.read_f32();
-    if (!std::isfinite(norm) || std::signbit(norm)) {
-      throw DecodeError(fmt::format("qsgd: the norm {} is not finite and non-negative", norm));
+    if (float_bits_ == 64) {
+      const double norm = reader.read_f64();
+      if (!std::isfinite(norm) || std::signbit(norm)) {
+        throw DecodeError(fmt::format("qsgd: the norm {} is not finite and non-negative", norm));
+      }
+      return norm;
+    }
+    const std::uint64_t first = reader.read(32);
+    if ((first >> 31) == 0) {
+      const float norm = std::bit_cast<float>(static_cast<std::uint32_t>(first));
+      if (!std::isfinite(norm) || (norm != 0 && norm < FLT_MIN)) {
+        throw DecodeError(
+            fmt::format("qsgd: the 32-bit norm {} is neither 0 nor a finite normal float", norm));
+      }
+      return norm;
+    }
+    const double norm = std::bit_cast<double>((first & 0x7FFFFFFFu) | (reader.read(32) << 31));
+    float rounded = 0;
+    if (!std::isfinite(norm) || norm == 0 || as_float(norm, rounded)) {
+      throw DecodeError(
+          fmt::format("qsgd: the wide norm {} is not finite and outside the normal floats", norm));
     }
     return norm;
   }
@@ -709,18 +756,23 @@ class Qsgd {
     return norm;
   }
 
-  Norm wire_norm(const Vector& x) const {
-    const double norm = euclidean_norm(x);
-    if (float_bits_ == 64) return {norm, 64};
-    if (!(norm <= FLT_MAX)) {
-      throw std::domain_error(fmt::format(
-          "qsgd: the norm {} of the vector to compress exceeds the largest 32-bit float", norm));
-    }
-    float rounded = static_cast<float>(norm);
+  // `norm` rounded up to a float into `rounded`, and whether a 32-bit link sends that: when
+  // it is 0 or a normal float (then rounded/norm ≤ 1 + 2^-23).
+  static bool as_float(double norm, float& rounded) {
+    if (!(norm <= FLT_MAX)) return false;
+    rounded = static_cast<float>(norm);
     if (static_cast<double>(rounded) < norm) {
       rounded = std::nextafter(rounded, std::numeric_limits<float>::infinity());
     }
-    return {static_cast<double>(rounded), 32};
+    return norm == 0 || rounded >= FLT_MIN;
+  }
+
+  Norm wire_norm(const Vector& x) const {
+    const double norm = euclidean_norm(x);
+    if (float_bits_ == 64) return {norm, 64};
+    float rounded = 0;
+    if (as_float(norm, rounded)) return {static_cast<double>(rounded), 32};
+    return {norm, 64};
   }
 
   // Draws the levels and hands the fields (level << 1) | sign to `emit(start, fields, m)` a
@@ -734,10 +786,14 @@ class Qsgd {
                 std::uint32_t* keep = nullptr) const {
     const Index p = x.size();
     const double s = params_.levels;
-    const double scale = norm > 0 ? s / norm : 0.0;
+    // Far from 1, s/norm overflows or is subnormal: then x and the norm are scaled by 2^shift
+    // first (exact, but for coordinates that underflow, whose r_i are below 2^-1000 anyway).
+    const int shift = norm > 0 && (norm < 0x1p-1000 || norm > 0x1p1000) ? -std::ilogb(norm) : 0;
+    const double scale = norm > 0 ? s / std::ldexp(norm, shift) : 0.0;
     std::uint64_t words[block / 2];
     std::uint32_t u[block];
     std::uint32_t fields[block];
+    double scaled[block];
     for (Index start = 0; start < p; start += block) {
       const Index m = std::min(block, p - start);
       const Index count = (m + 1) / 2;
@@ -751,8 +807,13 @@ class Qsgd {
           u[2 * j + 1] = static_cast<std::uint32_t>(words[j] >> 32);
         }
       }
+      const double* from = x.data() + start;
+      if (shift != 0) [[unlikely]] {
+        for (Index j = 0; j < m; ++j) scaled[j] = std::ldexp(from[j], shift);
+        from = scaled;
+      }
       std::uint32_t* const to = keep != nullptr ? keep + start : fields;
-      quantize_block(x.data() + start, u, m, scale, s, to);
+      quantize_block(from, u, m, scale, s, to);
       emit(start, static_cast<const std::uint32_t*>(to), m);
     }
   }
