@@ -113,14 +113,10 @@ int main(int argc, char** argv) {
                               .lambda = lambda, .regularizer = objective::Regularizer::nonconvex});
   }
   const auto step = server::StepSize::constant(gamma_step);
-  const compress::Identity::Params wide{.float_bits = 64};
-  const Gd gd{.uplink = wide, .server = {.step = step}, .downlink = wide};
+  const Gd gd{.server = {.step = step}};  // 64-bit links: the authors' exact arithmetic
   const Ef21<compress::TopK> ef21{
-      .uplink = {.compressor = {.k = 1, .float_bits = 64},
-                 .start = compress::Markov<compress::TopK>::Start::exact,
-                 .start_float_bits = 64},
-      .server = {.step = step},
-      .downlink = wide};
+      .uplink = {.compressor = {.k = 1}, .start = compress::Markov<compress::TopK>::Start::exact},
+      .server = {.step = step}};
 
   fmt::print(
       "mushrooms ({} x {}), {} workers, nonconvex logistic regression, lambda = {}, "

@@ -292,14 +292,10 @@ Outcome run_laconic(Kind kind, const std::vector<laconic::objective::Logistic>& 
   const Index p = workers.front().dim();
   sim::RunResult result;
   if (kind == Kind::sgd) {
-    const Sgd method{
-        .uplink = {.float_bits = 64}, .server = server, .downlink = {.float_bits = 64}};
+    const Sgd method{.server = server};
     result = sim::Simulation(method, workers, Vector::Zero(p), options).run(timer);
   } else {
-    const LasgWk2 method{.skip = {.D = lasg_D, .d_max = lasg_d_max},
-                         .uplink = {.float_bits = 64},
-                         .server = server,
-                         .downlink = {.float_bits = 64}};
+    const LasgWk2 method{.skip = {.D = lasg_D, .d_max = lasg_d_max}, .server = server};
     result = sim::Simulation(method, workers, Vector::Zero(p), options).run(timer);
   }
   Outcome out;

@@ -46,8 +46,9 @@ void decode(const L& link, Index p, fuzz::Bytes& in) {
     for (int n = 0; n < fuzz::max_messages && !in.empty(); ++n) {
       const Message message = as_message(in.take(in.u16()));
       out.setConstant(nan);
+      RandomStream senders(0, Purpose::compress, static_cast<std::uint64_t>(n));
       try {
-        link.decode(receiver, message, out);
+        link.decode(receiver, message, out, senders);
       } catch (const DecodeError&) {
         return;
       }

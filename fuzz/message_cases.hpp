@@ -70,18 +70,19 @@ inline void sparse_count(std::uint8_t a, std::uint8_t b, Index p, Index& k, doub
   }
 }
 
-inline compress::TopK::Params top_k(const MessageSetup& s, int float_bits) {
-  compress::TopK::Params params{.float_bits = float_bits};
+inline compress::TopK::Params top_k(const MessageSetup& s) {
+  compress::TopK::Params params;
   sparse_count(s.a, s.b, s.p, params.k, params.fraction);
   return params;
 }
 
-inline compress::RandK::Params rand_k(const MessageSetup& s, bool scaled, bool shared,
-                                      int float_bits) {
-  compress::RandK::Params params{.scaled = scaled, .shared_seed = shared, .float_bits = float_bits};
+inline compress::RandK::Params rand_k(const MessageSetup& s, bool scaled, bool shared) {
+  compress::RandK::Params params{.scaled = scaled, .shared_seed = shared};
   sparse_count(s.a, s.b, s.p, params.k, params.fraction);
   return params;
 }
+
+inline constexpr compress::Wire fp32{.float_bits = 32}, fp64{.float_bits = 64};
 
 }  // namespace detail
 
@@ -95,57 +96,59 @@ void with_decoder(const MessageSetup& s, F&& f) {
       compress::Qsgd, compress::RandK, compress::ScaledSign, compress::TopK, compress::Uniform;
   using Q = Qsgd::Encoding;
   const int levels = detail::qsgd_levels(s.a, s.b);
+  // QSGD's norm: 32 bits (64 in its wide form) or 64, by b's parity.
+  const compress::Wire qsgd_wire{.float_bits = s.b % 2 == 0 ? 32 : 64};
   switch (s.kind % message_kinds) {
     case 0:
-      return f(Identity({.float_bits = 32}));
+      return f(Identity({}, detail::fp32));
     case 1:
-      return f(Identity({.float_bits = 64}));
+      return f(Identity({}, detail::fp64));
     case 2:
       return f(Fp16());
     case 3:
-      return f(Qsgd({.levels = levels, .encoding = Q::fixed}));
-    case 4:
-      return f(Qsgd({.levels = levels, .encoding = Q::elias}));
+      return f(Qsgd({.levels = levels, .encoding = Q::fixed}, qsgd_wire));
+    case 4:  // the sparse forms: ω for an even p, γ for an odd one
+      return f(Qsgd({.levels = levels, .encoding = s.p % 2 == 0 ? Q::elias : Q::elias_gamma},
+                    qsgd_wire));
     case 5:
-      return f(Qsgd({.levels = levels, .encoding = Q::cheaper}));
+      return f(Qsgd({.levels = levels, .encoding = Q::cheaper}, qsgd_wire));
     case 6:
-      return f(Uniform({.bits = 1 + s.a % 31}));
+      return f(Uniform({.bits = 1 + s.a % 31}, s.b % 2 == 0 ? detail::fp32 : detail::fp64));
     case 7:
-      return f(TopK(detail::top_k(s, 32)));
+      return f(TopK(detail::top_k(s), detail::fp32));
     case 8:
-      return f(TopK(detail::top_k(s, 64)));
+      return f(TopK(detail::top_k(s), detail::fp64));
     case 9:
-      return f(RandK(detail::rand_k(s, false, false, 32)));
+      return f(RandK(detail::rand_k(s, false, false), detail::fp32));
     case 10:
-      return f(RandK(detail::rand_k(s, true, false, 32)));
+      return f(RandK(detail::rand_k(s, true, false), detail::fp32));
     case 11:
-      return f(RandK(detail::rand_k(s, true, false, 64)));
+      return f(RandK(detail::rand_k(s, true, false), detail::fp64));
     case 12:
-      return f(SharedSeedRandK{RandK(detail::rand_k(s, false, true, 32)), s.b, s.a});
+      return f(SharedSeedRandK{RandK(detail::rand_k(s, false, true), detail::fp32), s.b, s.a});
     case 13:
-      return f(SharedSeedRandK{RandK(detail::rand_k(s, true, true, 64)), s.b, s.a});
+      return f(SharedSeedRandK{RandK(detail::rand_k(s, true, true), detail::fp64), s.b, s.a});
     case 14:
-      return f(ScaledSign({.float_bits = 32}));
+      return f(ScaledSign({}, detail::fp32));
     case 15:
-      return f(ScaledSign({.float_bits = 64}));
+      return f(ScaledSign({}, detail::fp64));
     case 16:
-      return f(Markov<TopK>({.compressor = detail::top_k(s, 32)}));
+      return f(Markov<TopK>({.compressor = detail::top_k(s)}, detail::fp32));
     case 17:
-      return f(Markov<TopK>({.compressor = detail::top_k(s, 64),
-                             .start = Markov<TopK>::Start::exact,
-                             .start_float_bits = 64}));
+      return f(Markov<TopK>({.compressor = detail::top_k(s), .start = Markov<TopK>::Start::exact},
+                            detail::fp64));
     case 18:
-      return f(Markov<ScaledSign>(
-          {.compressor = {.float_bits = 64}, .start = Markov<ScaledSign>::Start::exact}));
+      return f(Markov<ScaledSign>({.start = Markov<ScaledSign>::Start::exact}, detail::fp32));
     case 19:
       return f(Markov<Uniform>({.compressor = {.bits = 1 + s.a % 31}}));
     case 20:
       return f(Markov<Qsgd>({.compressor = {.levels = levels, .encoding = Q::cheaper},
-                             .start = Markov<Qsgd>::Start::exact}));
+                             .start = Markov<Qsgd>::Start::exact},
+                            qsgd_wire));
     case 21:
-      return f(ErrorFeedback<TopK>(detail::top_k(s, 32)));
+      return f(ErrorFeedback<TopK>({.compressor = detail::top_k(s)}, detail::fp32));
     default:
-      return f(ErrorFeedback<ScaledSign>({.float_bits = 32}));
+      return f(ErrorFeedback<ScaledSign>({}, detail::fp64));
   }
 }
 

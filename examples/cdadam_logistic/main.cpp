@@ -68,7 +68,9 @@ std::vector<Candidate> methods(const typename C::Params& c, const std::string& l
                 }),
       candidate("amsgrad_ef", "AMSGrad + EF " + label,
                 [=](double eta) {
-                  return AmsgradEf<C>{.uplink = c, .server = adam(eta), .downlink = c};
+                  return AmsgradEf<C>{.uplink = {.compressor = c},
+                                      .server = adam(eta),
+                                      .downlink = {.compressor = c}};
                 }),
       candidate("amsgrad_naive", "AMSGrad naive " + label,
                 [=](double eta) {

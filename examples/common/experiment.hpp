@@ -190,6 +190,8 @@ inline std::string status(const sim::RunResult& r) {
       return "stopped";  // by Problem::stop
     case sim::Status::diverged:
       return "diverged";
+    case sim::Status::reached:
+      return "reached";
   }
   return {};
 }

@@ -6,7 +6,9 @@
 #include <laconic/compress/identity.hpp>
 #include <laconic/compress/markov.hpp>
 #include <laconic/compress/qsgd.hpp>
+#include <laconic/compress/rand_k.hpp>
 #include <laconic/compress/scaled_sign.hpp>
+#include <laconic/compress/top_k.hpp>
 #include <laconic/compress/uniform.hpp>
 #include <laconic/server/amsgrad.hpp>
 #include <laconic/server/periodic_average.hpp>
@@ -35,9 +37,12 @@ using CompressedSgd = Method<skip::Never, C, server::Sgd>;
 template <class C>
 using Ef21 = Method<skip::Never, compress::Markov<C>, server::Sgd>;
 
-// Distributed SGD with classic error feedback on each worker's uplink.
+// EF-SGD (Karimireddy et al. 2019, Algorithm 2, distributed): each worker compresses its
+// scaled step with error feedback, Δ_m = C(γ_k g_m + e_m), and the server applies the mean Δ.
+// Here: the workers' model change −γ_k g_m after one local step, through ErrorFeedback, which
+// is that update for every step schedule (error_feedback.hpp says why).
 template <class C>
-using EfSgd = Method<skip::Never, compress::ErrorFeedback<C>, server::Sgd>;
+using EfSgd = Method<skip::Never, compress::ErrorFeedback<C>, server::PeriodicAverage>;
 
 // QSGD (Alistarh et al. 2017); set .uplink.levels (LASG's "4-bit" is s = 7).
 using Qsgd = CompressedSgd<compress::Qsgd>;

@@ -43,10 +43,10 @@ inline const std::vector<Index>& contract_sizes() {
 template <compress::Compressor C>
 Vector check_round_trip(const C& c, const Vector& x, std::uint64_t seed) {
   RandomStream rng_encode(seed, Purpose::compress, 3, 5);
-  RandomStream rng_compress = rng_encode;
+  RandomStream rng_compress = rng_encode, rng_decode = rng_encode;
   const Message message = c.encode(x, rng_encode);
   Vector decoded = Vector::Constant(x.size(), std::numeric_limits<double>::quiet_NaN());
-  c.decode(message, decoded);
+  compress::decode(c, message, decoded, rng_decode);
   Vector fast = Vector::Constant(x.size(), std::numeric_limits<double>::quiet_NaN());
   const Bits bits = c.compress(x, fast, rng_compress);
   CHECK(bits == message.bits);
@@ -82,19 +82,24 @@ void check_rejects_non_finite(const C& c, Index p) {
 // Truncating a message, or appending a byte, makes decode throw DecodeError.
 template <compress::Compressor C>
 void check_rejects_truncation(const C& c, const Vector& x) {
-  RandomStream rng(2, Purpose::compress);
+  const RandomStream before(2, Purpose::compress);
+  RandomStream rng = before;
   const Message message = c.encode(x, rng);
   Vector out(x.size());
+  const auto decode = [&](const Message& m) {
+    RandomStream senders = before;
+    compress::decode(c, m, out, senders);
+  };
   for (std::size_t keep : {std::size_t{0}, message.bytes.size() / 2, message.bytes.size() - 1}) {
     if (keep >= message.bytes.size()) continue;
     Message cut = message;
     cut.bytes.resize(keep);
     INFO("kept " << keep << " of " << message.bytes.size() << " bytes");
-    CHECK_THROWS_AS(c.decode(cut, out), DecodeError);
+    CHECK_THROWS_AS(decode(cut), DecodeError);
   }
   Message longer = message;
   longer.bytes.push_back(0);
-  CHECK_THROWS_AS(c.decode(longer, out), DecodeError);
+  CHECK_THROWS_AS(decode(longer), DecodeError);
 }
 
 // A channel's two ends kept apart (encode at the sender, decode at the receiver) agree with the
@@ -109,10 +114,10 @@ void check_ends_agree(const L& channel, Index p, std::uint64_t rounds, std::uint
   Vector fast(p), received(p);
   for (std::uint64_t t = 0; t < rounds; ++t) {
     const Vector w = awkward_vector(p, seed + t);
-    RandomStream a(1, Purpose::compress, t), b = a;
+    RandomStream a(1, Purpose::compress, t), b = a, c = a;
     const Bits bits = channel.send(shared, w, fast, a);
     const Message message = channel.encode(sender, w, b);
-    channel.decode(receiver, message, received);
+    channel.decode(receiver, message, received, c);
     CHECK(bits == message.bits);
     CHECK(received == fast);
     CHECK(same_state(shared, sender, receiver));

@@ -38,7 +38,7 @@ TEST_CASE("Markov<Uniform> follows a hand-worked LAQ trajectory", "[compress][ma
   // Step 1: innovation w, R = 1 → (1, −1, 1).
   Bits bits = channel.send(state, w, out, rng);
   CHECK(out == vec({1, -1, 1}));
-  CHECK(bits == Bits{.values = 3, .metadata = 32, .paper = 35});  // LAQ's 32 + b·p
+  CHECK(bits == Bits{.values = 3, .metadata = 64, .paper = 35});  // LAQ's 32 + b·p, R exact
   // Step 2: innovation (0, 0.5, −0.75), R = 0.75 → (0.75, 0.75, −0.75).
   channel.send(state, w, out, rng);
   CHECK(out == vec({1.75, -0.25, 0.25}));
@@ -52,7 +52,7 @@ TEST_CASE("Markov estimates track a converging sequence ever more closely", "[co
   // receiver's error ‖ŵ_t − w_t‖ goes to zero with the sequence's steps.
   const Vector target = test::awkward_vector(10, 3);
   const Vector direction = test::awkward_vector(10, 4);
-  const Markov<TopK> channel({.compressor = {.k = 2, .float_bits = 64}});
+  const Markov<TopK> channel({.compressor = {.k = 2}});
   auto state = channel.make_state(10);
   Vector out(10);
   RandomStream rng(0, Purpose::compress);
@@ -77,18 +77,23 @@ TEST_CASE("Markov's two ends, kept apart, agree with the simulated channel", "[c
 TEST_CASE("Markov with an exact start sends w_0 as floats, then innovations",
           "[compress][markov]") {
   using Start = Markov<TopK>::Start;
-  const Markov<TopK> channel({.compressor = {.k = 1}, .start = Start::exact});
-  auto state = channel.make_state(4);
+  const Vector w0 = vec({0.1, -2, 3, 0.5});
+  const Vector w1 = vec({0.1, -2, 5, 0.5});
   Vector out(4);
   RandomStream rng(0, Purpose::compress);
-  const Vector w0 = vec({0.1, -2, 3, 0.5});
-  CHECK(channel.send(state, w0, out, rng) == Bits{.values = 4 * 32, .paper = 4 * 32});
-  CHECK(out == Vector(w0.cast<float>().cast<double>()));
-  const Vector w1 = vec({0.1, -2, 5, 0.5});
-  const Bits second = channel.send(state, w1, out, rng);
-  CHECK(second.values == 32);
-  CHECK(second.paper == 32);  // EF21 counts the value, not its index
-  CHECK(out[2] == 5);         // the one changed coordinate was the top-1 innovation
+  // Every float of the link, the start's included, at the link's width (one setting).
+  for (const int width : {32, 64}) {
+    const auto u = static_cast<std::uint64_t>(width);
+    const Markov<TopK> channel({.compressor = {.k = 1}, .start = Start::exact},
+                               {.float_bits = width});
+    auto state = channel.make_state(4);
+    CHECK(channel.send(state, w0, out, rng) == Bits{.values = 4 * u, .paper = 4 * 32});
+    CHECK(out == (width == 64 ? w0 : Vector(w0.cast<float>().cast<double>())));
+    const Bits second = channel.send(state, w1, out, rng);
+    CHECK(second.values == u);
+    CHECK(second.paper == 32);  // EF21 counts the value, not its index
+    CHECK(out[2] == 5);         // the one changed coordinate was the top-1 innovation
+  }
 
   // A zero start makes the first message C(w_0), CD-Adam's ŵ_0 = C(w_0).
   const Markov<TopK> zero({.compressor = {.k = 1}});
@@ -107,9 +112,8 @@ TEST_CASE("Markov: invalid parameters name themselves, their value and the allow
   };
   CHECK_THAT(refused({.start = static_cast<Start>(2)}),
              Contains("markov.start = 2: must be zero or exact"));
-  CHECK_THAT(refused({.start = Start::exact, .start_float_bits = 16}),
-             Contains("markov.start_float_bits = 16: must be 32 or 64"));
   CHECK_THAT(refused({.compressor = {.bits = 0}}), Contains("uniform.bits = 0: must be in 1..31"));
-  CHECK(refused({.compressor = {.bits = 1}, .start = Start::exact, .start_float_bits = 64}) ==
-        "accepted");
+  CHECK(refused({.compressor = {.bits = 1}, .start = Start::exact}) == "accepted");
+  CHECK_THAT(test::refusal([] { Markov<compress::Uniform>({}, {.float_bits = 16}); }),
+             Contains("float_bits = 16: must be 32 or 64"));
 }

@@ -1,3 +1,5 @@
+#include <laconic/compress/error_feedback.hpp>
+#include <laconic/compress/markov.hpp>
 #include <laconic/compress/rand_k.hpp>
 
 #include "compress/fixtures.hpp"
@@ -82,16 +84,16 @@ TEST_CASE("RandK round trips at every contract size and k", "[compress][rand_k]"
         for (const Index k : ks) {
           INFO("p = " << p << ", k = " << k << ", fp" << width << ", scaled " << scaled);
           for (const bool shared : {false, true}) {
-            const RandK rand(
-                {.k = k, .scaled = scaled, .shared_seed = shared, .float_bits = width});
+            const RandK rand({.k = k, .scaled = scaled, .shared_seed = shared},
+                             {.float_bits = width});
             const Vector y =
                 shared ? check_shared_round_trip(rand, x, 1) : test::check_round_trip(rand, x, 1);
             RandomStream rng(0, Purpose::compress);
             CHECK(rand.encode(x, rng).bits == formula(p, k, width, shared));
             CHECK(rand.bits(p) == formula(p, k, width, shared));
             // The same draw with and without shared_seed.
-            const RandK other(
-                {.k = k, .scaled = scaled, .shared_seed = !shared, .float_bits = width});
+            const RandK other({.k = k, .scaled = scaled, .shared_seed = !shared},
+                              {.float_bits = width});
             Vector z(p);
             RandomStream rng_other(1, Purpose::compress, 3, 5);
             other.compress(x, z, rng_other);
@@ -115,7 +117,7 @@ TEST_CASE("RandK keeps exactly k coordinates, scaled by p/k when asked", "[compr
         Vector y(p);
         rand.compress(x, y, rng);
         const double factor = scaled ? static_cast<double>(p) / static_cast<double>(k) : 1.0;
-        CHECK(kept_of(x, y, factor, 32).size() == static_cast<std::size_t>(k));
+        CHECK(kept_of(x, y, factor, 64).size() == static_cast<std::size_t>(k));
         // Exactly k draws, whatever x is.
         RandomStream words(7, Purpose::compress);
         for (Index n = 0; n < k; ++n) words.below(static_cast<std::uint64_t>(p - k + n + 1));
@@ -128,7 +130,7 @@ TEST_CASE("RandK keeps exactly k coordinates, scaled by p/k when asked", "[compr
   CHECK(empty.count(0) == 0);
   test::check_round_trip(empty, Vector(0), 0);
   // A fraction, and compress into x itself.
-  const RandK rand({.fraction = 0.25, .scaled = true, .float_bits = 64});
+  const RandK rand({.fraction = 0.25, .scaled = true});
   Vector x = Vector::LinSpaced(8, 1, 8);
   const Vector original = x;
   RandomStream rng(3, Purpose::compress);
@@ -197,8 +199,8 @@ TEST_CASE("Scaled RandK is unbiased; unscaled keeps (1 - k/p) of the squared nor
   const int trials = 40000;
   const double q = static_cast<double>(k) / p;
 
-  const RandK scaled({.k = k, .scaled = true, .float_bits = 64});
-  const RandK unscaled({.k = k, .float_bits = 64});
+  const RandK scaled({.k = k, .scaled = true});
+  const RandK unscaled({.k = k});
   CHECK(scaled.unbiased());
   CHECK_FALSE(unscaled.unbiased());
   Vector sum = Vector::Zero(p);
@@ -234,7 +236,7 @@ TEST_CASE("Scaled RandK is unbiased; unscaled keeps (1 - k/p) of the squared nor
 }
 
 TEST_CASE("RandK with shared_seed sends only the values", "[compress][rand_k]") {
-  const RandK rand({.k = 4, .shared_seed = true});
+  const RandK rand({.k = 4, .shared_seed = true}, {.float_bits = 32});
   const Vector x = test::awkward_vector(100, 3);
   RandomStream rng(1, Purpose::compress);
   const Message message = rand.encode(x, rng);
@@ -278,6 +280,29 @@ TEST_CASE("RandK with shared_seed sends only the values", "[compress][rand_k]") 
   CHECK(unrelated.position() == 0);
 }
 
+// Each receiving end redraws the indices from the sender's stream, which it builds from the
+// same (seed, purpose, round, worker): through a plain link, Markov (EF21) and error feedback.
+TEST_CASE("RandK with a shared seed decodes through every channel", "[compress][rand_k]") {
+  const RandK::Params shared{.k = 3, .shared_seed = true};
+  test::check_ends_agree(compress::Stateless<RandK>(shared), 50, 20, 7,
+                         [](const auto&, const auto&, const auto&) { return true; });
+  test::check_ends_agree(compress::Markov<RandK>({.compressor = shared}), 50, 20, 7,
+                         [](const auto& all, const auto& sender, const auto& receiver) {
+                           return sender.estimate == receiver.estimate &&
+                                  sender.estimate == all.estimate;
+                         });
+  test::check_ends_agree(compress::ErrorFeedback<RandK>({.compressor = shared}), 50, 20, 7,
+                         [](const auto& all, const auto& sender, const auto&) {
+                           return sender.error == all.error;
+                         });
+  // The values alone: k floats of the link's width, counted 32 each the papers' way.
+  const compress::Markov<RandK> ef21({.compressor = shared}, {.float_bits = 32});
+  auto sender = ef21.make_state(50);
+  RandomStream rng(1, Purpose::compress);
+  const Message message = ef21.encode(sender, test::awkward_vector(50, 3), rng);
+  CHECK(message.bits == Bits{.values = 3 * 32, .paper = 3 * 32});
+}
+
 TEST_CASE("RandK rejects malformed messages and non-finite input", "[compress][rand_k]") {
   for (const Index k : {Index{1}, Index{3}, Index{600}}) {
     const RandK rand({.k = k, .scaled = true});
@@ -293,7 +318,7 @@ TEST_CASE("RandK rejects malformed messages and non-finite input", "[compress][r
   test::check_rejects_non_finite(RandK({.k = 2, .shared_seed = true}), 5);
 
   // Indices out of range or out of order (p = 1000: a list of ten-bit indices).
-  const RandK rand({.k = 2});
+  const RandK rand({.k = 2}, {.float_bits = 32});
   const auto coo = [](std::uint64_t a, std::uint64_t b) {
     Message message;
     BitWriter writer(message);
@@ -316,9 +341,10 @@ TEST_CASE("RandK rejects malformed messages and non-finite input", "[compress][r
   Vector huge = Vector::Constant(4, 1e308);
   RandomStream rng(0, Purpose::compress);
   Vector y(4);
-  const RandK scaled64({.k = 1, .scaled = true, .float_bits = 64});
+  const RandK scaled64({.k = 1, .scaled = true});
   CHECK_THROWS_AS(scaled64.compress(huge, y, rng), std::domain_error);
-  CHECK_THROWS_AS(RandK({.k = 4}).encode(huge, rng), std::domain_error);  // beyond float
+  CHECK_THROWS_AS(RandK({.k = 4}, {.float_bits = 32}).encode(huge, rng),
+                  std::domain_error);  // beyond float
   Message message;
   BitWriter writer(message);
   writer.write(0, 1, Field::metadata);
@@ -338,9 +364,9 @@ TEST_CASE("RandK: invalid parameters name themselves, their value and the allowe
   CHECK_THAT(refused({.fraction = 2}), Contains("rand_k.fraction = 2: must be in (0, 1]"));
   CHECK_THAT(refused({.fraction = std::nan("")}), Contains("rand_k.fraction = nan: must be in"));
   CHECK_THAT(refused({.k = -3}), Contains("rand_k.k = -3: must be ≥ 1"));
-  CHECK_THAT(refused({.k = 1, .float_bits = 8}),
-             Contains("rand_k.float_bits = 8: must be 32 or 64"));
-  CHECK(refused({.k = 1, .scaled = true, .shared_seed = true, .float_bits = 64}) == "accepted");
+  CHECK_THAT(test::refusal([] { RandK({.k = 1}, {.float_bits = 8}); }),
+             Contains("float_bits = 8: must be 32 or 64"));
+  CHECK(refused({.k = 1, .scaled = true, .shared_seed = true}) == "accepted");
   CHECK(refused({.fraction = 1}) == "accepted");
   CHECK_THAT(test::refusal([] { compress::require_dimension(RandK({.k = 6}), 5); }),
              Contains("rand_k.k = 6: must be at most the dimension p = 5"));
@@ -350,7 +376,7 @@ TEST_CASE("RandK: invalid parameters name themselves, their value and the allowe
   RandomStream rng(0, Purpose::compress);
   CHECK_THROWS_WITH(rand.encode(x, rng),
                     Catch::Contains("rand_k.k = 6") && Catch::Contains("p = 5"));
-  CHECK(rand.describe() == "rand_k(k=6, shared_seed, fp32)");
-  CHECK(RandK({.fraction = 0.1, .scaled = true}).describe() ==
+  CHECK(rand.describe() == "rand_k(k=6, shared_seed, fp64)");
+  CHECK(RandK({.fraction = 0.1, .scaled = true}, {.float_bits = 32}).describe() ==
         "rand_k(fraction=0.1, scaled, fp32)");
 }

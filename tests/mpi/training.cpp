@@ -139,9 +139,10 @@ TEST_CASE("SGD, QSGD and EF21 over MPI equal the in-process runs bit for bit", "
     check_same(Sgd{.server = minibatch_sgd()});
   }
   SECTION("GD with exact doubles both ways") {
-    check_same(Sgd{.uplink = {.float_bits = 64},
-                   .server = {.step = server::StepSize::constant(1.0)},
-                   .downlink = {.float_bits = 64}});
+    check_same(Sgd{.server = {.step = server::StepSize::constant(1.0)}});
+  }
+  SECTION("GD with 32-bit floats both ways") {
+    check_same(Sgd{.server = {.step = server::StepSize::constant(1.0)}, .float_bits = 32});
   }
   SECTION("QSGD") {
     check_same(Qsgd{.uplink = {.levels = 3}, .server = minibatch_sgd()});
@@ -149,6 +150,21 @@ TEST_CASE("SGD, QSGD and EF21 over MPI equal the in-process runs bit for bit", "
   SECTION("EF21 with top-k") {
     check_same(
         Ef21<compress::TopK>{.uplink = {.compressor = {.k = 3}}, .server = minibatch_sgd(0.3)});
+  }
+  // The server redraws the indices from the worker's stream: only the k values travel.
+  SECTION("EF21 with rand-k from a shared seed") {
+    check_same(Ef21<compress::RandK>{.uplink = {.compressor = {.k = 3, .shared_seed = true}},
+                                     .server = minibatch_sgd(0.3)});
+  }
+  SECTION("compressed SGD with scaled rand-k from a shared seed, 32-bit values") {
+    check_same(CompressedSgd<compress::RandK>{.uplink = {.k = 4, .scaled = true, .shared_seed = true},
+                                              .server = minibatch_sgd(0.1),
+                                              .float_bits = 32});
+  }
+  SECTION("EF-SGD with top-k") {
+    check_same(EfSgd<compress::TopK>{.uplink = {.compressor = {.k = 3}},
+                                     .server = {.step = server::StepSize::inverse_time(0.3, 5),
+                                                .batch = server::Batch::of(5)}});
   }
 }
 

@@ -66,18 +66,20 @@ TEST_CASE("CD-Adam equals a plain transcription of its Algorithm 1", "[server]")
                                      return compress::ScaledSign().compress(x, out, rng);
                                    });
   CHECK((run.theta - plain).norm() <= 1e-12 * plain.norm());
-  // A scaled sign is 32 + p bits each way, per worker and round; the model is never sent.
+  // A scaled sign is 64 + p bits each way (the scale exact), per worker and round, which the
+  // paper counts as 32 + p; the model is never sent.
   const Traffic& t = run.ledger.total();
   CHECK(t.uploads == n * rounds);
   CHECK(t.downloads == n * rounds);
-  CHECK(t.up.total() == n * rounds * (32 + p));
-  CHECK(t.down.total() == n * rounds * (32 + p));
+  CHECK(t.up.total() == n * rounds * (64 + p));
+  CHECK(t.down.total() == n * rounds * (64 + p));
+  CHECK(t.up.paper == n * rounds * (32 + p));
+  CHECK(t.down.paper == n * rounds * (32 + p));
   CHECK(run.history.rows.back().grad_norm_sq < run.history.rows.front().grad_norm_sq);
 }
 
 TEST_CASE("with exact links both ways it is distributed AMSGrad", "[server]") {
-  const Amsgrad method{
-      .uplink = {.float_bits = 64}, .server = adam, .downlink = {.float_bits = 64}};
+  const Amsgrad method{.server = adam};
   const auto run = simulate(method);
   const auto plain =
       plain_cd_adam(test::logistic_workers(n, samples, p), [](const Vector& x, Vector& out, auto&) {
@@ -88,13 +90,40 @@ TEST_CASE("with exact links both ways it is distributed AMSGrad", "[server]") {
   CHECK(run.ledger.total().down.total() == n * rounds * 64 * p);
 }
 
+// The "paper" count is the method's paper's: CD-Adam's Table 2 counts top-k as k values and
+// k indices of 32 bits each, EF21's plots k values only.
+TEST_CASE("CD-Adam's paper count includes top-k's indices, EF21's does not", "[server]") {
+  constexpr Index k = 2;
+  const auto cd_adam =
+      simulate(CdAdam<compress::TopK>{.uplink = {.compressor = {.k = k}},
+                                      .server = adam,
+                                      .downlink = {.compressor = {.k = k}}});
+  const Traffic& t = cd_adam.ledger.total();
+  CHECK(t.up.paper == t.uploads * 2 * 32 * k);
+  CHECK(t.down.paper == t.downloads * 2 * 32 * k);
+  const auto ef21 = sim::Simulation(Ef21<compress::TopK>{.uplink = {.compressor = {.k = k}}},
+                                    test::logistic_workers(n, samples, p), Vector::Zero(p),
+                                    {.rounds = rounds})
+                        .run();
+  CHECK(ef21.ledger.total().up.paper == ef21.ledger.total().uploads * 32 * k);
+  // Chosen per method, and settable.
+  CHECK(CdAdam<compress::TopK>{}.paper_index_bits == 32);
+  CHECK(Ef21<compress::TopK>{}.paper_index_bits == 0);
+  const auto counted = simulate(CdAdam<compress::TopK>{.uplink = {.compressor = {.k = k}},
+                                                       .server = adam,
+                                                       .downlink = {.compressor = {.k = k}},
+                                                       .paper_index_bits = 0});
+  CHECK(counted.ledger.total().up.paper == counted.ledger.total().uploads * 32 * k);
+}
+
 TEST_CASE("CD-Adam's baselines run and count their messages", "[server]") {
   const auto ef = simulate(AmsgradEf<>{.server = adam});
   const auto naive = simulate(AmsgradNaive<>{.server = adam});
   for (const auto* run : {&ef, &naive}) {
     REQUIRE(run->status == sim::Status::completed);
-    CHECK(run->ledger.total().up.total() == n * rounds * (32 + p));
-    CHECK(run->ledger.total().down.total() == n * rounds * (32 + p));
+    CHECK(run->ledger.total().up.total() == n * rounds * (64 + p));
+    CHECK(run->ledger.total().down.total() == n * rounds * (64 + p));
+    CHECK(run->ledger.total().up.paper == n * rounds * (32 + p));
   }
 }
 

@@ -125,7 +125,8 @@ TEST_CASE("rounds after the first allocate nothing, for every named method", "[s
   check(Gd{.server = {.step = step}}, "gd");
   check(Qsgd{.uplink = {.levels = 3}, .server = {.step = step, .batch = batch}}, "qsgd");
   check(Ef21<compress::TopK>{.uplink = {.compressor = {.k = 2}}, .server = {.step = step}}, "ef21");
-  check(EfSgd<compress::TopK>{.uplink = {.k = 2}, .server = {.step = step}}, "ef_sgd");
+  check(EfSgd<compress::TopK>{.uplink = {.compressor = {.k = 2}}, .server = {.step = step}},
+        "ef_sgd");
   check(LagWk{.server = {.step = step}}, "lag_wk");
   check(LagPs{.server = {.step = step}}, "lag_ps");
   check(Laq{.server = {.step = step}}, "laq");

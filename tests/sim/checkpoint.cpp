@@ -23,18 +23,20 @@ std::filesystem::path checkpoint_path(const std::string& name) {
   return dir / (name + ".ckpt");
 }
 
+// A History row every 5 rounds, which divides neither `cut` nor `total − cut`.
 template <class Method>
 sim::Simulation<Method, objective::Logistic> make(const Method& method, Index rounds,
-                                                  int threads = 1) {
-  return sim::Simulation(method, test::logistic_workers(M, n, p), Vector::Zero(p),
-                         {.seed = 9,
-                          .rounds = rounds,
-                          .threads = threads,
-                          .cost = {.shift = 1, .exp_mean = 0.5, .bandwidth_up = 1e3}});
+                                                  int threads = 1, sim::Options options = {}) {
+  options.seed = 9;
+  options.rounds = rounds;
+  options.threads = threads;
+  if (options.record_every == 1) options.record_every = 5;
+  options.cost = {.shift = 1, .exp_mean = 0.5, .bandwidth_up = 1e3};
+  return sim::Simulation(method, test::logistic_workers(M, n, p), Vector::Zero(p), options);
 }
 
 // Runs `total` rounds at once, and `cut` rounds, a save, a load into a fresh simulation and the
-// rest; the two must agree bit for bit.
+// rest; the two must agree bit for bit, History rows included.
 template <class Method>
 void check_resume(const Method& method, const std::string& name) {
   INFO(name);
@@ -61,7 +63,8 @@ TEST_CASE("a run stopped, saved and resumed equals the uninterrupted run", "[sim
   check_resume(Qsgd{.uplink = {.levels = 3}, .server = {.step = step, .batch = batch}}, "qsgd");
   check_resume(Ef21<compress::TopK>{.uplink = {.compressor = {.k = 2}}, .server = {.step = step}},
                "ef21");
-  check_resume(EfSgd<compress::TopK>{.uplink = {.k = 2}, .server = {.step = step}}, "ef_sgd");
+  check_resume(EfSgd<compress::TopK>{.uplink = {.compressor = {.k = 2}}, .server = {.step = step}},
+               "ef_sgd");
   check_resume(LagWk{.server = {.step = step}}, "lag_wk");
   check_resume(LagPs{.server = {.step = step}}, "lag_ps");
   check_resume(Laq{.server = {.step = step}}, "laq");
@@ -88,6 +91,31 @@ TEST_CASE("a run stopped, saved and resumed equals the uninterrupted run", "[sim
   check_resume(CdAdam<>{.server = adam}, "cd_adam");
   check_resume(AmsgradEf<>{.server = adam}, "amsgrad_ef");
   check_resume(AmsgradNaive<>{.server = adam}, "amsgrad_naive");
+}
+
+TEST_CASE("a resumed run stops for a rising loss where the uninterrupted run stops", "[sim]") {
+  // A step far too large: the loss rises from row to row. Rows every 3 rounds; the run is cut
+  // at every round, none of which (but the multiples of 3) is a row of the whole run.
+  const Sgd method{.server = {.step = server::StepSize::constant(60)}};
+  const sim::Options options{.record_every = 3, .stop_after_loss_rises = 3};
+  const auto whole = make(method, total, 1, options).run();
+  REQUIRE(whole.status == sim::Status::diverged);
+  REQUIRE(whole.divergence->rises == 3);
+  const Index stop = whole.divergence->round;
+  for (Index at = 1; at < stop; ++at) {
+    INFO("cut at round " << at);
+    auto first = make(method, at, 1, options);
+    REQUIRE(first.run().status == sim::Status::completed);
+    const auto path = checkpoint_path("rising");
+    first.save(path);
+    auto second = make(method, total - at, 1, options);
+    second.load(path);
+    const auto rest = second.run();
+    CHECK(rest.status == sim::Status::diverged);
+    CHECK(rest.divergence == whole.divergence);
+    CHECK(rest.history == whole.history);
+    CHECK(rest.theta == whole.theta);
+  }
 }
 
 TEST_CASE("a checkpoint of another run, a truncated or a corrupted one is refused", "[sim]") {
@@ -120,7 +148,11 @@ TEST_CASE("a checkpoint of another run, a truncated or a corrupted one is refuse
   std::string newer = bytes;
   newer[19] = 2;  // the format version
   refused(newer, "format version 2");
-  CHECK_THROWS_WITH(fresh.load(checkpoint_path("does_not_exist")), Catch::Contains("cannot open"));
+  // A missing or unreadable checkpoint names the operating system's reason.
+  CHECK_THROWS_WITH(fresh.load(checkpoint_path("does_not_exist")),
+                    Catch::Contains("cannot open") && Catch::Contains("No such file or directory"));
+  CHECK_THROWS_WITH(fresh.load(std::filesystem::temp_directory_path()),
+                    Catch::Contains("cannot open") && Catch::Contains("is a directory"));
 
   const LasgWk2 other{.skip = {.D = 11}, .server = {.batch = server::Batch::of(10)}};
   auto different = make(other, 1);

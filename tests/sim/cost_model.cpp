@@ -29,17 +29,17 @@ sim::RunResult run(const sim::CostModel& cost, Index rounds) {
 
 }  // namespace
 
-// One 32-bit float each way; 32 bits at 16 bits per unit down is 2 units, at 32 up is 1,
+// One 64-bit float each way; 64 bits at 16 bits per unit down is 4 units, at 32 up is 2,
 // each plus a latency of ½; a sample gradient takes 1.
-//   parallel: max(2.5 + 1 + 1.5, 2.5 + 3 + 1.5) = 7 per round
-//   shared:   2.5 (one broadcast) + 3 (slowest computation) + 1.5 + 1.5 (uploads in turn) = 8.5
+//   parallel: max(4.5 + 1 + 2.5, 4.5 + 3 + 2.5) = 10 per round
+//   shared:   4.5 (one broadcast) + 3 (slowest computation) + 2.5 + 2.5 (uploads in turn) = 12.5
 TEST_CASE("round time is the slowest participant, or the shared link's sum", "[sim]") {
   sim::CostModel cost{.shift = 1, .bandwidth_up = 32, .bandwidth_down = 16, .latency = 0.5};
   const auto parallel = run(cost, 3);
-  CHECK(parallel.history.rows[1].time == 7);
-  CHECK(parallel.history.rows.back().time == 21);
+  CHECK(parallel.history.rows[1].time == 10);
+  CHECK(parallel.history.rows.back().time == 30);
   cost.links = sim::CostModel::Links::shared;
-  CHECK(run(cost, 3).history.rows.back().time == 3 * 8.5);
+  CHECK(run(cost, 3).history.rows.back().time == 3 * 12.5);
   CHECK(run({}, 3).history.rows.back().time == 0);
 }
 

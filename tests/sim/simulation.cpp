@@ -6,10 +6,14 @@
 #include <catch2/catch.hpp>
 
 #include "sim/fixtures.hpp"
+#include "support.hpp"
 
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <set>
+#include <span>
+#include <stdexcept>
 
 using namespace laconic;
 using laconic::test::Points;
@@ -51,9 +55,44 @@ Vector overall_mean(const std::vector<Points>& workers, int n, int p) {
 }
 
 Sgd exact_gd(double eta) {
-  return Sgd{.uplink = {.float_bits = 64},
-             .server = {.step = server::StepSize::constant(eta)},
-             .downlink = {.float_bits = 64}};
+  return Sgd{.server = {.step = server::StepSize::constant(eta)}};
+}
+
+// f(θ) = ½‖θ − 1‖² on every worker, except that worker `bad` breaks the Objective contract
+// as `fault` says, from its `from`-th call on.
+struct Faulty {
+  enum class Fault { wrong_size, nan_loss, huge_gradient };
+  Index p = 3;
+  Index bad = 1;
+  Fault fault = Fault::wrong_size;
+  int from = 0;
+  Index worker = 0;
+  int calls = 0;
+
+  Index dim() const { return p; }
+  Index size() const { return 2; }
+  double gradient(const Vector& x, std::span<const Index>, Vector& g) {
+    g = x - Vector::Ones(p);
+    const double loss = 0.5 * g.squaredNorm();
+    if (worker != bad || calls++ < from) return loss;
+    switch (fault) {
+      case Fault::wrong_size:
+        g = Vector::Zero(p + 1);
+        return loss;
+      case Fault::nan_loss:
+        return std::numeric_limits<double>::quiet_NaN();
+      case Fault::huge_gradient:
+        g.setConstant(1e300);
+        return loss;
+    }
+    return loss;
+  }
+};
+
+std::vector<Faulty> faulty_workers(Faulty::Fault fault, int from = 0) {
+  std::vector<Faulty> workers;
+  for (Index m = 0; m < 3; ++m) workers.push_back({.fault = fault, .from = from, .worker = m});
+  return workers;
 }
 
 }  // namespace
@@ -87,13 +126,31 @@ TEST_CASE("distributed GD follows the hand-worked trajectory and counts every bi
   for (Index m = 0; m < M; ++m) CHECK(result.ledger.worker(m).uploads == rounds);
 }
 
-TEST_CASE("32-bit floats on the wire by default", "[sim]") {
+TEST_CASE("64-bit floats on every link by default; one setting makes them all 32-bit", "[sim]") {
   const int M = 3, n = 2, p = 4;
-  sim::Simulation sim(Sgd{.server = {.step = server::StepSize::constant(0.5)}},
-                      make_workers(M, n, p), Vector::Zero(p), {.rounds = 2});
-  const auto result = sim.run();
-  CHECK(result.ledger.total().up.values == 2u * M * p * 32);
-  CHECK(result.ledger.total().down.values == 2u * M * p * 32);
+  const auto step = server::StepSize::constant(0.5);
+  const auto run = [&](const auto& method) {
+    return sim::Simulation(method, make_workers(M, n, p), Vector::Zero(p), {.rounds = 2}).run();
+  };
+  for (const int width : {64, 32}) {
+    INFO("fp" << width);
+    const auto w = static_cast<std::uint64_t>(width);
+    const auto sgd = run(Sgd{.server = {.step = step}, .float_bits = width});
+    CHECK(sgd.ledger.total().up.values == 2u * M * p * w);
+    CHECK(sgd.ledger.total().down.values == 2u * M * p * w);
+    CHECK(sgd.ledger.total().up.paper == 2u * M * p * 32);
+    // EF21's exact start, its top-k values and the downlink: every float of the method.
+    const Ef21<compress::TopK> ef21{
+        .uplink = {.compressor = {.k = 1}, .start = compress::Markov<compress::TopK>::Start::exact},
+        .server = {.step = step},
+        .float_bits = width};
+    const auto ef = run(ef21);
+    CHECK(ef.ledger.total().up.values == M * (p * w + w));  // w_0 whole, then one value
+    CHECK(ef.ledger.total().down.values == 2u * M * p * w);
+    CHECK(ef.history.description.find(fmt::format("top_k(k=1, fp{})", width)) != std::string::npos);
+  }
+  CHECK(run(Sgd{.server = {.step = step}}).theta ==
+        run(Sgd{.server = {.step = step}, .float_bits = 64}).theta);
 }
 
 TEST_CASE("minibatches are distinct samples drawn from each worker's own stream", "[sim]") {
@@ -182,20 +239,109 @@ TEST_CASE("a non-finite gradient stops the run and keeps its history", "[sim]") 
   CHECK(result.theta.allFinite());
 }
 
+TEST_CASE("an objective that writes a gradient of the wrong size is refused, naming it", "[sim]") {
+  for (const int threads : {1, 2}) {
+    // In a training round (from the first call), and when the History is measured (the first
+    // call is the History's row 0).
+    for (const int from : {0, 1}) {
+      INFO(threads << " threads, from call " << from);
+      sim::Simulation sim(exact_gd(0.5), faulty_workers(Faulty::Fault::wrong_size, from),
+                          Vector::Zero(3), {.rounds = 5, .threads = threads});
+      CHECK_THROWS_AS(sim.run(), std::logic_error);
+    }
+    sim::Simulation sim(exact_gd(0.5), faulty_workers(Faulty::Fault::wrong_size, 1),
+                        Vector::Zero(3), {.rounds = 5, .threads = threads});
+    CHECK_THROWS_WITH(sim.run(), Catch::Contains("objective of worker 1") &&
+                                     Catch::Contains("gradient of size 4") &&
+                                     Catch::Contains("dim() is 3"));
+  }
+}
+
+TEST_CASE("a non-finite loss from an objective stops the run, naming the worker", "[sim]") {
+  sim::Simulation sim(exact_gd(0.5), faulty_workers(Faulty::Fault::nan_loss, 3), Vector::Zero(3),
+                      {.rounds = 10});
+  const auto result = sim.run();
+  CHECK(result.status == sim::Status::diverged);
+  REQUIRE(result.divergence);
+  CHECK(result.divergence->quantity == "loss");
+  CHECK(result.divergence->worker == 1);
+  CHECK(result.divergence->round == 1);  // calls: row 0, round 0, row 1, round 1
+  CHECK_THAT(result.message, Catch::Contains("non-finite loss at worker 1"));
+}
+
+TEST_CASE("a finite vector its link cannot carry stops the run, naming the worker", "[sim]") {
+  // 1e300 fits a 64-bit float, not a 32-bit one: the 32-bit uplink cannot send it.
+  const auto run = [](auto method) {
+    // From the second call on: the first is the History's row 0.
+    return sim::Simulation(method, faulty_workers(Faulty::Fault::huge_gradient, 1), Vector::Zero(3),
+                           {.rounds = 10})
+        .run();
+  };
+  const auto step = server::StepSize::constant(1e-310);
+  for (const auto& result :
+       {run(Sgd{.server = {.step = step}, .float_bits = 32}),
+        run(CompressedSgd<compress::TopK>{
+            .uplink = {.k = 2}, .server = {.step = step}, .float_bits = 32}),
+        run(Ef21<compress::TopK>{
+            .uplink = {.compressor = {.k = 2}}, .server = {.step = step}, .float_bits = 32})}) {
+    CHECK(result.status == sim::Status::diverged);
+    REQUIRE(result.divergence);
+    CHECK(result.divergence->quantity == "message");
+    CHECK(result.divergence->worker == 1);
+    CHECK_THAT(result.message, Catch::Contains("at worker 1") && Catch::Contains("cannot be sent"));
+    CHECK(result.divergence->round == 0);
+    CHECK(result.history.rows.size() == 1);  // row 0 is kept
+  }
+}
+
+// The server redraws rand-k's indices from the worker's stream, so only the k values travel.
+TEST_CASE("rand-k from a shared seed runs in process and sends the values only", "[sim]") {
+  const int M = 3, n = 4, p = 5, rounds = 10;
+  const compress::RandK::Params shared{.k = 2, .shared_seed = true};
+  const auto step = server::StepSize::constant(0.2);
+  const auto check = [&](const auto& method) {
+    const auto result =
+        sim::Simulation(method, make_workers(M, n, p), Vector::Zero(p), {.rounds = rounds}).run();
+    REQUIRE(result.status == sim::Status::completed);
+    const Traffic& t = result.ledger.total();
+    CHECK(t.uploads == M * rounds);
+    CHECK(t.up.indices == 0);
+    CHECK(t.up.values == t.uploads * 2 * 64);
+    CHECK(t.up.paper == t.uploads * 2 * 32);
+  };
+  check(Ef21<compress::RandK>{.uplink = {.compressor = shared}, .server = {.step = step}});
+  check(CompressedSgd<compress::RandK>{.uplink = shared, .server = {.step = step}});
+}
+
 TEST_CASE("a step size that blows up is reported as divergence of the loss", "[sim]") {
+  // η = 3 on ½‖θ − c‖²: the distance to the optimum doubles every round. By default the run
+  // stops once the loss is more than 100 |f₀| above f₀, naming the round and the loss.
   sim::Simulation sim(exact_gd(3.0), make_workers(2, 2, 2), Vector::Ones(2), {.rounds = 5000});
   const auto result = sim.run();
   CHECK(result.status == sim::Status::diverged);
   REQUIRE(result.divergence);
-  CHECK(result.history.rows.size() > 100);
-  CHECK(result.history.rows.size() < 5000);
+  const sim::Record& last = result.history.rows.back();
+  CHECK(result.divergence->round == last.round);
+  CHECK(result.divergence->loss == last.loss);
+  CHECK(last.loss > 101 * result.history.rows.front().loss);
+  CHECK(result.history.rows[static_cast<std::size_t>(last.round) - 1].loss <= 101 * result.history.rows.front().loss);
+  CHECK(last.round < 10);
+  CHECK_THAT(result.message, Catch::StartsWith("diverged: the loss rose from") &&
+                                 Catch::Contains(fmt::format("at round {}", last.round)));
+  // Without that limit it runs until the numbers overflow, and stops there.
+  sim::Simulation unlimited(exact_gd(3.0), make_workers(2, 2, 2), Vector::Ones(2),
+                            {.rounds = 5000, .max_loss_growth = 0});
+  const auto overflow = unlimited.run();
+  CHECK(overflow.status == sim::Status::diverged);
+  CHECK(overflow.history.rows.size() > 100);
+  CHECK(overflow.history.rows.size() < 5000);
 }
 
 TEST_CASE("a loss that keeps rising can stop the run before it overflows", "[sim]") {
   // η = 3 on ½‖θ − c‖²: θ − θ* doubles in size and flips sign every round, so the loss
   // rises fourfold at every row.
   const auto workers = make_workers(2, 2, 2);
-  const sim::Options options{.rounds = 50, .stop_after_loss_rises = 5};
+  const sim::Options options{.rounds = 50, .max_loss_growth = 0, .stop_after_loss_rises = 5};
   sim::Simulation sim(exact_gd(3.0), workers, Vector::Ones(2), options);
   const auto result = sim.run();
   CHECK(result.status == sim::Status::diverged);
@@ -240,7 +386,7 @@ TEST_CASE("invalid parameters name themselves, their value and the allowed range
   CHECK(error_of([&] {
           sim::Simulation(Sgd{.server = {.step = server::StepSize::constant(-1)}}, workers,
                           Vector::Zero(2));
-        }) == "invalid parameter step.eta = -1: must be positive and finite");
+        }) == "invalid parameter server.step.eta = -1: must be positive and finite");
   CHECK_THAT(error_of([&] {
                sim::Simulation(Sgd{.server = {.batch = server::Batch::of(4)}}, workers,
                                Vector::Zero(2));
@@ -250,10 +396,8 @@ TEST_CASE("invalid parameters name themselves, their value and the allowed range
              Catch::Contains("workers[0].dim() = 2") && Catch::Contains("theta0.size() = 3"));
   CHECK_THAT(error_of([&] { sim::Simulation(Sgd{}, workers, Vector::Zero(2), {.threads = 0}); }),
              Catch::Contains("threads = 0"));
-  CHECK_THAT(error_of([&] {
-               sim::Simulation(Sgd{.uplink = {.float_bits = 16}}, workers, Vector::Zero(2));
-             }),
-             Catch::Contains("identity.float_bits = 16") && Catch::Contains("32 or 64"));
+  CHECK_THAT(error_of([&] { sim::Simulation(Sgd{.float_bits = 16}, workers, Vector::Zero(2)); }),
+             Catch::Contains("float_bits = 16") && Catch::Contains("32 or 64"));
 
   // Every field of Options (seed, label and test_accuracy take any value; cost: cost_model.cpp).
   const auto options = [&](sim::Options o) {
@@ -273,19 +417,51 @@ TEST_CASE("invalid parameters name themselves, their value and the allowed range
   CHECK(error_of([&] {
           sim::Simulation(CompressedSgd<compress::TopK>{.uplink = {.k = 3}}, workers,
                           Vector::Zero(2));
-        }) == "invalid parameter top_k.k = 3: must be at most the dimension p = 2");
+        }) == "invalid parameter uplink.top_k.k = 3: must be at most the dimension p = 2");
   using Sparse = CdAdam<compress::RandK>;
   CHECK_THAT(error_of([&] {
                sim::Simulation(
                    Sparse{.uplink = {.compressor = {.k = 2}}, .downlink = {.compressor = {.k = 3}}},
                    workers, Vector::Zero(2));
              }),
-             Catch::Contains("rand_k.k = 3: must be at most the dimension p = 2"));
+             Catch::Contains("downlink.rand_k.k = 3: must be at most the dimension p = 2"));
   CHECK(error_of([&] {
           sim::Simulation(
               Sparse{.uplink = {.compressor = {.k = 2}}, .downlink = {.compressor = {.k = 2}}},
               workers, Vector::Zero(2));
         }) == "no error");
+}
+
+// An error names the parameter from the method down: which link, which policy, which field.
+TEST_CASE("invalid parameters are named by their full path from the method", "[sim]") {
+  const auto workers = make_workers(2, 3, 4);
+  const auto error_of = [&](const auto& method) {
+    return test::refusal([&] { sim::Simulation(method, workers, Vector::Zero(4)); });
+  };
+  using Catch::Contains;
+  using Sparse = CdAdam<compress::TopK>;
+  CHECK_THAT(
+      error_of(Sparse{.uplink = {.compressor = {.k = 5}}, .downlink = {.compressor = {.k = 2}}}),
+      Contains("invalid parameter uplink.top_k.k = 5"));
+  CHECK_THAT(
+      error_of(Sparse{.uplink = {.compressor = {.k = 2}}, .downlink = {.compressor = {.k = 5}}}),
+      Contains("invalid parameter downlink.top_k.k = 5"));
+  CHECK_THAT(error_of(Sparse{.uplink = {.compressor = {.k = 2}},
+                             .server = {.beta1 = 1.5},
+                             .downlink = {.compressor = {.k = 2}}}),
+             Contains("invalid parameter server.beta1 = 1.5"));
+  CHECK_THAT(error_of(LasgWk2{.skip = {.D = 0}}), Contains("invalid parameter skip.D = 0"));
+  CHECK_THAT(error_of(Ef21<compress::TopK>{
+                 .uplink = {.compressor = {.k = 2},
+                            .start = static_cast<compress::Markov<compress::TopK>::Start>(7)}}),
+             Contains("invalid parameter uplink.markov.start = 7"));
+  CHECK_THAT(error_of(LocalSgd{.server = {.participation = server::Participation::sample(3)}}),
+             Contains("invalid parameter server.participation.count = 3"));
+  CHECK_THAT(error_of(Qsgd{.uplink = {.levels = 0}}),
+             Contains("invalid parameter uplink.qsgd.levels = 0"));
+  CHECK_THAT(error_of(Sgd{.float_bits = 8}), Contains("invalid parameter float_bits = 8"));
+  CHECK_THAT(error_of(LagPs{.skip = {.smoothness = {1.0, -1.0}}}),
+             Contains("invalid parameter skip.smoothness[1] = -1"));
 }
 
 TEST_CASE("the CSV names what ran and holds one row per record", "[sim]") {

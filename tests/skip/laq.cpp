@@ -67,8 +67,7 @@ Plain plain_laq(std::vector<Logistic> workers, int bits, double eta, Index D, In
 Laq laq(int bits, double eta, Index D, Index t_bar) {
   return Laq{.skip = {.threshold = {.D = D}, .t_bar = t_bar},
              .uplink = {.compressor = {.bits = bits}},
-             .server = {.step = server::StepSize::constant(eta)},
-             .downlink = {.float_bits = 64}};
+             .server = {.step = server::StepSize::constant(eta)}};
 }
 
 }  // namespace
@@ -86,8 +85,9 @@ TEST_CASE("LAQ equals a plain transcription of criterion (7a)/(7b)", "[skip]") {
     CHECK(run.ledger.total().uploads == plain.uploads);
     CHECK((run.theta - plain.theta).norm() <= 1e-12 * plain.theta.norm());
     CHECK(plain.uploads < M * rounds / 2);
-    // Each upload is LAQ's 32 + b·p bits.
-    CHECK(run.ledger.total().up.total() == plain.uploads * (32 + bits * p));
+    // Each upload is R and b bits a coordinate: LAQ's 32 + b·p bits, sent with R exact.
+    CHECK(run.ledger.total().up.total() == plain.uploads * (64 + bits * p));
+    CHECK(run.ledger.total().up.paper == plain.uploads * (32 + bits * p));
   }
 }
 
@@ -108,10 +108,8 @@ TEST_CASE("without quantization error and warm-up averaging, LAQ is LAG-WK", "[s
   using ExactLaq = Method<skip::Laq, compress::Identity, server::Sgd>;
   const ExactLaq laq_exact{
       .skip = {.threshold = {.D = 10, .xi = 0.1}, .t_bar = 1000, .average_warmup = false},
-      .uplink = {.float_bits = 64},
       .server = {.step = server::StepSize::constant(eta)}};
   const LagWk lag{.skip = {.D = 10, .xi = 0.1},
-                  .uplink = {.float_bits = 64},
                   .server = {.step = server::StepSize::constant(eta)}};
   const sim::Options options{.rounds = 200, .record_every = 10};
   const auto a = sim::Simulation(laq_exact, workers, Vector::Zero(p), options).run();

@@ -106,8 +106,6 @@ Plain plain_lasg(Rule rule, std::vector<Logistic> workers, double eta, Index rou
 template <class Method>
 sim::RunResult simulate(Method method, double eta, Index rounds, int threads = 1) {
   method.server.step = server::StepSize::constant(eta);
-  method.uplink.float_bits = 64;
-  method.downlink.float_bits = 64;
   return sim::Simulation(method, logistic_workers(M, n, p), Vector::Zero(p),
                          {.rounds = rounds, .threads = threads, .record_every = rounds})
       .run();
@@ -215,8 +213,10 @@ TEST_CASE("LAQSG uploads QSGD messages only when its LASG rule says so", "[skip]
   const Traffic& t = run.ledger.total();
   CHECK(t.uploads < M * 200);
   CHECK(t.uploads >= M * 200 / D);
-  // Fixed width: a 32-bit norm, a 2-bit header, and per coordinate a sign and ⌈log₂ 8⌉ bits.
-  CHECK(t.up.total() == t.uploads * (32 + 2 + p * (1 + 3)));
+  // Fixed width: a 64-bit norm, a 2-bit header, and per coordinate a sign and ⌈log₂ 8⌉ bits;
+  // LASG counts 32 + b·p with b = 4.
+  CHECK(t.up.total() == t.uploads * (64 + 2 + p * (1 + 3)));
+  CHECK(t.up.paper == t.uploads * (32 + p * 4));
 }
 
 TEST_CASE("the lazy aggregate stays the mean of the latest contributions over 1e5 rounds",

@@ -5,13 +5,17 @@
 // Channel contract:
 //
 //   struct Params { ... };  struct State { ... };
+//   Channel(const Params&, const Wire&)          the link's conventions (compressor.hpp)
 //   State make_state(Index p) const;            the state of either end before the first send
 //   Bits send(State& s, const Vector& w, Vector& out, RandomStream& rng) const;
 //       what the simulation uses: updates the (shared) state of both ends and writes what the
 //       receiver reconstructs into out; returns the bits of the message
 //   Message encode(State& sender, const Vector& w, RandomStream& rng) const;
-//   void decode(State& receiver, const Message& m, Vector& out) const;
-//       the two ends kept apart, as over a real network; send() equals their composition
+//   void decode(State& receiver, const Message& m, Vector& out, RandomStream& rng) const;
+//       the two ends kept apart, as over a real network; send() equals their composition.
+//       The receiver's rng is the sender's stream as it was before encode() — both ends build
+//       it from the same (seed, purpose, round, worker) — for compressors that redraw what
+//       the sender drew (rand-k with a shared seed)
 //   std::string describe() const;
 //
 // A stateless Compressor is a channel whose state is empty (Stateless below); the simulation
@@ -31,7 +35,7 @@ concept Channel = requires(const L& l, typename L::State& s, const Vector& w, Ve
   { l.make_state(p) } -> std::same_as<typename L::State>;
   { l.send(s, w, out, rng) } -> std::same_as<Bits>;
   { l.encode(s, w, rng) } -> std::same_as<Message>;
-  l.decode(s, m, out);
+  l.decode(s, m, out, rng);
   { l.describe() } -> std::convertible_to<std::string>;
 };
 
@@ -45,8 +49,8 @@ class Stateless {
     void state(Io&) {}
   };
 
-  Stateless() = default;
-  explicit Stateless(const Params& params) : compressor_(params) {}
+  explicit Stateless(const Params& params = {}, const Wire& wire = {})
+      : compressor_(params, wire) {}
 
   State make_state(Index /*p*/) const { return {}; }
   Bits send(State& /*s*/, const Vector& w, Vector& out, RandomStream& rng) const {
@@ -59,7 +63,9 @@ class Stateless {
     message.bits.paper = paper_bits(compressor_, w.size(), message.bits);
     return message;
   }
-  void decode(State& /*s*/, const Message& m, Vector& out) const { compressor_.decode(m, out); }
+  void decode(State& /*s*/, const Message& m, Vector& out, RandomStream& rng) const {
+    compress::decode(compressor_, m, out, rng);
+  }
   std::string describe() const { return compressor_.describe(); }
   const C& compressor() const { return compressor_; }
 

@@ -5,9 +5,12 @@
 //
 //   c_t = C(w_t + e_{t−1}),   e_t = w_t + e_{t−1} − c_t,   e_{−1} = 0,
 //
-// and the receiver uses c_t as it is. The papers fold the step size into w (p_t = γ g_t + e_t);
-// with a constant step and a positively homogeneous C (top-k, rand-k, scaled sign) that is
-// the same trajectory, since C(γ y) = γ C(y). Only the sender has state.
+// and the receiver uses c_t as it is. Only the sender has state. Karimireddy et al.'s EF-SGD
+// (Algorithm 2) compresses the scaled step, p_t = γ_t g_t + e_t: that is this channel on the
+// workers' model changes −γ_t g_t (server::PeriodicAverage with one local step, laconic::EfSgd),
+// the same trajectory for every step schedule. On gradients (server::Sgd, Seide et al.'s 1-bit
+// SGD, CD-Adam's EF baseline) the error is kept in gradient units instead, which differs from
+// EF-SGD once the step changes.
 
 #include <laconic/compress/channel.hpp>
 
@@ -18,7 +21,9 @@ namespace laconic::compress {
 template <Compressor C>
 class ErrorFeedback {
  public:
-  using Params = typename C::Params;
+  struct Params {
+    typename C::Params compressor{};
+  };
   struct State {
     Vector error{};      // e: the sender's memory (unused at the receiver)
     Vector corrected{};  // w + e
@@ -30,7 +35,8 @@ class ErrorFeedback {
   };
 
   ErrorFeedback() : ErrorFeedback(Params{}) {}
-  explicit ErrorFeedback(const Params& params) : compressor_(params) {}
+  explicit ErrorFeedback(const Params& params, const Wire& wire = {})
+      : compressor_(params.compressor, wire) {}
 
   const C& compressor() const { return compressor_; }
 
@@ -46,15 +52,16 @@ class ErrorFeedback {
 
   Message encode(State& sender, const Vector& w, RandomStream& rng) const {
     sender.corrected.noalias() = w + sender.error;
+    RandomStream receivers = rng;  // the stream as the receiver will have it
     Message message = compressor_.encode(sender.corrected, rng);
     message.bits.paper = paper_bits(compressor_, w.size(), message.bits);
-    compressor_.decode(message, sender.error);  // c_t, for a moment
+    compress::decode(compressor_, message, sender.error, receivers);  // c_t, for a moment
     sender.error = sender.corrected - sender.error;
     return message;
   }
 
-  void decode(State& /*receiver*/, const Message& message, Vector& out) const {
-    compressor_.decode(message, out);
+  void decode(State& /*receiver*/, const Message& message, Vector& out, RandomStream& rng) const {
+    compress::decode(compressor_, message, out, rng);
   }
 
   std::string describe() const { return fmt::format("error_feedback({})", compressor_.describe()); }

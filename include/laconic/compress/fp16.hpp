@@ -106,8 +106,10 @@ class Fp16 {
  public:
   struct Params {};
 
-  Fp16() : Fp16(Params{}) {}
-  explicit Fp16(const Params& params) : params_(params) {}
+  // Half precision is its own width: the Wire's float_bits does not apply.
+  explicit Fp16(const Params& params = {}, const Wire& wire = {}) : params_(params) {
+    wire.validate();
+  }
 
   const Params& params() const { return params_; }
   bool unbiased() const { return false; }

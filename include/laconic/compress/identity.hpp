@@ -1,7 +1,9 @@
 #pragma once
 
-// No compression: every coordinate as a float on the wire, 32-bit by default (the papers'
-// convention) or 64-bit.
+// No compression: every coordinate as a float on the wire, 64-bit by default (exact) or 32-bit
+// (the papers' wire format), as the link's Wire says; the papers count 32 bits either way. At
+// 32 bits a finite coordinate beyond the float range is refused (std::domain_error), since its
+// float would be infinite.
 
 #include <laconic/compress/compressor.hpp>
 #include <laconic/core/bits.hpp>
@@ -19,29 +21,26 @@ namespace laconic::compress {
 
 class Identity {
  public:
-  struct Params {
-    int float_bits = 32;  // 32 or 64
-  };
+  struct Params {};
 
-  Identity() : Identity(Params{}) {}
-  explicit Identity(const Params& params) : params_(params) {
-    require_float_bits(params.float_bits, "identity");
-  }
+  explicit Identity(const Params& params = {}, const Wire& wire = {})
+      : params_(params), float_bits_(validated(wire).float_bits) {}
 
   const Params& params() const { return params_; }
   bool unbiased() const { return true; }
-  std::string describe() const { return fmt::format("identity(fp{})", params_.float_bits); }
+  std::string describe() const { return fmt::format("identity(fp{})", float_bits_); }
 
   Message encode(const Vector& x, RandomStream& /*rng*/) const {
     require_finite_input(all_finite(x), "identity");
+    if (float_bits_ == 32) require_fits_float(x, "identity");
     const Index p = x.size();
     Message message;
     BitWriter writer(message);
-    writer.reserve(static_cast<std::uint64_t>(p) * params_.float_bits);
+    writer.reserve(static_cast<std::uint64_t>(p) * float_bits_);
     // Blocks of coordinates packed into words on the stack, then handed over whole.
     std::uint64_t words[block];
     const double* data = x.data();
-    if (params_.float_bits == 32) {
+    if (float_bits_ == 32) {
       Index i = 0;
       for (; i + 2 * block <= p; i += 2 * block) {
         for (Index j = 0; j < block; ++j) words[j] = pair(data[i + 2 * j], data[i + 2 * j + 1]);
@@ -69,7 +68,7 @@ class Identity {
     const Index p = out.size();
     double* data = out.data();
     std::uint64_t words[block];
-    if (params_.float_bits == 32) {
+    if (float_bits_ == 32) {
       // Two floats per word, widened straight into out.
       Index i = 0;
       for (; i + 1 < p; i += 2 * block) {
@@ -100,12 +99,13 @@ class Identity {
   // decode(encode(x)) without the bytes.
   Bits compress(const Vector& x, Vector& out, RandomStream& /*rng*/) const {
     require_finite_input(all_finite(x), "identity");
-    if (params_.float_bits == 32) {
+    if (float_bits_ == 32) {
+      require_fits_float(x, "identity");
       out = x.cast<float>().cast<double>();
     } else {
       out = x;
     }
-    return Bits{.values = static_cast<std::uint64_t>(x.size()) * params_.float_bits};
+    return Bits{.values = static_cast<std::uint64_t>(x.size()) * float_bits_};
   }
   // The papers count every float as 32 bits.
   std::uint64_t paper_bits(Index p) const { return 32 * static_cast<std::uint64_t>(p); }
@@ -120,6 +120,7 @@ class Identity {
   }
 
   Params params_;
+  int float_bits_;
 };
 
 }  // namespace laconic::compress

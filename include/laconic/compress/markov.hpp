@@ -8,7 +8,8 @@
 //
 // so the receiver tracks w_t with an error that contracts whenever w_t settles. Start::zero
 // begins from ŵ_{−1} = 0, which makes the first message C(w_0): CD-Adam's ŵ_0 = C(w_0).
-// Start::exact sends w_0 itself as floats (counted), EF21's g_i^0 = ∇f_i(x^0).
+// Start::exact sends w_0 itself as floats of the link's width (counted), EF21's
+// g_i^0 = ∇f_i(x^0).
 
 #include <laconic/compress/channel.hpp>
 #include <laconic/compress/identity.hpp>
@@ -25,7 +26,6 @@ class Markov {
   struct Params {
     typename C::Params compressor{};
     Start start = Start::zero;
-    int start_float_bits = 32;  // Start::exact: w_0 as 32- or 64-bit floats
   };
   struct State {
     Vector estimate{};    // ŵ
@@ -40,10 +40,8 @@ class Markov {
   };
 
   Markov() : Markov(Params{}) {}
-  explicit Markov(const Params& params)
-      : params_(validated(params)),
-        compressor_(params.compressor),
-        first_(Identity::Params{.float_bits = params.start_float_bits}) {}
+  explicit Markov(const Params& params, const Wire& wire = {})
+      : params_(validated(params)), compressor_(params.compressor, wire), first_({}, wire) {}
 
   const Params& params() const { return params_; }
   const C& compressor() const { return compressor_; }
@@ -75,20 +73,21 @@ class Markov {
       first_.decode(message, sender.estimate);
     } else {
       sender.innovation.noalias() = w - sender.estimate;
+      RandomStream receivers = rng;  // the stream as the receiver will have it
       message = compressor_.encode(sender.innovation, rng);
       message.bits.paper = paper_bits(compressor_, w.size(), message.bits);
-      compressor_.decode(message, sender.innovation);
+      compress::decode(compressor_, message, sender.innovation, receivers);
       sender.estimate += sender.innovation;
     }
     sender.started = true;
     return message;
   }
 
-  void decode(State& receiver, const Message& message, Vector& out) const {
+  void decode(State& receiver, const Message& message, Vector& out, RandomStream& rng) const {
     if (sends_exact(receiver)) {
       first_.decode(message, receiver.estimate);
     } else {
-      compressor_.decode(message, receiver.innovation);
+      compress::decode(compressor_, message, receiver.innovation, rng);
       receiver.estimate += receiver.innovation;
     }
     receiver.started = true;
@@ -97,20 +96,15 @@ class Markov {
 
   std::string describe() const {
     return fmt::format("markov({}, start={})", compressor_.describe(),
-                       params_.start == Start::zero
-                           ? "zero"
-                           : fmt::format("exact(fp{})", params_.start_float_bits));
+                       params_.start == Start::zero ? "zero" : "exact");
   }
 
  private:
   bool sends_exact(const State& s) const { return params_.start == Start::exact && !s.started; }
 
-  // Before first_ is built, so that a bad width is named as Markov's, not Identity's.
   static const Params& validated(const Params& params) {
     const int start = static_cast<int>(params.start);
     require_param(start == 0 || start == 1, "markov.start", start, "zero or exact");
-    require_param(params.start_float_bits == 32 || params.start_float_bits == 64,
-                  "markov.start_float_bits", params.start_float_bits, "32 or 64");
     return params;
   }
 

@@ -39,13 +39,12 @@ class RandK {
     double fraction = 0;       // in (0, 1]: keeps max(1, ⌊fraction·p⌋)
     bool scaled = false;       // multiply the kept values by p/k (unbiased)
     bool shared_seed = false;  // no indices on the wire: the receiver redraws them
-    int float_bits = 32;       // 32 or 64: the width of each value on the wire
   };
 
   RandK() : RandK(Params{}) {}
-  explicit RandK(const Params& params) : params_(params) {
+  explicit RandK(const Params& params, const Wire& wire = {})
+      : params_(params), wire_(validated(wire)) {
     detail::validate_count(params.k, params.fraction, "rand_k");
-    require_float_bits(params.float_bits, "rand_k");
   }
 
   const Params& params() const { return params_; }
@@ -56,7 +55,7 @@ class RandK {
     const std::string count = params_.k > 0 ? fmt::format("k={}", params_.k)
                                             : fmt::format("fraction={}", params_.fraction);
     return fmt::format("rand_k({}{}{}, fp{})", count, params_.scaled ? ", scaled" : "",
-                       params_.shared_seed ? ", shared_seed" : "", params_.float_bits);
+                       params_.shared_seed ? ", shared_seed" : "", wire_.float_bits);
   }
 
   // The number of coordinates kept for dimension p; throws std::invalid_argument if k > p.
@@ -64,14 +63,18 @@ class RandK {
     return detail::effective_count(p, params_.k, params_.fraction, "rand_k");
   }
 
-  // The bits of every message for dimension p.
-  // As for top-k: k floats of 32 bits, no indices.
-  std::uint64_t paper_bits(Index p) const { return 32 * static_cast<std::uint64_t>(count(p)); }
+  // As for top-k: k floats of 32 bits, and the indices at the Wire's paper_index_bits each
+  // unless the receiver redraws them (shared_seed).
+  std::uint64_t paper_bits(Index p) const {
+    const int index_bits = params_.shared_seed ? 0 : wire_.paper_index_bits;
+    return static_cast<std::uint64_t>(32 + index_bits) * static_cast<std::uint64_t>(count(p));
+  }
 
+  // The bits of every message for dimension p.
   Bits bits(Index p) const {
     const Index k = count(p);
     Bits bits = params_.shared_seed ? Bits{} : detail::sparse_index_bits(p, k);
-    bits.values = static_cast<std::uint64_t>(k) * static_cast<std::uint64_t>(params_.float_bits);
+    bits.values = static_cast<std::uint64_t>(k) * static_cast<std::uint64_t>(wire_.float_bits);
     return bits;
   }
 
@@ -87,7 +90,7 @@ class RandK {
     if (!params_.shared_seed) detail::write_sparse_indices(writer, p, kept, k);
     for (Index n = 0; n < k; ++n) {
       const double value = sent_value(x[kept[n]], kept[n], factor);
-      detail::write_value(writer, value, params_.float_bits);
+      detail::write_value(writer, value, wire_.float_bits);
     }
     writer.finish();
     return message;
@@ -157,8 +160,8 @@ class RandK {
 
   // x_i as the wire carries it; refuses one that overflows the wire or, scaled, a double.
   double sent_value(double x_i, Index i, double factor) const {
-    const double sent = detail::wire_value(x_i, params_.float_bits);
-    detail::require_representable(received(sent, factor), x_i, i, params_.float_bits, "rand_k");
+    const double sent = detail::wire_value(x_i, wire_.float_bits);
+    detail::require_representable(received(sent, factor), x_i, i, wire_.float_bits, "rand_k");
     return sent;
   }
 
@@ -166,7 +169,7 @@ class RandK {
     const double factor = scale(out.size(), k);
     out.setZero();
     for (Index n = 0; n < k; ++n) {
-      const double value = received(detail::read_value(reader, params_.float_bits), factor);
+      const double value = received(detail::read_value(reader, wire_.float_bits), factor);
       if (!std::isfinite(value)) {
         throw DecodeError(fmt::format("value at index {} overflows when scaled", kept[n]));
       }
@@ -199,6 +202,7 @@ class RandK {
   }
 
   Params params_;
+  Wire wire_;
 };
 
 }  // namespace laconic::compress

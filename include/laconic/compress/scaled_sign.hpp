@@ -7,7 +7,7 @@
 // ‖x‖² − ‖x‖₁²/p + p(s̃ − s)². Deterministic and biased, with α(x) = ‖x‖₁²/(p‖x‖²) ≥ 1/p.
 //
 // Wire format (least significant bit first):
-//   float_bits  metadata  the scale s̃ = ‖x‖₁/p rounded to a 32-bit (default) or 64-bit float
+//   float_bits  metadata  the scale s̃ = ‖x‖₁/p as a 64-bit (default) or 32-bit float (Wire)
 //   p bits      values    bit i set when x_i < 0 (decoded −s̃), clear otherwise (decoded +s̃)
 // encode() sums ‖x‖₁ and packs the sign bits, 64 to a word, in one pass over x; decode()
 // unpacks them two coordinates at a time.
@@ -31,18 +31,14 @@ namespace laconic::compress {
 
 class ScaledSign {
  public:
-  struct Params {
-    int float_bits = 32;  // 32 or 64: the width of the scale on the wire
-  };
+  struct Params {};
 
-  ScaledSign() : ScaledSign(Params{}) {}
-  explicit ScaledSign(const Params& params) : params_(params) {
-    require_float_bits(params.float_bits, "scaled_sign");
-  }
+  explicit ScaledSign(const Params& params = {}, const Wire& wire = {})
+      : params_(params), float_bits_(validated(wire).float_bits) {}
 
   const Params& params() const { return params_; }
   bool unbiased() const { return false; }
-  std::string describe() const { return fmt::format("scaled_sign(fp{})", params_.float_bits); }
+  std::string describe() const { return fmt::format("scaled_sign(fp{})", float_bits_); }
 
   // The bits of every message for dimension p: p + float_bits.
   // CD-Adam's Table 2: d + 32 bits, the scale as a 32-bit float.
@@ -50,7 +46,7 @@ class ScaledSign {
 
   Bits bits(Index p) const {
     return Bits{.values = static_cast<std::uint64_t>(p),
-                .metadata = static_cast<std::uint64_t>(params_.float_bits)};
+                .metadata = static_cast<std::uint64_t>(float_bits_)};
   }
 
   // The scale as the wire carries it: ‖x‖₁/p rounded to float_bits (0 when p = 0). Refuses a
@@ -65,7 +61,7 @@ class ScaledSign {
     Message message;
     BitWriter writer(message);
     writer.reserve(bits(p).total());
-    if (params_.float_bits == 32) {
+    if (float_bits_ == 32) {
       writer.write_f32(static_cast<float>(s), Field::metadata);
     } else {
       writer.write_f64(s, Field::metadata);
@@ -81,8 +77,7 @@ class ScaledSign {
   void decode(const Message& message, Vector& out) const {
     const Index p = out.size();
     BitReader reader(message.bytes);
-    const double s =
-        params_.float_bits == 32 ? static_cast<double>(reader.read_f32()) : reader.read_f64();
+    const double s = float_bits_ == 32 ? static_cast<double>(reader.read_f32()) : reader.read_f64();
     if (!std::isfinite(s) || std::signbit(s)) {
       throw DecodeError(fmt::format("bad scale {}: must be finite and non-negative", s));
     }
@@ -153,17 +148,16 @@ class ScaledSign {
     require_finite_input(std::isfinite(l1), "scaled_sign");
     if (p == 0) return 0;
     const double exact = l1 / static_cast<double>(p);
-    const double sent =
-        params_.float_bits == 32 ? static_cast<double>(static_cast<float>(exact)) : exact;
+    const double sent = float_bits_ == 32 ? static_cast<double>(static_cast<float>(exact)) : exact;
     if (!std::isfinite(sent)) {
-      throw std::domain_error(
-          fmt::format("scaled_sign: the scale ‖x‖₁/p = {} does not fit in a {}-bit float", exact,
-                      params_.float_bits));
+      throw std::domain_error(fmt::format(
+          "scaled_sign: the scale ‖x‖₁/p = {} does not fit in a {}-bit float", exact, float_bits_));
     }
     return sent;
   }
 
   Params params_;
+  int float_bits_;
 };
 
 }  // namespace laconic::compress

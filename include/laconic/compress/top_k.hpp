@@ -204,20 +204,19 @@ class TopK {
   struct Params {
     Index k = 0;          // coordinates kept (≤ p, checked when p is known); or
     double fraction = 0;  // in (0, 1]: keeps max(1, ⌊fraction·p⌋), as CD-Adam's code does
-    int float_bits = 32;  // 32 or 64: the width of each value on the wire
   };
 
   TopK() : TopK(Params{}) {}
-  explicit TopK(const Params& params) : params_(params) {
+  explicit TopK(const Params& params, const Wire& wire = {})
+      : params_(params), wire_(validated(wire)) {
     detail::validate_count(params.k, params.fraction, "top_k");
-    require_float_bits(params.float_bits, "top_k");
   }
 
   const Params& params() const { return params_; }
   bool unbiased() const { return false; }
   std::string describe() const {
-    if (params_.k > 0) return fmt::format("top_k(k={}, fp{})", params_.k, params_.float_bits);
-    return fmt::format("top_k(fraction={}, fp{})", params_.fraction, params_.float_bits);
+    if (params_.k > 0) return fmt::format("top_k(k={}, fp{})", params_.k, wire_.float_bits);
+    return fmt::format("top_k(fraction={}, fp{})", params_.fraction, wire_.float_bits);
   }
 
   // The number of coordinates kept for dimension p; throws std::invalid_argument if k > p.
@@ -225,14 +224,18 @@ class TopK {
     return detail::effective_count(p, params_.k, params_.fraction, "top_k");
   }
 
-  // The bits of every message for dimension p.
-  // EF21's plots count k floats of 32 bits and no indices.
-  std::uint64_t paper_bits(Index p) const { return 32 * static_cast<std::uint64_t>(count(p)); }
+  // What the papers count: k floats of 32 bits, and the indices at the Wire's paper_index_bits
+  // each (EF21 counts none, CD-Adam 32).
+  std::uint64_t paper_bits(Index p) const {
+    return static_cast<std::uint64_t>(32 + wire_.paper_index_bits) *
+           static_cast<std::uint64_t>(count(p));
+  }
 
+  // The bits of every message for dimension p.
   Bits bits(Index p) const {
     Bits bits = detail::sparse_index_bits(p, count(p));
     bits.values =
-        static_cast<std::uint64_t>(count(p)) * static_cast<std::uint64_t>(params_.float_bits);
+        static_cast<std::uint64_t>(count(p)) * static_cast<std::uint64_t>(wire_.float_bits);
     return bits;
   }
 
@@ -245,7 +248,7 @@ class TopK {
     BitWriter writer(message);
     writer.reserve(bits(p).total());
     detail::write_sparse_indices(writer, p, kept, k);
-    for (Index n = 0; n < k; ++n) detail::write_value(writer, values[n], params_.float_bits);
+    for (Index n = 0; n < k; ++n) detail::write_value(writer, values[n], wire_.float_bits);
     writer.finish();
     return message;
   }
@@ -260,7 +263,7 @@ class TopK {
     BitReader reader(message.bytes);
     detail::read_sparse_indices(reader, p, kept, k);
     out.setZero();
-    for (Index n = 0; n < k; ++n) out[kept[n]] = detail::read_value(reader, params_.float_bits);
+    for (Index n = 0; n < k; ++n) out[kept[n]] = detail::read_value(reader, wire_.float_bits);
     reader.expect_end();
   }
 
@@ -282,8 +285,8 @@ class TopK {
     thread_local detail::ScratchBuffer<double> buffer;
     double* values = buffer.get(static_cast<std::size_t>(k));
     for (Index n = 0; n < k; ++n) {
-      values[n] = detail::wire_value(x[kept[n]], params_.float_bits);
-      detail::require_representable(values[n], x[kept[n]], kept[n], params_.float_bits, "top_k");
+      values[n] = detail::wire_value(x[kept[n]], wire_.float_bits);
+      detail::require_representable(values[n], x[kept[n]], kept[n], wire_.float_bits, "top_k");
     }
     return values;
   }
@@ -442,6 +445,7 @@ class TopK {
   static constexpr Index sample_run = 8;
 
   Params params_;
+  Wire wire_;
 };
 
 }  // namespace laconic::compress

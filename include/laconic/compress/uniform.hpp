@@ -12,17 +12,19 @@
 // Other exact ties go up too unless x_i + R is inexact in floating point; either way the
 // error bound below holds.
 //
-// R is rounded *up* to a 32-bit float R_f, and R_f is what is sent and what both ends use, so
-// decode(encode(x)) == compress(x) exactly and every |x_i| ≤ R_f: q never leaves the grid
-// (Grid::indices says why in floating point too). The decoded value (2q_i − M)·R_f/M is the
-// correctly rounded grid point for b ≤ 29 (the product of an integer below 2^29 and a float is
-// exact in a double; ±R_f decode to ±R_f exactly) and within one ulp of it for b = 30, 31. Error
-// bound with all rounding included: |x_i − C(x)_i| ≤ τR_f + 2^-49·R_f, where R ≤ R_f < (1 + 2^-23)R
-// when R is at least the smallest normal float (2^-126). R = 0 (x = 0) decodes to +0 everywhere;
-// the q_i are then all 0 on the wire. R above the largest float is refused with std::domain_error.
+// R travels as a float of the link's width (Wire): exactly as a 64-bit float (the default), or
+// rounded *up* to a 32-bit float. That R_f is what both ends use, so decode(encode(x)) ==
+// compress(x) exactly and every |x_i| ≤ R_f: q never leaves the grid (Grid::indices says why in
+// floating point too). The decoded value (2q_i − M)·R_f/M is within two roundings of the grid
+// point, and the correctly rounded one for a 32-bit R_f and b ≤ 29 (the product of an integer
+// below 2^29 and a float is exact in a double); ±R_f decode to ±R_f exactly. Error bound with
+// all rounding included: |x_i − C(x)_i| ≤ τR_f + 2^-49·R_f, where R_f = R at 64 bits, and
+// R ≤ R_f < (1 + 2^-23)R at 32 bits when R is at least the smallest normal float (2^-126).
+// R = 0 (x = 0) decodes to +0 everywhere; the q_i are then all 0 on the wire. At 32 bits, R
+// above the largest float is refused with std::domain_error.
 //
-// Wire: R_f as a 32-bit float (metadata), then q_i in b bits per coordinate (values):
-// 32 + b·p bits always, LAQ's count, also for x = 0.
+// Wire: R_f (metadata, 64 or 32 bits), then q_i in b bits per coordinate (values); the papers
+// count LAQ's 32 + b·p (Bits::paper), also for x = 0.
 
 #include <laconic/compress/compressor.hpp>
 #include <laconic/core/bits.hpp>
@@ -46,21 +48,28 @@ class Uniform {
   };
 
   Uniform() : Uniform(Params{}) {}
-  explicit Uniform(const Params& params) : params_(params) {
+  explicit Uniform(const Params& params, const Wire& wire = {})
+      : params_(params), float_bits_(validated(wire).float_bits) {
     require_param(params.bits >= 1 && params.bits <= 31, "uniform.bits", params.bits, "in 1..31");
     top_ = (std::uint64_t{1} << params.bits) - 1;
   }
 
   const Params& params() const { return params_; }
   bool unbiased() const { return false; }
-  std::string describe() const { return fmt::format("uniform(b={})", params_.bits); }
+  std::string describe() const {
+    return fmt::format("uniform(b={}, fp{})", params_.bits, float_bits_);
+  }
 
   // M = 2^b − 1, the largest q; τ = 1/M.
   std::uint64_t top() const { return top_; }
 
   Bits bits(Index p) const {
     return Bits{.values = static_cast<std::uint64_t>(p) * static_cast<std::uint64_t>(params_.bits),
-                .metadata = 32};
+                .metadata = static_cast<std::uint64_t>(float_bits_)};
+  }
+  // LAQ's count: R as a 32-bit float and b bits per coordinate.
+  std::uint64_t paper_bits(Index p) const {
+    return 32 + static_cast<std::uint64_t>(p) * static_cast<std::uint64_t>(params_.bits);
   }
 
   Message encode(const Vector& x, RandomStream& /*rng*/) const {
@@ -70,7 +79,11 @@ class Uniform {
     Message message;
     BitWriter writer(message);
     writer.reserve(bits(p).total());
-    writer.write_f32(static_cast<float>(radius), Field::metadata);
+    if (float_bits_ == 32) {
+      writer.write_f32(static_cast<float>(radius), Field::metadata);
+    } else {
+      writer.write_f64(radius, Field::metadata);
+    }
     const Grid grid(radius, top_);
     // Blocks of coordinates: their q first (a loop that vectorises), then packed by the writer.
     std::uint32_t q[block];
@@ -86,7 +99,8 @@ class Uniform {
   // `out` must already have the message's dimension.
   void decode(const Message& message, Vector& out) const {
     BitReader reader(message.bytes);
-    const float radius = reader.read_f32();
+    const double radius =
+        float_bits_ == 32 ? static_cast<double>(reader.read_f32()) : reader.read_f64();
     if (!std::isfinite(radius) || std::signbit(radius)) {
       throw DecodeError(
           fmt::format("uniform: the radius {} is not finite and non-negative", radius));
@@ -195,14 +209,16 @@ class Uniform {
     const double* table = nullptr;
   };
 
-  // ‖x‖_∞ rounded up to a float (returned widened); refuses non-finite x and radii beyond float.
-  static double wire_radius(const Vector& x) {
+  // ‖x‖_∞ as the wire carries it (at 32 bits rounded up to a float, returned widened); refuses
+  // non-finite x and, at 32 bits, radii beyond the float range.
+  double wire_radius(const Vector& x) const {
     if (x.size() == 0) return 0.0;
     // The default maximum may skip a NaN, so finiteness is checked on the sum, which is
     // finite unless an entry is not (or the sum overflows: then each entry is checked). Two
     // vectorised passes; Eigen's NaN-propagating maximum alone is slower than both.
     require_finite_input(all_finite(x), "uniform");
     const double radius = x.cwiseAbs().maxCoeff();
+    if (float_bits_ == 64) return radius;
     float rounded = static_cast<float>(radius);
     if (static_cast<double>(rounded) < radius) {
       rounded = std::nextafter(rounded, std::numeric_limits<float>::infinity());
@@ -216,6 +232,7 @@ class Uniform {
   }
 
   Params params_;
+  int float_bits_;
   std::uint64_t top_ = 0;
 };
 

@@ -56,13 +56,40 @@ class CheckpointError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Throws std::invalid_argument naming the parameter, its value and the allowed range
-// unless `ok` holds.
+// An invalid parameter: what() names it by its path ("top_k.k"; from a method, the whole path
+// "uplink.top_k.k"), its value and the allowed range.
+class ParamError : public std::invalid_argument {
+ public:
+  ParamError(std::string path, std::string value, std::string allowed)
+      : std::invalid_argument(
+            fmt::format("invalid parameter {} = {}: must be {}", path, value, allowed)),
+        path_(std::move(path)),
+        value_(std::move(value)),
+        allowed_(std::move(allowed)) {}
+
+  const std::string& path() const { return path_; }
+  // The same error seen from the part that holds the parameter: "top_k.k" in "uplink".
+  ParamError within(std::string_view owner) const {
+    return {fmt::format("{}.{}", owner, path_), value_, allowed_};
+  }
+
+ private:
+  std::string path_, value_, allowed_;
+};
+
+// Throws ParamError naming the parameter, its value and the allowed range unless `ok` holds.
 template <class T>
 void require_param(bool ok, std::string_view name, const T& value, std::string_view allowed) {
-  if (!ok) {
-    throw std::invalid_argument(
-        fmt::format("invalid parameter {} = {}: must be {}", name, value, allowed));
+  if (!ok) throw ParamError(std::string(name), fmt::format("{}", value), std::string(allowed));
+}
+
+// What make() returns; a ParamError it throws names its parameter from `owner` on.
+template <class F>
+auto within(std::string_view owner, F&& make) -> decltype(make()) {
+  try {
+    return make();
+  } catch (const ParamError& e) {
+    throw e.within(owner);
   }
 }
 

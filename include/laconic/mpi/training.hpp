@@ -52,6 +52,7 @@
 #include <limits>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -81,6 +82,9 @@ class Training {
   static constexpr bool lazy = side != skip::Side::none;
   static constexpr bool local_steps = Server::shape == server::Shape::local_steps;
   static constexpr bool broadcasts_aggregate = Server::shape == server::Shape::broadcast_aggregate;
+  static_assert(skip::SkipRule<Skip>,
+                "the method's skip rule does not meet the SkipRule contract (skip/skip_rule.hpp, "
+                "docs/skip-rules.md): the unsatisfied requirement is named above");
   static_assert(!local_steps || !lazy,
                 "skip rules decide on gradients, while periodic averaging uploads model changes "
                 "after local steps: use skip::Never with server::PeriodicAverage");
@@ -98,10 +102,12 @@ class Training {
   // count and options; θ^0 is taken from rank 0.
   Training(const M& method, Index workers, const std::function<Obj(Index)>& make_worker,
            Vector theta0, sim::Options options = {}, Options mpi = {})
-      : skip_(method.skip),
-        uplink_(method.uplink),
-        server_(method.server),
-        downlink_(method.downlink),
+      : skip_(within("skip", [&] { return Skip(method.skip); })),
+        uplink_(
+            within("uplink", [&, wire = method.wire()] { return Uplink(method.uplink, wire); })),
+        server_(within("server", [&] { return Server(method.server); })),
+        downlink_(within("downlink",
+                         [&, wire = method.wire()] { return Downlink(method.downlink, wire); })),
         options_(std::move(options)),
         mpi_(std::move(mpi)),
         workers_(workers),
@@ -155,7 +161,7 @@ class Training {
       }
       backup_ = uplink_.make_state(p);
       mirror_backup_ = uplink_.make_state(p);
-      if constexpr (side == skip::Side::worker) skip_.start(skip_setup());
+      if constexpr (side == skip::Side::worker) within("skip", [&] { skip_.start(skip_setup()); });
     }
   }
 
@@ -199,16 +205,17 @@ class Training {
     std::int64_t masked = 0;  // round: a participants mask follows
     std::int64_t status = 0;  // finish: sim::Status
     std::int64_t diverged_round = 0, diverged_worker = -1, diverged_what = 0, diverged_rises = 0;
+    double diverged_loss = 0, diverged_start = 0;
   };
   // What a worker rank says about one participant's round, beside its bytes.
   struct Header {
     std::uint64_t round = 0;
-    std::uint64_t flags = 0;  // finite, uploaded
+    std::uint64_t uploaded = 0;  // 0 or 1
+    std::uint64_t fault = 0;     // sim::Fault
     std::uint64_t samples = 0;
     std::uint64_t values = 0, indices = 0, metadata = 0, paper = 0;
     std::uint64_t bytes = 0;
   };
-  static constexpr std::uint64_t finite_flag = 1, uploaded_flag = 2;
   static constexpr std::uint64_t no_aggregate = std::numeric_limits<std::uint64_t>::max();
 
   // ---------------------------------------------------------------- setup, every rank
@@ -262,22 +269,32 @@ class Training {
     check(MPI_Gatherv(report.data(), static_cast<int>(report.size()), MPI_DOUBLE, all.data(),
                       counts.data(), displs.data(), MPI_DOUBLE, 0, mpi_.comm),
           "MPI_Gatherv");
+    weights_.assign(static_cast<std::size_t>(workers_), 1.0);
     if (is_server()) {
       try {
-        validate(all);
+        std::vector<sim::WorkerShape> shapes;
+        for (Index m = 0; m < workers_; ++m) {
+          const double* at = all.data() + 3 * m;
+          shapes.push_back({static_cast<Index>(at[0]), static_cast<Index>(at[1]), at[2]});
+        }
+        sim::check_setup<M>(shapes, theta_, uplink_, server_, downlink_);
+        weights_ = sim::worker_weights(shapes, options_.weighting);
+        warnings_ = sim::step_warnings(server_, shapes, weights_);
         skip::Setup setup = skip_setup();
         if constexpr (side == skip::Side::server && HasSmoothness<Obj>) {
-          for (Index m = 0; m < workers_; ++m) {
-            setup.smoothness.push_back(all[static_cast<std::size_t>(3 * m + 2)]);
-          }
+          for (const sim::WorkerShape& w : shapes) setup.smoothness.push_back(w.smoothness);
         }
-        skip_.start(setup);
+        within("skip", [&] { skip_.start(setup); });
       } catch (const std::exception& e) {
         error = e.what();
       }
     }
     const std::string verdict = broadcast_text(error);
     if (!verdict.empty()) throw std::invalid_argument(verdict);
+    // Worker-side skip rules scale their thresholds by every worker's weight.
+    check(
+        MPI_Bcast(weights_.data(), count_of(weights_.size(), "weights"), MPI_DOUBLE, 0, mpi_.comm),
+        "MPI_Bcast");
   }
 
   // The errors of every rank, joined, on every rank.
@@ -304,35 +321,18 @@ class Training {
     return text;
   }
 
-  // sim::Simulation's checks, on the reports of every worker.
-  void validate(const std::vector<double>& reports) const {
-    const Index p = theta_.size();
-    for (Index m = 0; m < workers_; ++m) {
-      const auto dim = static_cast<Index>(reports[static_cast<std::size_t>(3 * m)]);
-      const auto size = static_cast<Index>(reports[static_cast<std::size_t>(3 * m + 1)]);
-      require_param(dim == p, fmt::format("workers[{}].dim()", m), dim,
-                    fmt::format("equal to theta0.size() = {}", p));
-      require_param(size >= 1, fmt::format("workers[{}].size()", m), size, ">= 1");
-      const Index b = batch().size_for(size);
-      require_param(b <= size, "server.batch.samples", b,
-                    fmt::format("at most the {} samples of worker {}", size, m));
-    }
-    require_param(theta_.allFinite(), "theta0", "a non-finite entry", "finite");
-    compress::require_dimension(uplink_, p);
-    compress::require_dimension(downlink_, p);
-    const server::Participation& participation = server_.params().participation;
-    participation.validate(workers_);
-    if (!participation.is_all()) {
-      require_param(!lazy, "server.participation", participation.describe(),
-                    "all workers under a skip rule (it tracks every worker every round)");
-      require_param(std::is_empty_v<typename Downlink::State> || broadcasts_aggregate,
-                    "server.participation", participation.describe(),
-                    "all workers when the downlink keeps state (every worker must hear it)");
-    }
+  // The compressors' stream of round k on worker m's uplink (the downlink's when m = M), as
+  // its sender starts it: what a receiver decodes with.
+  RandomStream stream(Index k, Index m) const {
+    return {options_.seed, Purpose::compress, static_cast<std::uint64_t>(k),
+            static_cast<std::uint64_t>(m)};
   }
 
   skip::Setup skip_setup() const {
-    return {.workers = workers_, .dim = theta_.size(), .step = server_.params().step.at(0)};
+    return {.workers = workers_,
+            .dim = theta_.size(),
+            .step = server_.params().step.at(0),
+            .weights = weights_};
   }
   const server::Batch& batch() const { return server_.params().batch; }
 
@@ -372,33 +372,16 @@ class Training {
 
   RunResult serve(const sim::Callback& on_round) {
     RunResult result;
+    result.warnings = warnings_;
     try {
-      if (history_.rows.empty()) record();
-      for (Index r = 0; r < options_.rounds && result.status == sim::Status::completed; ++r) {
-        if (auto divergence = step()) {
-          result.status = sim::Status::diverged;
-          result.divergence = divergence;
-        }
-        const bool last = r + 1 == options_.rounds;
-        const sim::Record* row = nullptr;
-        if (!result.divergence && (round_ % options_.record_every == 0 || last)) {
-          row = &record();
-          if (auto divergence = sim::check_last_row(history_, options_)) {
-            result.status = sim::Status::diverged;
-            result.divergence = divergence;
-          }
-        }
-        if (result.status == sim::Status::completed && on_round &&
-            on_round(sim::RoundView{round_, theta_, ledger_, row}) == sim::Control::stop) {
-          result.status = sim::Status::stopped;
-        }
-      }
+      sim::run_rounds(
+          options_, history_, round_, theta_, ledger_, [&] { return step(); },
+          [&]() -> const sim::Record& { return record(); }, on_round, result);
     } catch (const std::exception& e) {
       fail(e.what());
       throw;
     }
     finish(result);
-    result.history = history_;
     result.ledger = ledger_;
     return result;
   }
@@ -415,46 +398,65 @@ class Training {
     bcast(text.data(), text.size());
   }
 
+  // Tells every worker rank how the run ended: its status, divergence, message and θ.
   void finish(RunResult& result) {
     Command c{.kind = Kind::finish, .status = static_cast<std::int64_t>(result.status)};
     if (result.divergence) {
-      c.diverged_round = result.divergence->round;
-      c.diverged_worker = result.divergence->worker;
-      c.diverged_what = quantity_code(result.divergence->quantity);
-      c.diverged_rises = result.divergence->rises;
+      const sim::Divergence& d = *result.divergence;
+      c.diverged_round = d.round;
+      c.diverged_worker = d.worker;
+      c.diverged_what = quantity_code(d.quantity);
+      c.diverged_rises = d.rises;
+      c.diverged_loss = d.loss;
+      c.diverged_start = d.start;
     }
     send_command(c);
+    broadcast_text(result.message);
     bcast(theta_.data(), static_cast<std::uint64_t>(theta_.size()) * sizeof(double));
     result.theta = theta_;
-    result.message = sim::explain(result);
   }
 
+  // sim::Divergence::quantity as a number, and back.
+  static constexpr const char* quantities[] = {"gradient", "model", "loss", "message"};
   static std::int64_t quantity_code(const std::string& q) {
-    return q == "gradient" ? 1 : q == "model" ? 2 : 3;
+    return std::find(std::begin(quantities), std::end(quantities), q) - std::begin(quantities);
   }
   static std::string quantity_name(std::int64_t code) {
-    return code == 1 ? "gradient" : code == 2 ? "model" : "loss";
+    return code >= 0 && code < 4 ? quantities[code] : "?";
   }
   // What the server's skip rule sees of a contacted worker: only θ^k, as the worker received
   // it (the rules supported here decide from models and smoothness constants).
-  struct ServerProbe {
+  class ServerProbe final : public skip::Probe {
+   public:
+    explicit ServerProbe(const Vector& model) : model_(model) {}
+    const Vector& model() const override { return model_; }
+    const Vector& gradient() const override { unavailable("gradient"); }
+    Vector& gradient_at(const Vector&) override { unavailable("gradient_at"); }
+    const Vector& candidate() override { unavailable("candidate"); }
+    const Vector& contribution() const override { unavailable("contribution"); }
+
+   private:
+    [[noreturn]] static void unavailable(const char* what) {
+      throw std::logic_error(fmt::format(
+          "laconic::mpi: a server-side skip rule's Probe has no {}() over MPI yet", what));
+    }
     const Vector& model_;
-    const Vector& model() const { return model_; }
   };
 
   // One round on the server; returns where a non-finite number appeared, if one did.
   std::optional<sim::Divergence> step() {
     const Index k = round_;
-    RandomStream down_rng(options_.seed, Purpose::compress, static_cast<std::uint64_t>(k),
-                          static_cast<std::uint64_t>(workers_));
+    RandomStream down_rng = stream(k, workers_);
     Bits down;
     Message down_message;
     if constexpr (broadcasts_aggregate) {
       model_ = theta_;
     } else {
-      down_message = downlink_.encode(down_state_, theta_, down_rng);
+      if (!encode_downlink(down_message, theta_, down_rng))
+        return sim::Divergence{k, -1, "message"};
       down = down_message.bits;
-      downlink_.decode(down_mirror_, down_message, model_);
+      RandomStream receivers = stream(k, workers_);
+      downlink_.decode(down_mirror_, down_message, model_, receivers);
     }
     skip_.begin_round(k, model_);
     server_.params().participation.draw(options_.seed, k, workers_, participants_);
@@ -538,13 +540,13 @@ class Training {
         const Header& h = headers_[i];
         const auto r = static_cast<std::size_t>(owner_[static_cast<std::size_t>(m)]);
         const std::uint64_t bits = h.values + h.indices + h.metadata;
-        if (h.round != static_cast<std::uint64_t>(k) ||
-            (h.flags & ~(finite_flag | uploaded_flag)) != 0 ||
-            ((h.flags & uploaded_flag) != 0 && (h.flags & finite_flag) == 0)) {
+        if (h.round != static_cast<std::uint64_t>(k) || h.uploaded > 1 ||
+            h.fault > static_cast<std::uint64_t>(sim::Fault::message) ||
+            (h.uploaded != 0 && h.fault != 0)) {
           throw DecodeError(
               fmt::format("laconic::mpi: malformed header of worker {} in round {}", m, k));
         }
-        const std::uint64_t expected = (h.flags & uploaded_flag) != 0 ? (bits + 7) / 8 : 0;
+        const std::uint64_t expected = h.uploaded != 0 ? (bits + 7) / 8 : 0;
         if (h.bytes != expected) {
           throw DecodeError(fmt::format(
               "laconic::mpi: the upload of worker {} in round {} has {} bytes where its {} bits "
@@ -575,8 +577,8 @@ class Training {
       up[i] =
           Bits{.values = h.values, .indices = h.indices, .metadata = h.metadata, .paper = h.paper};
       if constexpr (side == skip::Side::server) {
-        if ((h.flags & finite_flag) != 0) {
-          ServerProbe probe{model_};
+        if (h.fault == 0) {
+          ServerProbe probe(model_);
           const Bits extra = skip_.serve(participants_[i], probe);
           up[i] = extra + up[i];
         }
@@ -590,12 +592,12 @@ class Training {
     for (std::size_t i = 0; i < participants_.size(); ++i) {
       const Header& h = headers_[i];
       const Index m = participants_[i];
-      const bool uploaded = (h.flags & uploaded_flag) != 0;
+      const bool uploaded = h.uploaded != 0;
       if constexpr (!broadcasts_aggregate) ledger_.download(m, down);
       ledger_.gradient_samples(m, h.samples);
-      if ((h.flags & finite_flag) == 0) {
+      if (h.fault != 0) {
         abandon_aggregate();
-        return sim::Divergence{k, m, "gradient"};
+        return sim::Divergence{k, m, sim::to_string(static_cast<sim::Fault>(h.fault))};
       }
       if (uploaded) ledger_.upload(m, up[i]);
       timing.participant(down_time, cost.compute(options_.seed, k, m, h.samples),
@@ -610,7 +612,7 @@ class Training {
       sum.setZero();
       const std::size_t end = sim::group_begin(g + 1, count, groups);
       for (std::size_t i = sim::group_begin(g, count, groups); i < end; ++i) {
-        if ((headers_[i].flags & uploaded_flag) == 0) continue;
+        if (headers_[i].uploaded == 0) continue;
         const auto m = static_cast<std::size_t>(participants_[i]);
         Message message;
         message.bytes.assign(
@@ -618,7 +620,8 @@ class Training {
             uplink_bytes_.begin() + static_cast<std::ptrdiff_t>(offsets_[i] + headers_[i].bytes));
         message.bits = up[i];
         try {
-          uplink_.decode(up_state_[m], message, decoded_);
+          RandomStream senders = stream(k, static_cast<Index>(m));
+          uplink_.decode(up_state_[m], message, decoded_, senders);
         } catch (const DecodeError& e) {
           throw DecodeError(
               fmt::format("laconic::mpi: the upload of worker {} in round {}: {}", m, k, e.what()));
@@ -626,10 +629,10 @@ class Training {
         wire_.messages_received += 1;
         if constexpr (lazy) {
           Vector& held = contribution_[m];
-          sum += decoded_ - held;
+          sum += weights_[m] * (decoded_ - held);
           held.swap(decoded_);
         } else {
-          sum += decoded_;
+          sum += weights_[m] * decoded_;
         }
       }
     }
@@ -640,16 +643,23 @@ class Training {
     } else if (participants_.empty()) {
       aggregate_.setZero();
     } else {
-      aggregate_ = sum_groups(groups) / static_cast<double>(participants_.size());
+      double weight = 0;  // as sim::Simulation::step()
+      for (const Index m : participants_) weight += weights_[static_cast<std::size_t>(m)];
+      aggregate_ = sum_groups(groups) / weight;
     }
     if constexpr (broadcasts_aggregate) {
-      Message message = downlink_.encode(down_state_, aggregate_, down_rng);
+      Message message;
+      if (!encode_downlink(message, aggregate_, down_rng)) {
+        abandon_aggregate();
+        return sim::Divergence{k, -1, "message"};
+      }
       down = message.bits;
       std::uint64_t size = message.bytes.size();
       aggregate_pending_ = false;
       bcast(&size, sizeof size);
       bcast_payload(message.bytes.data(), size);
-      downlink_.decode(down_mirror_, message, broadcast_);
+      RandomStream receivers = stream(k, workers_);
+      downlink_.decode(down_mirror_, message, broadcast_, receivers);
       for (Index m = 0; m < workers_; ++m) ledger_.download(m, down);
       server_.update(k, broadcast_, theta_);
       time_ += timing.seconds(cost.download(down));
@@ -665,6 +675,17 @@ class Training {
       skip_.end_round(step_sq_);
     }
     return std::nullopt;
+  }
+
+  // Encodes v for the downlink, as sim::Simulation::broadcast(); false if its compressor
+  // cannot carry it.
+  bool encode_downlink(Message& message, const Vector& v, RandomStream& rng) {
+    try {
+      message = downlink_.encode(down_state_, v, rng);
+    } catch (const std::domain_error&) {
+      return false;
+    }
+    return true;
   }
 
   // The workers of a broadcast-aggregate round wait for it; tell them none comes.
@@ -738,8 +759,8 @@ class Training {
       const std::size_t end = sim::group_begin(g + 1, count, groups);
       for (std::size_t m = sim::group_begin(g, count, groups); m < end; ++m) {
         const double* at = evaluations_.data() + m * stride;
-        group_loss_[g] += at[0];
-        group_sum_[g] += Eigen::Map<const Vector>(at + 1, p);
+        group_loss_[g] += weights_[m] * at[0];
+        group_sum_[g] += weights_[m] * Eigen::Map<const Vector>(at + 1, p);
       }
     }
     double loss = 0;
@@ -772,13 +793,14 @@ class Training {
           evaluate();
           break;
         case Kind::finish: {
+          result.message = broadcast_text({});
           bcast(theta_.data(), static_cast<std::uint64_t>(theta_.size()) * sizeof(double));
           result.status = static_cast<sim::Status>(c.status);
           if (result.status == sim::Status::diverged) {
-            result.divergence = sim::Divergence{c.diverged_round, c.diverged_worker,
-                                                quantity_name(c.diverged_what), c.diverged_rises};
+            result.divergence =
+                sim::Divergence{c.diverged_round, c.diverged_worker, quantity_name(c.diverged_what),
+                                c.diverged_rises, c.diverged_loss,   c.diverged_start};
           }
-          result.message = sim::explain(result);
           result.theta = theta_;
           if (!pending_error_.empty()) throw PeerError(pending_error_);
           return result;
@@ -798,20 +820,25 @@ class Training {
 
   // What a worker-side skip rule sees of one hosted worker (the contract in
   // skip/skip_rule.hpp): the same as in sim::Simulation, with the upload encoded into bytes.
-  class WorkerProbe {
+  class WorkerProbe final : public skip::Probe {
    public:
     WorkerProbe(Training& t, std::size_t j, Index b, RandomStream& rng)
         : t_(t), j_(j), b_(b), rng_(rng) {}
 
-    const Vector& model() const { return t_.model_; }
-    const Vector& gradient() const { return t_.gradient_; }
-    Vector& gradient_at(const Vector& x) {
-      sim::batch_gradient(t_.local_[j_], t_.batch(), x, t_.sampler_, b_, t_.extra_);
+    const Vector& model() const override { return t_.model_; }
+    const Vector& gradient() const override { return t_.gradient_; }
+    Vector& gradient_at(const Vector& x) override {
+      const sim::Fault fault =
+          sim::batch_gradient(t_.local_[j_], worker(), t_.batch(), x, t_.sampler_, b_, t_.extra_);
+      if (fault_ == sim::Fault::none) fault_ = fault;
       samples_ += static_cast<std::uint64_t>(b_);
       return t_.extra_;
     }
     // A tentative upload, undone by discard(): what the server would hold after it.
-    const Vector& candidate() requires(side == skip::Side::worker) {
+    const Vector& candidate() override {
+      if constexpr (side != skip::Side::worker) {
+        throw std::logic_error("laconic::mpi: candidate() is for worker-side skip rules");
+      }
       if (!sent_) {
         t_.backup_ = t_.up_state_[j_];
         t_.mirror_backup_ = t_.up_mirror_[j_];
@@ -820,7 +847,10 @@ class Training {
       }
       return t_.decoded_;
     }
-    const Vector& contribution() const requires(side == skip::Side::worker) {
+    const Vector& contribution() const override {
+      if constexpr (side != skip::Side::worker) {
+        throw std::logic_error("laconic::mpi: contribution() is for worker-side skip rules");
+      }
       return t_.contribution_[j_];
     }
     Message& commit() {
@@ -834,13 +864,16 @@ class Training {
       if constexpr (side == skip::Side::worker) std::swap(t_.up_mirror_[j_], t_.mirror_backup_);
     }
     std::uint64_t samples() const { return samples_; }
+    sim::Fault fault() const { return fault_; }  // of the gradients the rule asked for
 
    private:
+    Index worker() const { return t_.block_.first + static_cast<Index>(j_); }
     void encode() {
+      RandomStream servers = rng_;  // the stream as the server will have it
       message_ = t_.uplink_.encode(t_.up_state_[j_], t_.gradient_, rng_);
       // The server's end of the channel, mirrored, for rules that compare with what it holds.
       if constexpr (side == skip::Side::worker) {
-        t_.uplink_.decode(t_.up_mirror_[j_], message_, t_.decoded_);
+        t_.uplink_.decode(t_.up_mirror_[j_], message_, t_.decoded_, servers);
       }
     }
 
@@ -851,6 +884,7 @@ class Training {
     bool sent_ = false;
     Message message_;
     std::uint64_t samples_ = 0;
+    sim::Fault fault_ = sim::Fault::none;
   };
 
   void work_round(const Command& c) {
@@ -890,7 +924,8 @@ class Training {
         Message message;
         message.bytes = std::move(down_bytes);
         try {
-          downlink_.decode(down_state_, message, model_);
+          RandomStream servers = stream(k, workers_);
+          downlink_.decode(down_state_, message, model_, servers);
         } catch (const DecodeError& e) {
           throw DecodeError(fmt::format("laconic::mpi: rank {}: the downlink of round {}: {}",
                                         rank_, k, e.what()));
@@ -930,7 +965,8 @@ class Training {
       message.bytes.resize(size);
       bcast_payload(message.bytes.data(), size);
       try {
-        downlink_.decode(down_state_, message, broadcast_);
+        RandomStream servers = stream(k, workers_);
+        downlink_.decode(down_state_, message, broadcast_, servers);
         server_.update(k, broadcast_, theta_);
       } catch (const std::exception& e) {
         // Said to the server with the next round's uplink, or raised here at the end.
@@ -945,46 +981,51 @@ class Training {
     Header h{.round = static_cast<std::uint64_t>(k)};
     RandomStream batches(options_.seed, Purpose::batch, static_cast<std::uint64_t>(k),
                          static_cast<std::uint64_t>(m));
-    RandomStream rng(options_.seed, Purpose::compress, static_cast<std::uint64_t>(k),
-                     static_cast<std::uint64_t>(m));
+    RandomStream rng = stream(k, m);
     Obj& w = local_[j];
     Index b = 0;
-    bool finite = true;
+    sim::Fault fault = sim::Fault::none;
     if constexpr (local_steps) {
-      finite = sim::local_change(w, server_, k, model_, batches, sampler_, local_model_, gradient_,
-                                 h.samples);
+      fault = sim::local_change(w, m, server_, k, model_, batches, sampler_, local_model_,
+                                gradient_, h.samples);
     } else {
       b = sampler_.draw(batch(), w.size(), batches);
-      sim::batch_gradient(w, batch(), model_, sampler_, b, gradient_);
-      finite = all_finite(gradient_);
+      fault = sim::batch_gradient(w, m, batch(), model_, sampler_, b, gradient_);
     }
     WorkerProbe probe(*this, j, b, rng);
     bool uploaded = false;
-    if (finite) {
-      if constexpr (side == skip::Side::worker) {
-        uploaded = skip_.upload(m, probe);
-      } else {
-        uploaded = true;
+    Message* message = nullptr;
+    if (fault == sim::Fault::none) {
+      try {  // as sim::Simulation::decide_and_send()
+        if constexpr (side == skip::Side::worker) {
+          uploaded = skip_.upload(m, probe);
+        } else {
+          uploaded = true;
+        }
+        fault = probe.fault();
+        if (uploaded && fault == sim::Fault::none) message = &probe.commit();
+      } catch (const std::domain_error&) {
+        fault = sim::Fault::message;
       }
     }
     if constexpr (!local_steps) {
       sampler_.restore(batch(), b);
       h.samples = static_cast<std::uint64_t>(b) + probe.samples();
     }
-    h.flags = (finite ? finite_flag : 0) | (uploaded ? uploaded_flag : 0);
-    if (!uploaded) {
+    h.fault = static_cast<std::uint64_t>(fault);
+    if (fault != sim::Fault::none || !uploaded) {
       probe.discard();
       return h;
     }
-    Message& message = probe.commit();
+    h.uploaded = 1;
     if constexpr (side == skip::Side::worker) contribution_[j].swap(decoded_);
-    if (mpi_.tamper_upload) mpi_.tamper_upload(k, m, message);
-    h.values = message.bits.values;
-    h.indices = message.bits.indices;
-    h.metadata = message.bits.metadata;
-    h.paper = message.bits.paper;
-    h.bytes = message.bytes.size();
-    payload.insert(payload.end(), message.bytes.begin(), message.bytes.end());
+    if (mpi_.tamper_upload) mpi_.tamper_upload(k, m, *message);
+    h.values = message->bits.values;
+    h.indices = message->bits.indices;
+    h.metadata = message->bits.metadata;
+    h.paper = message->bits.paper;
+    h.bytes = message->bytes.size();
+    payload.insert(payload.end(), message->bytes.begin(), message->bytes.end());
     wire_.messages_sent += 1;
     return h;
   }
@@ -997,7 +1038,8 @@ class Training {
     evaluations_.assign(static_cast<std::size_t>(block_.size()) * stride, 0.0);
     for (std::size_t j = 0; j < local_.size(); ++j) {
       double* at = evaluations_.data() + j * stride;
-      at[0] = sim::full_loss_gradient(local_[j], theta_, sampler_, gradient_);
+      at[0] = sim::full_loss_gradient(local_[j], block_.first + static_cast<Index>(j), theta_,
+                                      sampler_, gradient_);
       std::copy(gradient_.data(), gradient_.data() + p, at + 1);
     }
     check(MPI_Gatherv(evaluations_.data(), count_of(evaluations_.size(), "evaluations"), MPI_DOUBLE,
@@ -1034,6 +1076,7 @@ class Training {
   std::vector<Vector> contribution_;  // server: every worker's; worker: its own (worker side)
   std::vector<double> evaluations_;
 
+  std::vector<double> weights_;  // every rank: M·w_m of each worker (sim::Options::weighting)
   // The server.
   Ledger ledger_;
   sim::History history_;
@@ -1044,6 +1087,7 @@ class Training {
   std::vector<Vector> group_sum_;
   std::vector<double> group_loss_;
   std::vector<Index> participants_;
+  std::vector<std::string> warnings_;
   std::vector<Header> headers_;
   std::vector<std::uint64_t> offsets_;
   std::vector<std::uint8_t> uplink_bytes_;

@@ -31,6 +31,9 @@ class Amsgrad {
     double nu = 1e-8;
   };
   static constexpr Shape shape = Shape::broadcast_aggregate;
+  // The methods on this update are CD-Adam's and its baselines; its Table 2 counts each index
+  // of a sparse message as a 32-bit integer (Method::paper_index_bits).
+  static constexpr int paper_index_bits = 32;
 
   Amsgrad() : Amsgrad(Params{}) {}
   explicit Amsgrad(const Params& params) : params_(params) {

@@ -16,12 +16,14 @@
 #include <laconic/core/archive.hpp>
 #include <laconic/core/errors.hpp>
 
+#include <cerrno>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
 #include <string_view>
+#include <system_error>
 
 namespace laconic::sim {
 
@@ -41,6 +43,12 @@ inline std::uint64_t fnv1a(std::string_view bytes) {
 
 inline void append_word(std::string& out, std::uint64_t w) {
   for (int b = 0; b < 8; ++b) out.push_back(static_cast<char>((w >> (8 * b)) & 0xff));
+}
+
+// The operating system's reason for the last failed file operation (errno), for people.
+inline std::string os_reason() {
+  const int code = errno;
+  return code == 0 ? std::string("unknown reason") : std::generic_category().message(code);
 }
 
 inline std::uint64_t word_at(std::string_view bytes, std::size_t at) {
@@ -67,11 +75,14 @@ inline void write_checkpoint(const std::filesystem::path& path, std::string_view
   auto temporary = path;
   temporary += ".tmp";
   {
+    errno = 0;
     std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
     out.write(file.data(), static_cast<std::streamsize>(file.size()));
     out.flush();
-    if (!out)
-      throw CheckpointError(fmt::format("{}: cannot write the checkpoint", temporary.string()));
+    if (!out) {
+      throw CheckpointError(fmt::format("{}: cannot write the checkpoint: {}", temporary.string(),
+                                        detail::os_reason()));
+    }
   }
   std::filesystem::rename(temporary, path);
 }
@@ -80,9 +91,21 @@ inline void write_checkpoint(const std::filesystem::path& path, std::string_view
 inline std::string read_checkpoint(const std::filesystem::path& path,
                                    std::string_view description) {
   const std::string name = path.string();
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
+    throw CheckpointError(fmt::format("{}: cannot open the checkpoint: it is a directory", name));
+  }
+  errno = 0;
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw CheckpointError(fmt::format("{}: cannot open the checkpoint", name));
+  if (!in) {
+    throw CheckpointError(
+        fmt::format("{}: cannot open the checkpoint: {}", name, detail::os_reason()));
+  }
   const std::string file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) {
+    throw CheckpointError(
+        fmt::format("{}: cannot read the checkpoint: {}", name, detail::os_reason()));
+  }
   auto fail = [&](std::string_view what) -> CheckpointError {
     return CheckpointError(fmt::format("{}: {}", name, what));
   };

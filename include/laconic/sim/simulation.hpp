@@ -36,6 +36,7 @@
 #include <laconic/sim/cost_model.hpp>
 #include <laconic/sim/history.hpp>
 #include <laconic/sim/method.hpp>
+#include <laconic/sim/run.hpp>
 #include <laconic/sim/thread_pool.hpp>
 #include <laconic/sim/worker_compute.hpp>
 #include <laconic/skip/never.hpp>
@@ -50,111 +51,13 @@
 #include <functional>
 #include <numeric>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
 namespace laconic::sim {
-
-// The last round any run can reach: 2^40 ≈ 10^12 rounds, far beyond a real experiment, keeps
-// round arithmetic (a local step's index k·τ + t, the time model) clear of overflow.
-inline constexpr Index max_round = Index{1} << 40;
-
-struct Options {
-  std::uint64_t seed = 0;
-  Index rounds = 100;
-  int threads = 1;
-  Index record_every = 1;  // a History row every this many rounds (and after the last)
-  Index eval_every = 1;    // test accuracy on rows whose round is a multiple of this
-  std::string label{};     // a name for the run, written into the CSV header
-  // Optional held-out evaluation of the model, e.g. accuracy on a test set.
-  std::function<double(const Vector&)> test_accuracy{};
-  CostModel cost{};  // simulated time per round (the History's time column)
-  // When > 0, the run stops as diverged once the loss has risen at this many History rows
-  // in a row: a step size too large for the problem, caught before it overflows.
-  Index stop_after_loss_rises = 0;
-
-  void validate() const {
-    cost.validate();
-    require_param(rounds >= 0 && rounds <= max_round, "rounds", rounds, "in 0..2^40");
-    require_param(threads >= 1 && threads <= 1024, "threads", threads, "in [1, 1024]");
-    require_param(record_every >= 1, "record_every", record_every, ">= 1");
-    require_param(eval_every >= 1, "eval_every", eval_every, ">= 1");
-    require_param(stop_after_loss_rises >= 0, "stop_after_loss_rises", stop_after_loss_rises,
-                  ">= 0 (0: never stop for a rising loss)");
-  }
-};
-
-enum class Status { completed, stopped, diverged };
-
-// Where a non-finite number first appeared, or where the loss had risen too long.
-struct Divergence {
-  Index round = 0;
-  Index worker = -1;     // -1: on the server
-  std::string quantity;  // "gradient", "model" or "loss"
-  Index rises = 0;       // > 0: the loss was finite but rose at this many rows in a row
-
-  bool operator==(const Divergence&) const = default;
-};
-
-struct RunResult {
-  Status status = Status::completed;
-  std::optional<Divergence> divergence;
-  std::string message;  // why the run ended, for people
-  History history;
-  Vector theta;
-  Ledger ledger;
-  double wall_seconds = 0;
-};
-
-// The loss or ‖∇f‖² of the History's last row is non-finite, or (Options::
-// stop_after_loss_rises) the loss rose at that many rows in a row. The count is read from
-// the History itself, so a resumed run stops where the uninterrupted one would.
-inline std::optional<Divergence> check_last_row(const History& history, const Options& options) {
-  const Record& row = history.rows.back();
-  if (!std::isfinite(row.loss) || !std::isfinite(row.grad_norm_sq)) {
-    return Divergence{row.round, -1, "loss"};
-  }
-  const Index limit = options.stop_after_loss_rises;
-  if (limit == 0 || static_cast<Index>(history.rows.size()) <= limit) return std::nullopt;
-  for (Index back = 0; back < limit; ++back) {
-    const std::size_t i = history.rows.size() - 1 - static_cast<std::size_t>(back);
-    if (!(history.rows[i].loss > history.rows[i - 1].loss)) return std::nullopt;
-  }
-  return Divergence{row.round, -1, "loss", limit};
-}
-
-// Why a run ended, for people.
-inline std::string explain(const RunResult& r) {
-  switch (r.status) {
-    case Status::completed:
-      return "completed";
-    case Status::stopped:
-      return "stopped by a callback";
-    case Status::diverged: {
-      const Divergence& d = *r.divergence;
-      if (d.rises > 0) {
-        return fmt::format("diverged: the loss rose at {} recorded rounds in a row, up to round {}",
-                           d.rises, d.round);
-      }
-      const std::string where =
-          d.worker < 0 ? std::string("on the server") : fmt::format("at worker {}", d.worker);
-      return fmt::format("diverged: non-finite {} {} in round {}", d.quantity, where, d.round);
-    }
-  }
-  return {};
-}
-
-// What a callback sees after each round; `record` is set on rounds that made a History row.
-struct RoundView {
-  Index round;  // rounds completed
-  const Vector& theta;
-  const Ledger& ledger;
-  const Record* record;
-};
-enum class Control { proceed, stop };
-using Callback = std::function<Control(const RoundView&)>;
 
 template <class M, Objective Obj>
 class Simulation {
@@ -166,6 +69,9 @@ class Simulation {
   static constexpr bool lazy = side != skip::Side::none;
   static constexpr bool local_steps = Server::shape == server::Shape::local_steps;
   static constexpr bool broadcasts_aggregate = Server::shape == server::Shape::broadcast_aggregate;
+  static_assert(skip::SkipRule<Skip>,
+                "the method's skip rule does not meet the SkipRule contract (skip/skip_rule.hpp, "
+                "docs/skip-rules.md): the unsatisfied requirement is named above");
   static_assert(!local_steps || !lazy,
                 "skip rules decide on gradients, while periodic averaging uploads model changes "
                 "after local steps: use skip::Never with server::PeriodicAverage");
@@ -176,40 +82,29 @@ class Simulation {
 
  public:
   Simulation(const M& method, std::vector<Obj> workers, Vector theta0, Options options = {})
-      : skip_(method.skip),
-        uplink_(method.uplink),
-        server_(method.server),
-        downlink_(method.downlink),
+      : skip_(within("skip", [&] { return Skip(method.skip); })),
+        uplink_(
+            within("uplink", [&, wire = method.wire()] { return Uplink(method.uplink, wire); })),
+        server_(within("server", [&] { return Server(method.server); })),
+        downlink_(within("downlink",
+                         [&, wire = method.wire()] { return Downlink(method.downlink, wire); })),
         workers_(std::move(workers)),
         theta_(std::move(theta0)),
         options_(std::move(options)),
         ledger_(static_cast<Index>(workers_.size())),
         pool_((options_.validate(), options_.threads)) {  // validated before threads start
-    require_param(!workers_.empty(), "workers.size()", workers_.size(), ">= 1");
+    std::vector<WorkerShape> shapes;
+    for (Obj& w : workers_) {
+      shapes.push_back({w.dim(), w.size()});
+      if constexpr (HasSmoothness<Obj>) shapes.back().smoothness = w.smoothness();
+    }
+    check_setup<M>(shapes, theta_, uplink_, server_, downlink_);
+    weights_ = worker_weights(shapes, options_.weighting);
+    warnings_ = step_warnings(server_, shapes, weights_);
     const Index p = theta_.size();
     Index largest = 0;
-    for (std::size_t m = 0; m < workers_.size(); ++m) {
-      const Obj& w = workers_[m];
-      require_param(w.dim() == p, fmt::format("workers[{}].dim()", m), w.dim(),
-                    fmt::format("equal to theta0.size() = {}", p));
-      require_param(w.size() >= 1, fmt::format("workers[{}].size()", m), w.size(), ">= 1");
-      const Index b = batch().size_for(w.size());
-      require_param(b <= w.size(), "server.batch.samples", b,
-                    fmt::format("at most the {} samples of worker {}", w.size(), m));
-      largest = std::max(largest, w.size());
-    }
-    require_param(theta_.allFinite(), "theta0", "a non-finite entry", "finite");
-    compress::require_dimension(uplink_, p);
-    compress::require_dimension(downlink_, p);
+    for (const Obj& w : workers_) largest = std::max(largest, w.size());
     const server::Participation& participation = server_.params().participation;
-    participation.validate(static_cast<Index>(workers_.size()));
-    if (!participation.is_all()) {
-      require_param(!lazy, "server.participation", participation.describe(),
-                    "all workers under a skip rule (it tracks every worker every round)");
-      require_param(std::is_empty_v<typename Downlink::State> || broadcasts_aggregate,
-                    "server.participation", participation.describe(),
-                    "all workers when the downlink keeps state (every worker must hear it)");
-    }
 
     const auto groups = std::min<std::size_t>(workers_.size(), max_groups);
     group_sum_.assign(groups, Vector::Zero(p));
@@ -237,7 +132,7 @@ class Simulation {
       contribution_.assign(workers_.size(), Vector::Zero(p));
       previous_theta_ = Vector::Zero(p);
     }
-    skip_.start(skip_setup());
+    within("skip", [&] { skip_.start(skip_setup()); });
     history_.description = describe();
   }
 
@@ -255,28 +150,10 @@ class Simulation {
   RunResult run(const Callback& on_round = {}) {
     const auto start = std::chrono::steady_clock::now();
     RunResult result;
-    if (history_.rows.empty()) record();
-    for (Index r = 0; r < options_.rounds && result.status == Status::completed; ++r) {
-      if (auto divergence = step()) {
-        result.status = Status::diverged;
-        result.divergence = divergence;
-      }
-      const bool last = r + 1 == options_.rounds;
-      const Record* row = nullptr;
-      if (!result.divergence && (round_ % options_.record_every == 0 || last)) {
-        row = &record();
-        if (auto divergence = check_last_row(history_, options_)) {
-          result.status = Status::diverged;
-          result.divergence = divergence;
-        }
-      }
-      if (result.status == Status::completed && on_round &&
-          on_round(RoundView{round_, theta_, ledger_, row}) == Control::stop) {
-        result.status = Status::stopped;
-      }
-    }
-    result.message = explain(result);
-    result.history = history_;
+    result.warnings = warnings_;
+    run_rounds(
+        options_, history_, round_, theta_, ledger_, [&] { return step(); },
+        [&]() -> const Record& { return record(); }, on_round, result);
     result.theta = theta_;
     result.ledger = ledger_;
     result.wall_seconds =
@@ -320,6 +197,8 @@ class Simulation {
   }
 
   Index round() const { return round_; }
+  // What is legal but likely wrong in the method's parameters (sim::step_warnings).
+  const std::vector<std::string>& warnings() const { return warnings_; }
   const Vector& theta() const { return theta_; }
   const Ledger& ledger() const { return ledger_; }
   const History& history() const { return history_; }
@@ -342,27 +221,28 @@ class Simulation {
     Sampler sampler;
   };
   struct Outcome {
-    bool finite = true;
+    Fault fault = Fault::none;
     bool uploaded = false;
     Bits up;
     std::uint64_t samples = 0;  // per-sample gradients evaluated
   };
 
   // What a skip rule sees of worker m while it decides (contract in skip/skip_rule.hpp).
-  class Probe {
+  class Probe final : public skip::Probe {
    public:
     Probe(Simulation& sim, std::size_t m, Index batch, Scratch& s, RandomStream& rng)
         : sim_(sim), m_(m), batch_(batch), s_(s), rng_(rng) {}
 
-    const Vector& model() const { return sim_.model_; }
-    const Vector& gradient() const { return s_.gradient; }
-    Vector& gradient_at(const Vector& x) {
-      sim_.batch_gradient(m_, x, batch_, s_, s_.extra);
+    const Vector& model() const override { return sim_.model_; }
+    const Vector& gradient() const override { return s_.gradient; }
+    Vector& gradient_at(const Vector& x) override {
+      const Fault fault = sim_.batch_gradient(m_, x, batch_, s_, s_.extra);
+      if (fault_ == Fault::none) fault_ = fault;
       samples_ += static_cast<std::uint64_t>(batch_);
       return s_.extra;
     }
     // A tentative send: undone by discard() if the worker does not upload after all.
-    const Vector& candidate() {
+    const Vector& candidate() override {
       if (!sent_) {
         s_.backup = state();
         bits_ = sim_.uplink_.send(state(), s_.gradient, s_.decoded, rng_);
@@ -370,7 +250,10 @@ class Simulation {
       }
       return s_.decoded;
     }
-    const Vector& contribution() const requires lazy { return sim_.contribution_[m_]; }
+    const Vector& contribution() const override {
+      if constexpr (!lazy) throw std::logic_error("contribution(): no skip rule keeps one");
+      return sim_.contribution_[m_];
+    }
 
     Bits commit() {
       return sent_ ? bits_ : sim_.uplink_.send(state(), s_.gradient, s_.decoded, rng_);
@@ -379,6 +262,7 @@ class Simulation {
       if (sent_) std::swap(state(), s_.backup);
     }
     std::uint64_t samples() const { return samples_; }
+    Fault fault() const { return fault_; }  // of the gradients the rule asked for
 
    private:
     typename Uplink::State& state() { return sim_.up_state_[m_]; }
@@ -391,6 +275,7 @@ class Simulation {
     bool sent_ = false;
     Bits bits_;
     std::uint64_t samples_ = 0;
+    Fault fault_ = Fault::none;
   };
 
   template <class Io>
@@ -427,7 +312,8 @@ class Simulation {
   skip::Setup skip_setup() const {
     skip::Setup setup{.workers = static_cast<Index>(workers_.size()),
                       .dim = theta_.size(),
-                      .step = server_.params().step.at(0)};
+                      .step = server_.params().step.at(0),
+                      .weights = weights_};
     if constexpr (side == skip::Side::server && HasSmoothness<Obj>) {
       for (const Obj& w : workers_) setup.smoothness.push_back(w.smoothness());
     }
@@ -437,8 +323,8 @@ class Simulation {
   const server::Batch& batch() const { return server_.params().batch; }
 
   // The mean gradient of worker m at x over the b samples just drawn, written to g.
-  void batch_gradient(std::size_t m, const Vector& x, Index b, Scratch& s, Vector& g) {
-    sim::batch_gradient(workers_[m], batch(), x, s.sampler, b, g);
+  Fault batch_gradient(std::size_t m, const Vector& x, Index b, Scratch& s, Vector& g) {
+    return sim::batch_gradient(workers_[m], static_cast<Index>(m), batch(), x, s.sampler, b, g);
   }
 
   // Participant i's part of round k: its gradient and skip decision, or its local steps;
@@ -452,40 +338,50 @@ class Simulation {
     RandomStream rng(options_.seed, Purpose::compress, static_cast<std::uint64_t>(k), m);
     Index b = 0;
     if constexpr (local_steps) {
-      out.finite = local_change(workers_[m], server_, k, model_, batches, s.sampler, s.local,
-                                s.gradient, out.samples);
+      out.fault = local_change(workers_[m], static_cast<Index>(m), server_, k, model_, batches,
+                               s.sampler, s.local, s.gradient, out.samples);
     } else {
       b = s.sampler.draw(batch(), workers_[m].size(), batches);
-      batch_gradient(m, model_, b, s, s.gradient);
-      out.finite = all_finite(s.gradient);
+      out.fault = batch_gradient(m, model_, b, s, s.gradient);
     }
     Probe probe(*this, m, b, s, rng);
-    if (out.finite) {
-      if constexpr (side == skip::Side::worker) {
-        out.uploaded = skip_.upload(static_cast<Index>(m), probe);
-      } else if constexpr (side == skip::Side::server) {
-        out.up = skip_.serve(static_cast<Index>(m), probe);
-        out.uploaded = true;
-      } else {
-        out.uploaded = true;
-      }
-    }
+    if (out.fault == Fault::none) out.fault = decide_and_send(static_cast<Index>(m), probe, out);
     if constexpr (!local_steps) {
       s.sampler.restore(batch(), b);
       out.samples = static_cast<std::uint64_t>(b) + probe.samples();
     }
-    if (!out.uploaded) {
+    if (out.fault != Fault::none || !out.uploaded) {
       probe.discard();
+      out.uploaded = false;
       return;
     }
-    out.up += probe.commit();
     if constexpr (lazy) {
       Vector& held = contribution_[m];
-      sum += s.decoded - held;
+      sum += weights_[m] * (s.decoded - held);
       held.swap(s.decoded);
     } else {
-      sum += s.decoded;
+      sum += weights_[m] * s.decoded;
     }
+  }
+
+  // The skip rule's decision for worker m and, if it uploads, its message (into the scratch's
+  // decoded vector); a message its compressor cannot carry is a fault, not an exception.
+  Fault decide_and_send(Index m, Probe& probe, Outcome& out) {
+    try {
+      if constexpr (side == skip::Side::worker) {
+        out.uploaded = skip_.upload(m, probe);
+      } else if constexpr (side == skip::Side::server) {
+        out.up = skip_.serve(m, probe);
+        out.uploaded = true;
+      } else {
+        out.uploaded = true;
+      }
+      if (probe.fault() != Fault::none) return probe.fault();
+      if (out.uploaded) out.up += probe.commit();
+    } catch (const std::domain_error&) {
+      return Fault::message;
+    }
+    return Fault::none;
   }
 
   // Runs body(i, scratch, g) for i in 0..count-1 on the pool, in min(count, max_groups) fixed
@@ -520,7 +416,8 @@ class Simulation {
     outcome_.resize(participants_.size());
   }
 
-  // One round; returns where a non-finite number appeared, if one did.
+  // One round; returns where a non-finite number appeared, or a message could not be sent, if
+  // either happened.
   std::optional<Divergence> step() {
     const Index k = round_;
     RandomStream down_rng(options_.seed, Purpose::compress, static_cast<std::uint64_t>(k),
@@ -528,8 +425,8 @@ class Simulation {
     Bits down;  // θ^k to each participant; or, for broadcast_aggregate, nothing before the round
     if constexpr (broadcasts_aggregate) {
       model_ = theta_;  // the workers' own model
-    } else {
-      down = downlink_.send(down_state_, theta_, model_, down_rng);
+    } else if (!broadcast(down, theta_, model_, down_rng)) {
+      return Divergence{k, -1, "message"};
     }
     skip_.begin_round(k, model_);
     choose_participants(k);
@@ -545,7 +442,7 @@ class Simulation {
       const Index m = participants_[i];
       if constexpr (!broadcasts_aggregate) ledger_.download(m, down);
       ledger_.gradient_samples(m, out.samples);
-      if (!out.finite) return Divergence{k, m, "gradient"};
+      if (out.fault != Fault::none) return Divergence{k, m, to_string(out.fault)};
       if (out.uploaded) ledger_.upload(m, out.up);
       timing.participant(down_time, cost.compute(options_.seed, k, m, out.samples),
                          out.uploaded ? cost.upload(out.up) : 0);
@@ -556,10 +453,12 @@ class Simulation {
     } else if (participants_.empty()) {
       aggregate_.setZero();
     } else {
-      aggregate_ = sum_groups(groups) / static_cast<double>(participants_.size());
+      double weight = 0;  // the participants' Σ M·w_m: their count for the plain mean
+      for (const Index m : participants_) weight += weights_[static_cast<std::size_t>(m)];
+      aggregate_ = sum_groups(groups) / weight;
     }
     if constexpr (broadcasts_aggregate) {
-      down = downlink_.send(down_state_, aggregate_, broadcast_, down_rng);
+      if (!broadcast(down, aggregate_, broadcast_, down_rng)) return Divergence{k, -1, "message"};
       for (Index m = 0; m < static_cast<Index>(workers_.size()); ++m) ledger_.download(m, down);
       server_.update(k, broadcast_, theta_);
       time_ += timing.seconds(cost.download(down));
@@ -573,6 +472,16 @@ class Simulation {
     return std::nullopt;
   }
 
+  // Sends v through the downlink; false if its compressor cannot carry it.
+  bool broadcast(Bits& bits, const Vector& v, Vector& decoded, RandomStream& rng) {
+    try {
+      bits = downlink_.send(down_state_, v, decoded, rng);
+    } catch (const std::domain_error&) {
+      return false;
+    }
+    return true;
+  }
+
   // The first `groups` groups' sums added in group order (into scratch).
   const Vector& sum_groups(std::size_t groups) {
     total_.setZero();
@@ -580,14 +489,16 @@ class Simulation {
     return total_;
   }
 
-  // Appends the History row for the current θ: loss and gradient of (1/M) Σ f_m, computed
+  // Appends the History row for the current θ: loss and gradient of f = Σ w_m f_m, computed
   // from full local gradients (not counted in the ledger: this is measurement, not training).
   const Record& record() {
     std::fill(group_loss_.begin(), group_loss_.end(), 0.0);
     const std::size_t groups =
         for_each_in_groups(workers_.size(), [&](std::size_t m, Scratch& s, std::size_t g) {
-          group_loss_[g] += full_loss_gradient(workers_[m], theta_, s.sampler, s.gradient);
-          group_sum_[g] += s.gradient;
+          const double loss =
+              full_loss_gradient(workers_[m], static_cast<Index>(m), theta_, s.sampler, s.gradient);
+          group_loss_[g] += weights_[m] * loss;
+          group_sum_[g] += weights_[m] * s.gradient;
         });
     double loss = 0;
     for (double l : group_loss_) loss += l;
@@ -617,6 +528,8 @@ class Simulation {
   Ledger ledger_;
   ThreadPool pool_;
   History history_;
+  std::vector<double> weights_;        // M·w_m of each worker (Options::weighting)
+  std::vector<std::string> warnings_;  // step_warnings()
   Index round_ = 0;
   double time_ = 0;  // simulated time so far
 

@@ -10,10 +10,14 @@
 #include <laconic/core/types.hpp>
 #include <laconic/server/server_update.hpp>
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <numeric>
 #include <span>
+#include <stdexcept>
 #include <utility>
 #include <vector>
 
@@ -72,56 +76,97 @@ class Sampler {
   std::vector<Index> swaps_;
 };
 
-// The mean gradient of w at x over the drawn batch of b samples, written to g (the minibatch
-// loss is not needed, so it is not computed where the objective can skip it).
+// What stops a worker's part of a round: a non-finite loss (where the objective computed
+// one) or gradient, or an upload its compressor cannot carry (a finite vector whose norm or
+// values overflow the wire, std::domain_error). The run then ends as diverged, naming the
+// worker.
+enum class Fault : std::uint8_t { none, loss, gradient, message };
+
+inline const char* to_string(Fault fault) {
+  switch (fault) {
+    case Fault::none:
+      return "none";
+    case Fault::loss:
+      return "loss";
+    case Fault::gradient:
+      return "gradient";
+    case Fault::message:
+      return "message";
+  }
+  return "?";
+}
+
+// Refuses a gradient of another size than the objective's dim(): a mistake in an objective
+// (core/concepts.hpp's contract), named with its worker rather than read past a vector's end.
 template <Objective Obj>
-void batch_gradient(Obj& w, const server::Batch& batch, const Vector& x, const Sampler& sampler,
-                    Index b, Vector& g) {
+void require_gradient_size(const Obj& w, const Vector& g, Index worker) {
+  if (g.size() != w.dim()) {
+    throw std::logic_error(
+        fmt::format("the objective of worker {} wrote a gradient of size {}, but its dim() is {}",
+                    worker, g.size(), w.dim()));
+  }
+}
+
+// The mean gradient of worker m's objective w at x over the drawn batch of b samples, written
+// to g (the minibatch loss is not needed, so it is not computed where the objective can skip
+// it). Returns what was not finite, if anything.
+template <Objective Obj>
+Fault batch_gradient(Obj& w, Index m, const server::Batch& batch, const Vector& x,
+                     const Sampler& sampler, Index b, Vector& g) {
+  double loss = 0;  // finite unless computed and not
   if constexpr (HasFullGradient<Obj>) {
     if (batch.is_full()) {
       if constexpr (HasFullGradientOnly<Obj>) {
         w.full_gradient_only(x, g);
       } else {
-        w.full_gradient(x, g);
+        loss = w.full_gradient(x, g);
       }
-      return;
     }
   }
-  if constexpr (HasGradientOnly<Obj>) {
-    w.gradient_only(x, sampler.first(b), g);
-  } else {
-    w.gradient(x, sampler.first(b), g);
+  if (!HasFullGradient<Obj> || !batch.is_full()) {
+    if constexpr (HasGradientOnly<Obj>) {
+      w.gradient_only(x, sampler.first(b), g);
+    } else {
+      loss = w.gradient(x, sampler.first(b), g);
+    }
   }
+  require_gradient_size(w, g, m);
+  if (!std::isfinite(loss)) return Fault::loss;
+  return all_finite(g) ? Fault::none : Fault::gradient;
 }
 
-// τ local SGD steps of a worker from `model`, each on its next minibatch; leaves the model's
-// change in `change` and the local model in `local`. False if a gradient was not finite.
+// τ local SGD steps of worker m from `model`, each on its next minibatch; leaves the model's
+// change in `change` and the local model in `local`. Returns what was not finite, if anything.
 template <Objective Obj, class Server>
-bool local_change(Obj& w, const Server& server, Index k, const Vector& model, RandomStream& batches,
-                  Sampler& sampler, Vector& local, Vector& change, std::uint64_t& samples) {
+Fault local_change(Obj& w, Index m, const Server& server, Index k, const Vector& model,
+                   RandomStream& batches, Sampler& sampler, Vector& local, Vector& change,
+                   std::uint64_t& samples) {
   const server::Batch& batch = server.params().batch;
   local = model;
   for (Index t = 0; t < server.params().local_steps; ++t) {
     const Index b = sampler.draw(batch, w.size(), batches);
-    batch_gradient(w, batch, local, sampler, b, change);
+    const Fault fault = batch_gradient(w, m, batch, local, sampler, b, change);
     sampler.restore(batch, b);
     samples += static_cast<std::uint64_t>(b);
-    if (!all_finite(change)) return false;
+    if (fault != Fault::none) return fault;
     local.noalias() -= server.step(k, t) * change;
   }
   change = local - model;
-  return true;
+  return Fault::none;
 }
 
-// f_m(θ) and ∇f_m(θ) over all of the worker's samples, for the History (measurement, not
+// f_m(θ) and ∇f_m(θ) over all of worker m's samples, for the History (measurement, not
 // training: never charged to the ledger). `sampler` must be between draws.
 template <Objective Obj>
-double full_loss_gradient(Obj& w, const Vector& theta, const Sampler& sampler, Vector& g) {
+double full_loss_gradient(Obj& w, Index m, const Vector& theta, const Sampler& sampler, Vector& g) {
+  double loss = 0;
   if constexpr (HasFullGradient<Obj>) {
-    return w.full_gradient(theta, g);
+    loss = w.full_gradient(theta, g);
   } else {
-    return w.gradient(theta, sampler.first(w.size()), g);
+    loss = w.gradient(theta, sampler.first(w.size()), g);
   }
+  require_gradient_size(w, g, m);
+  return loss;
 }
 
 }  // namespace laconic::sim

@@ -58,13 +58,13 @@ class LagWk {
   void start(const Setup& setup) {
     scale_ = params_.resolve(setup, 1.0);
     window_ = Window(params_.D);
+    thresholds_.start(setup);
   }
   void begin_round(Index, const Vector&) { rhs_ = scale_.c * scale_.xi * window_.sum(); }
   void end_round(double step_sq) { window_.push(step_sq); }
 
-  template <class Probe>
-  bool upload(Index, Probe& p) const {
-    return (p.candidate() - p.contribution()).squaredNorm() > rhs_;
+  bool upload(Index m, Probe& p) const {
+    return (p.candidate() - p.contribution()).squaredNorm() > thresholds_(m, rhs_);
   }
 
   double threshold() const { return rhs_; }
@@ -80,6 +80,7 @@ class LagWk {
   Params params_;
   LagThreshold::Resolved scale_;
   Window window_;
+  WorkerThresholds thresholds_;
   double rhs_ = 0;
 };
 
@@ -102,6 +103,7 @@ class LagPs {
     smoothness_ = resolve_smoothness(params_.smoothness, setup, "LagPs");
     window_ = Window(params_.threshold.D);
     last_.start(setup);
+    thresholds_.start(setup);
   }
   void begin_round(Index, const Vector&) { rhs_ = scale_.c * scale_.xi * window_.sum(); }
   void end_round(double step_sq) { window_.push(step_sq); }
@@ -109,9 +111,8 @@ class LagPs {
   // A worker that has never uploaded is always contacted.
   bool contact(Index m, const Vector& theta) const {
     const double l = smoothness_[static_cast<std::size_t>(m)];
-    return last_.never(m) || l * l * last_.distance_sq(m, theta) > rhs_;
+    return last_.never(m) || l * l * last_.distance_sq(m, theta) > thresholds_(m, rhs_);
   }
-  template <class Probe>
   Bits serve(Index m, Probe& p) {
     last_.uploaded(m, p.model());
     return {};
@@ -134,6 +135,7 @@ class LagPs {
   std::vector<double> smoothness_;
   Window window_;
   LastUploads last_;
+  WorkerThresholds thresholds_;
   double rhs_ = 0;
 };
 

@@ -46,6 +46,7 @@ class Laq {
   void start(const Setup& setup) {
     scale_ = params_.threshold.resolve(setup, 0.8);
     window_ = Window(params_.threshold.D);
+    thresholds_.start(setup);
     const auto workers = static_cast<std::size_t>(setup.workers);
     last_error_.assign(workers, 0.0);
     since_upload_.assign(workers, 1);
@@ -59,14 +60,13 @@ class Laq {
   }
   void end_round(double step_sq) { window_.push(step_sq); }
 
-  template <class Probe>
   bool upload(Index m, Probe& p) {
     const auto w = static_cast<std::size_t>(m);
     const Vector& quantized = p.candidate();
     const double error = (p.gradient() - quantized).squaredNorm();
     const bool up = since_upload_[w] > params_.t_bar ||
                     (quantized - p.contribution()).squaredNorm() >
-                        rhs_ + params_.error_weight * (error + last_error_[w]);
+                        thresholds_(m, rhs_) + params_.error_weight * (error + last_error_[w]);
     if (up) {
       last_error_[w] = error;
       since_upload_[w] = 1;
@@ -93,6 +93,7 @@ class Laq {
   Params params_;
   LagThreshold::Resolved scale_;
   Window window_;
+  WorkerThresholds thresholds_;
   double rhs_ = 0;
   std::vector<double> last_error_;   // ‖ε̂_m‖²
   std::vector<Index> since_upload_;  // t_m

@@ -54,10 +54,12 @@ class LasgWindow {
   void start(const LasgThreshold& t, const Setup& setup) {
     weight_ = t.weight(setup);
     window_ = Window(t.d_max);
+    thresholds_.start(setup);
   }
   void begin_round() { rhs_ = weight_ * window_.sum(); }
   void end_round(double step_sq) { window_.push(step_sq); }
   double rhs() const { return rhs_; }
+  double rhs(Index m) const { return thresholds_(m, rhs_); }  // what worker m's is compared with
   double weight() const { return weight_; }
   template <class Io>
   void state(Io& io) {
@@ -67,6 +69,7 @@ class LasgWindow {
  private:
   double weight_ = 0;  // c / d_max
   Window window_;
+  WorkerThresholds thresholds_;
   double rhs_ = 0;
 };
 
@@ -91,7 +94,6 @@ class LasgWk1 {
   }
   void end_round(double step_sq) { window_.end_round(step_sq); }
 
-  template <class Probe>
   bool upload(Index m, Probe& p) {
     Vector& stored = stored_[static_cast<std::size_t>(m)];
     if (refresh_) {  // θ̃ = θ^k, so δ̃_m^k = 0
@@ -100,7 +102,7 @@ class LasgWk1 {
     }
     Vector& innovation = p.gradient_at(snapshot_);
     innovation = p.gradient() - innovation;  // δ̃_m^k
-    const bool up = (innovation - stored).squaredNorm() > window_.rhs();
+    const bool up = (innovation - stored).squaredNorm() > window_.rhs(m);
     if (up) stored = innovation;
     return up;
   }
@@ -139,10 +141,9 @@ class LasgWk2 {
   void begin_round(Index, const Vector&) { window_.begin_round(); }
   void end_round(double step_sq) { window_.end_round(step_sq); }
 
-  template <class Probe>
   bool upload(Index m, Probe& p) {
     const bool up = last_.never(m) || last_.staleness(m) >= params_.D ||
-                    (p.gradient() - p.gradient_at(last_.model(m))).squaredNorm() > window_.rhs();
+                    (p.gradient() - p.gradient_at(last_.model(m))).squaredNorm() > window_.rhs(m);
     if (up) {
       last_.uploaded(m, p.model());
     } else {
@@ -193,9 +194,8 @@ class LasgPs {
   bool contact(Index m, const Vector& model) const {
     const double l = smoothness_[static_cast<std::size_t>(m)];
     return last_.never(m) || last_.staleness(m) >= params_.threshold.D ||
-           l * l * last_.distance_sq(m, model) > window_.rhs();
+           l * l * last_.distance_sq(m, model) > window_.rhs(m);
   }
-  template <class Probe>
   Bits serve(Index m, Probe& p) {
     last_.uploaded(m, p.model());
     return {};
@@ -248,10 +248,9 @@ class LasgPse {
   bool contact(Index m, const Vector& model) const {
     const double l = estimate(m);
     return last_.never(m) || last_.staleness(m) >= params_.threshold.D ||
-           l * l * last_.distance_sq(m, model) > window_.rhs();
+           l * l * last_.distance_sq(m, model) > window_.rhs(m);
   }
   // (17): the ratio is measured only when the worker has moved since its last upload.
-  template <class Probe>
   Bits serve(Index m, Probe& p) {
     if (!last_.never(m)) {
       const double moved = last_.distance_sq(m, p.model());

@@ -1,10 +1,11 @@
 #pragma once
 
 // What every skip rule (lazy aggregation) shares: its side, what it learns when a run starts,
-// the window of recent model steps its thresholds are built from, and the contract the
-// simulation calls it through.
+// the window of recent model steps its thresholds are built from, and the contract the round
+// engine calls it through (the SkipRule concept below; docs/skip-rules.md shows how to write
+// one).
 //
-// Conventions (ALGORITHMS.md §0): the objective is the average f = (1/M) Σ f_m and the server
+// Conventions (docs/skip-rules.md): the objective is the average f = (1/M) Σ f_m and the server
 // steps θ ← θ − η ∇ with ∇ the mean of the workers' latest contributions. LAG's threshold
 // 1/(α²M²) in the papers' sum convention is then 1/η², LASG's c = 1/η², and every rule
 // compares a squared distance with
@@ -22,26 +23,42 @@
 //                                                  bits it uploads beside its message
 //                 void pass(Index m)                m was not contacted
 //   void end_round(double step_sq)                 ‖θ^{k+1} − θ^k‖² after the update
+//   void state(Io&)                                its state, for checkpoints (core/archive.hpp)
 //   std::string describe() const
 // Calls for different workers may run concurrently; each touches only its worker's state.
-//
-// A Probe is what a worker can look at while the rule decides (see sim/simulation.hpp):
-//   model()          θ^k as the worker received it
-//   gradient()       its fresh gradient ∇ℓ(θ^k; ξ_m^k)
-//   gradient_at(x)   ∇ℓ(x; ξ_m^k) on the same minibatch, counted in the ledger
-//   candidate()      what the server would hold for m after an upload (compressed, decoded)
-//   contribution()   what the server holds for m now
 
+#include <laconic/core/archive.hpp>
 #include <laconic/core/bits.hpp>
 #include <laconic/core/errors.hpp>
 #include <laconic/core/types.hpp>
 
 #include <cmath>
+#include <concepts>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace laconic::skip {
+
+// What a rule may look at of worker m while it decides; the round engine provides it.
+class Probe {
+ public:
+  // θ^k as the worker received it.
+  virtual const Vector& model() const = 0;
+  // Its fresh gradient ∇ℓ(θ^k; ξ_m^k).
+  virtual const Vector& gradient() const = 0;
+  // ∇ℓ(x; ξ_m^k) on the same minibatch, counted in the ledger (valid until the next call).
+  virtual Vector& gradient_at(const Vector& x) = 0;
+  // What the server would hold for m after an upload, compressed and decoded: a tentative
+  // send through m's uplink, kept if the rule uploads and undone if it does not.
+  virtual const Vector& candidate() = 0;
+  // What the server holds for m now: its last decoded upload (worker-side rules).
+  virtual const Vector& contribution() const = 0;
+
+ protected:
+  ~Probe() = default;
+};
 
 // Who evaluates the rule: nobody (every worker uploads), the worker after computing its
 // gradient (saves uploads), or the server before sending θ (saves downloads and computation).
@@ -53,6 +70,26 @@ struct Setup {
   Index dim = 0;
   double step = 0;                   // η₀, the server's first step size
   std::vector<double> smoothness{};  // L_m of each worker when the objective knows it
+  // M·w_m of each worker, w_m its weight in f = Σ_m w_m f_m (sim::Weighting); empty or all
+  // 1 for the plain mean.
+  std::vector<double> weights{};
+};
+
+// What a rule compares worker m's own quantity with. Worker m's share of the aggregate is
+// w_m δ_m, so the rules bound (M·w_m)²‖δ_m‖² by their RHS, as LAG's sum form does with shards
+// of unequal sizes: ‖δ_m‖² against RHS/(M·w_m)², the RHS itself for the plain mean.
+class WorkerThresholds {
+ public:
+  void start(const Setup& setup) {
+    inverse_sq_.clear();
+    for (const double w : setup.weights) inverse_sq_.push_back(1 / (w * w));
+  }
+  double operator()(Index m, double rhs) const {
+    return inverse_sq_.empty() ? rhs : rhs * inverse_sq_[static_cast<std::size_t>(m)];
+  }
+
+ private:
+  std::vector<double> inverse_sq_;
 };
 
 // The squared lengths of the last `length` model steps; older ones count as 0. The sum is
@@ -170,6 +207,41 @@ class LastUploads {
  private:
   std::vector<Vector> models_;
   std::vector<Index> staleness_;
+};
+
+namespace detail {
+
+// Stands in for a rule on the other side, so that a side's requirements are checked on R
+// itself (and the compiler names the missing expression) only when R is on that side.
+struct AnySide {
+  bool upload(Index, Probe&);
+  bool contact(Index, const Vector&) const;
+  Bits serve(Index, Probe&);
+  void pass(Index);
+};
+template <class R, Side S>
+using OnSide = std::conditional_t<R::side == S, R, AnySide>;
+
+}  // namespace detail
+
+// The contract of a skip rule (above), checked where a method is run.
+template <class R>
+concept SkipRule = requires(R& r, const R& cr, const Setup& setup, Index k, Index m,
+                            const Vector& theta, double step_sq, ArchiveWriter& writer, Probe& p,
+                            detail::OnSide<R, Side::worker>& worker,
+                            detail::OnSide<R, Side::server>& server,
+                            const detail::OnSide<R, Side::server>& cserver) {
+  typename R::Params;
+  { R::side } -> std::convertible_to<Side>;
+  r.start(setup);
+  r.begin_round(k, theta);
+  r.end_round(step_sq);
+  r.state(writer);
+  { cr.describe() } -> std::convertible_to<std::string>;
+  { worker.upload(m, p) } -> std::convertible_to<bool>;
+  { cserver.contact(m, theta) } -> std::convertible_to<bool>;
+  { server.serve(m, p) } -> std::same_as<Bits>;
+  server.pass(m);
 };
 
 }  // namespace laconic::skip

@@ -1,0 +1,342 @@
+#pragma once
+
+// What a run is asked to do and how it ends, the same for both transports (in process,
+// sim/simulation.hpp, and over MPI, mpi/training.hpp): the options, the checks made when a
+// run is set up, the loop of rounds with its History rows and stopping rules, and the verdict.
+
+#include <laconic/compress/compressor.hpp>
+#include <laconic/core/errors.hpp>
+#include <laconic/core/ledger.hpp>
+#include <laconic/core/types.hpp>
+#include <laconic/server/server_update.hpp>
+#include <laconic/sim/cost_model.hpp>
+#include <laconic/sim/history.hpp>
+#include <laconic/skip/skip_rule.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace laconic::sim {
+
+// The last round any run can reach: 2^40 ≈ 10^12 rounds, far beyond a real experiment, keeps
+// round arithmetic (a local step's index k·τ + t, the time model) clear of overflow.
+inline constexpr Index max_round = Index{1} << 40;
+
+// How the global objective weighs the workers: f = Σ_m w_m f_m with w_m = 1/M (the plain
+// mean, as LASG, EF21, FedPAQ and CD-Adam write it) or w_m = n_m/N (the mean over all samples,
+// FedAvg's n_k/n; LAG's and LAQ's summed loss over shards of unequal sizes, up to the factor
+// N). The server aggregates with the same weights, and the History measures that f.
+enum class Weighting { workers, samples };
+
+struct Options {
+  std::uint64_t seed = 0;
+  Index rounds = 100;
+  int threads = 1;
+  Index record_every = 1;  // a History row every this many rounds (and after the last)
+  Index eval_every = 1;    // test accuracy on rows whose round is a multiple of this
+  std::string label{};     // a name for the run, written into the CSV header
+  // Optional held-out evaluation of the model, e.g. accuracy on a test set.
+  std::function<double(const Vector&)> test_accuracy{};
+  CostModel cost{};  // simulated time per round (the History's time column)
+  Weighting weighting = Weighting::workers;
+  // The run stops as diverged at the first History row whose loss exceeds its start f₀ (row
+  // 0) by more than this many times |f₀|: a step size far too large, stopped with its history
+  // kept. 0: never (nor when f₀ = 0). A non-finite loss always stops the run.
+  double max_loss_growth = 100;
+  // When > 0, the run stops as diverged once the loss has risen at this many History rows
+  // in a row: a step size too large for the problem, caught before it overflows.
+  Index stop_after_loss_rises = 0;
+  // Targets, checked at each History row: the run stops as reached at the first row with
+  // ‖∇f‖² < target_grad_norm_sq, or with f − optimal_loss < target_loss_gap (which needs
+  // optimal_loss, f*). 0: no target. That row's traffic is the "uploads (bits) to reach ε".
+  double target_grad_norm_sq = 0;
+  double target_loss_gap = 0;
+  double optimal_loss = std::numeric_limits<double>::quiet_NaN();
+
+  void validate() const {
+    cost.validate();
+    require_param(rounds >= 0 && rounds <= max_round, "rounds", rounds, "in 0..2^40");
+    require_param(threads >= 1 && threads <= 1024, "threads", threads, "in [1, 1024]");
+    require_param(record_every >= 1, "record_every", record_every, ">= 1");
+    require_param(eval_every >= 1, "eval_every", eval_every, ">= 1");
+    const int w = static_cast<int>(weighting);
+    require_param(w == 0 || w == 1, "weighting", w, "workers or samples");
+    require_param(std::isfinite(max_loss_growth) && max_loss_growth >= 0, "max_loss_growth",
+                  max_loss_growth, ">= 0 and finite (0: never stop for a high loss)");
+    require_param(stop_after_loss_rises >= 0, "stop_after_loss_rises", stop_after_loss_rises,
+                  ">= 0 (0: never stop for a rising loss)");
+    require_param(std::isfinite(target_grad_norm_sq) && target_grad_norm_sq >= 0,
+                  "target_grad_norm_sq", target_grad_norm_sq, ">= 0 and finite (0: no target)");
+    require_param(std::isfinite(target_loss_gap) && target_loss_gap >= 0, "target_loss_gap",
+                  target_loss_gap, ">= 0 and finite (0: no target)");
+    if (target_loss_gap > 0) {
+      require_param(std::isfinite(optimal_loss), "optimal_loss", optimal_loss,
+                    "finite: f*, which target_loss_gap measures from");
+    }
+  }
+};
+
+// reached: a target of Options was met.
+enum class Status { completed, stopped, diverged, reached };
+
+// Where a non-finite number first appeared, or a message could not be sent, or where the loss
+// rose too high or too long.
+struct Divergence {
+  Index round = 0;
+  Index worker = -1;     // -1: on the server
+  std::string quantity;  // "gradient", "loss", "message" (to_string(Fault)) or "model"
+  Index rises = 0;       // > 0: the loss was finite but rose at this many rows in a row
+  double loss = 0;       // ≠ 0: the finite loss that exceeded Options::max_loss_growth
+  double start = 0;      // and the loss at round 0
+
+  bool operator==(const Divergence&) const = default;
+};
+
+struct RunResult {
+  Status status = Status::completed;
+  std::optional<Divergence> divergence;
+  std::string message;                // why the run ended, for people, and any warnings
+  std::vector<std::string> warnings;  // about the method's parameters (step_warnings())
+  History history;
+  Vector theta;
+  Ledger ledger;
+  double wall_seconds = 0;
+};
+
+// Why the History's last row ends the run as diverged, if it does: a non-finite loss or
+// ‖∇f‖²; a loss above Options::max_loss_growth; or (Options::stop_after_loss_rises) a loss
+// that rose at that many rows in a row. The rises are read from the History itself, so a
+// resumed run stops where the uninterrupted one would; they are counted on the regular rows
+// only (rounds that are multiples of record_every), not on the row a run adds at its last
+// round, so that a run split anywhere stops where the whole run would.
+inline std::optional<Divergence> check_last_row(const History& history, const Options& options) {
+  const Record& row = history.rows.back();
+  if (!std::isfinite(row.loss) || !std::isfinite(row.grad_norm_sq)) {
+    return Divergence{row.round, -1, "loss"};
+  }
+  const double start = history.rows.front().loss;
+  if (options.max_loss_growth > 0 && start != 0 &&
+      row.loss - start > options.max_loss_growth * std::abs(start)) {
+    return Divergence{.round = row.round, .quantity = "loss", .loss = row.loss, .start = start};
+  }
+  const Index limit = options.stop_after_loss_rises;
+  const auto regular = [&](const Record& r) { return r.round % options.record_every == 0; };
+  if (limit == 0 || !regular(row)) return std::nullopt;
+  Index rises = 0;
+  const Record* later = &row;
+  for (auto it = history.rows.rbegin() + 1; it != history.rows.rend() && rises < limit; ++it) {
+    if (!regular(*it)) continue;
+    if (!(later->loss > it->loss)) return std::nullopt;
+    ++rises;
+    later = &*it;
+  }
+  if (rises < limit) return std::nullopt;
+  return Divergence{row.round, -1, "loss", limit};
+}
+
+// Whether a History row meets a target of the options.
+inline bool target_reached(const Record& row, const Options& options) {
+  return (options.target_grad_norm_sq > 0 && row.grad_norm_sq < options.target_grad_norm_sq) ||
+         (options.target_loss_gap > 0 && row.loss - options.optimal_loss < options.target_loss_gap);
+}
+
+// Before a run() continues a history (a resumed checkpoint, or run() called again): drops the
+// row the previous run() added at its last round when record_every does not divide that
+// round, since the run goes on and an uninterrupted run has no row there.
+inline void continue_history(History& history, Index round, const Options& options) {
+  if (!history.rows.empty() && history.rows.back().round == round &&
+      round % options.record_every != 0) {
+    history.rows.pop_back();
+  }
+}
+
+// What a worker says of itself when a run is set up.
+struct WorkerShape {
+  Index dim = 0;                                                 // its objective's dim()
+  Index size = 0;                                                // and size()
+  double smoothness = std::numeric_limits<double>::quiet_NaN();  // L_m, when known
+};
+
+// The checks both transports make when a run of method M is set up, naming each parameter by
+// its path from the method.
+template <class M, class Uplink, class Server, class Downlink>
+void check_setup(const std::vector<WorkerShape>& workers, const Vector& theta0,
+                 const Uplink& uplink, const Server& server, const Downlink& downlink) {
+  constexpr bool lazy = M::SkipRule::side != skip::Side::none;
+  constexpr bool broadcasts_aggregate = Server::shape == server::Shape::broadcast_aggregate;
+  require_param(!workers.empty(), "workers.size()", workers.size(), ">= 1");
+  const Index p = theta0.size();
+  for (std::size_t m = 0; m < workers.size(); ++m) {
+    const WorkerShape& w = workers[m];
+    require_param(w.dim == p, fmt::format("workers[{}].dim()", m), w.dim,
+                  fmt::format("equal to theta0.size() = {}", p));
+    require_param(w.size >= 1, fmt::format("workers[{}].size()", m), w.size, ">= 1");
+    const Index b = server.params().batch.size_for(w.size);
+    require_param(b <= w.size, "server.batch.samples", b,
+                  fmt::format("at most the {} samples of worker {}", w.size, m));
+  }
+  require_param(theta0.allFinite(), "theta0", "a non-finite entry", "finite");
+  within("uplink", [&] { compress::require_dimension(uplink, p); });
+  within("downlink", [&] { compress::require_dimension(downlink, p); });
+  const server::Participation& participation = server.params().participation;
+  within("server", [&] { participation.validate(static_cast<Index>(workers.size())); });
+  if (!participation.is_all()) {
+    require_param(!lazy, "server.participation", participation.describe(),
+                  "all workers under a skip rule (it tracks every worker every round)");
+    require_param(std::is_empty_v<typename Downlink::State> || broadcasts_aggregate,
+                  "server.participation", participation.describe(),
+                  "all workers when the downlink keeps state (every worker must hear it)");
+  }
+}
+
+// Each worker's weight w_m in the global objective (Weighting), times M: 1 for the plain mean.
+inline std::vector<double> worker_weights(const std::vector<WorkerShape>& workers,
+                                          Weighting weighting) {
+  std::vector<double> weights(workers.size(), 1.0);
+  if (weighting == Weighting::samples) {
+    double total = 0;
+    for (const WorkerShape& w : workers) total += static_cast<double>(w.size);
+    for (std::size_t m = 0; m < workers.size(); ++m) {
+      weights[m] =
+          static_cast<double>(workers.size()) * static_cast<double>(workers[m].size) / total;
+    }
+  }
+  return weights;
+}
+
+// What is legal but likely wrong in a method's parameters, from what the objectives know of
+// themselves: a step η₀ that gradient descent on f (or, for local steps, on a worker's f_m)
+// cannot take stably, η₀ > 2/L with L = Σ_m w_m L_m ≥ f's smoothness (or the largest L_m).
+// AMSGrad's normalised steps are not judged.
+template <class Server>
+std::vector<std::string> step_warnings(const Server& server,
+                                       const std::vector<WorkerShape>& workers,
+                                       const std::vector<double>& weights) {
+  if constexpr (Server::shape == server::Shape::broadcast_aggregate) {
+    return {};
+  } else {
+    double l = 0;
+    for (std::size_t m = 0; m < workers.size(); ++m) {
+      const double l_m = workers[m].smoothness;
+      if (!std::isfinite(l_m)) return {};
+      if constexpr (Server::shape == server::Shape::local_steps) {
+        l = std::max(l, l_m);
+      } else {
+        l += weights[m] * l_m / static_cast<double>(workers.size());
+      }
+    }
+    const double eta = server.params().step.at(0);
+    if (l <= 0 || eta <= 2 / l) return {};
+    return {fmt::format(
+        "server.step: the first step η = {:.6g} exceeds 2/L = {:.6g}, where L = {:.6g} bounds the "
+        "smoothness of {} (from the objectives' smoothness()): the run may diverge",
+        eta, 2 / l, l, Server::shape == server::Shape::local_steps ? "the workers' f_m" : "f")};
+  }
+}
+
+// Why a run ended, for people, and its warnings.
+inline std::string explain(const RunResult& r, const Options& options) {
+  std::string why;
+  switch (r.status) {
+    case Status::completed:
+      why = "completed";
+      break;
+    case Status::stopped:
+      why = "stopped by a callback";
+      break;
+    case Status::reached: {
+      const Record& row = r.history.rows.back();
+      why = options.target_grad_norm_sq > 0 && row.grad_norm_sq < options.target_grad_norm_sq
+                ? fmt::format("reached the target at round {}: ‖∇f‖² = {:.6g} < {:.6g}", row.round,
+                              row.grad_norm_sq, options.target_grad_norm_sq)
+                : fmt::format("reached the target at round {}: f − f* = {:.6g} < {:.6g}", row.round,
+                              row.loss - options.optimal_loss, options.target_loss_gap);
+      break;
+    }
+    case Status::diverged: {
+      const Divergence& d = *r.divergence;
+      const std::string where =
+          d.worker < 0 ? std::string("on the server") : fmt::format("at worker {}", d.worker);
+      if (d.rises > 0) {
+        why = fmt::format("diverged: the loss rose at {} recorded rounds in a row, up to round {}",
+                          d.rises, d.round);
+      } else if (d.loss != 0) {
+        why = fmt::format(
+            "diverged: the loss rose from {:.6g} at round 0 to {:.6g} at round {}, more than "
+            "{} times |f₀| above it (Options::max_loss_growth)",
+            d.start, d.loss, d.round, options.max_loss_growth);
+      } else if (d.quantity == "message") {
+        why = fmt::format(
+            "diverged: a finite vector {} in round {} overflows what its link's floats carry, "
+            "so its message cannot be sent",
+            where, d.round);
+      } else {
+        why = fmt::format("diverged: non-finite {} {} in round {}", d.quantity, where, d.round);
+      }
+      break;
+    }
+  }
+  for (const std::string& warning : r.warnings) why += "; warning: " + warning;
+  return why;
+}
+
+// What a callback sees after each round; `record` is set on rounds that made a History row.
+struct RoundView {
+  Index round;  // rounds completed
+  const Vector& theta;
+  const Ledger& ledger;
+  const Record* record;
+};
+enum class Control { proceed, stop };
+using Callback = std::function<Control(const RoundView&)>;
+
+// The rounds of a run() on the server, the same for both transports: a History row first if
+// there is none, then rounds until options.rounds more are done, a callback stops the run, a
+// number diverges or a target is reached. `step()` runs one round and returns a Divergence if
+// one happened; `record()` appends a History row and returns it; `round`, `theta` and `ledger`
+// are the run's own, for the callback. Fills the status, divergence and message of `result`.
+template <class Step, class RecordRow>
+void run_rounds(const Options& options, History& history, const Index& round, const Vector& theta,
+                const Ledger& ledger, Step&& step, RecordRow&& record, const Callback& on_round,
+                RunResult& result) {
+  continue_history(history, round, options);
+  if (history.rows.empty()) {
+    record();
+    if (target_reached(history.rows.back(), options)) result.status = Status::reached;
+  }
+  for (Index r = 0; r < options.rounds && result.status == Status::completed; ++r) {
+    if (auto divergence = step()) {
+      result.status = Status::diverged;
+      result.divergence = divergence;
+    }
+    const bool last = r + 1 == options.rounds;
+    const Record* row = nullptr;
+    if (!result.divergence && (round % options.record_every == 0 || last)) {
+      row = &record();
+      if (auto divergence = check_last_row(history, options)) {
+        result.status = Status::diverged;
+        result.divergence = divergence;
+      } else if (target_reached(*row, options)) {
+        result.status = Status::reached;
+      }
+    }
+    if (result.status == Status::completed && on_round &&
+        on_round(RoundView{round, theta, ledger, row}) == Control::stop) {
+      result.status = Status::stopped;
+    }
+  }
+  result.history = history;
+  result.message = explain(result, options);
+}
+
+}  // namespace laconic::sim
