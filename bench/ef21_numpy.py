@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """EF21 with top-1 and distributed GD in plain NumPy, the way a Python prototype of the EF21
-paper's experiment looks (Richtarik, Sokolov, Fatkhullin 2021, Algorithm 2; ALGORITHMS.md §6).
+paper's experiment looks (Richtarik, Sokolov, Fatkhullin 2021, Algorithm 2; docs/performance.md).
 Written here from the equations, not from the authors' code. bench_ef21_numpy runs it and
 compares its ||grad f||^2 trajectory and time per iteration with laconic's.
 

@@ -45,7 +45,7 @@ struct Settings {
   Index iterations = 100;  // T, local iterations in all
   int seeds = 5;
   Index per_node = 200;
-  double lambda = 1e-3;  // the paper does not state it (ALGORITHMS.md §7.4)
+  double lambda = 1e-3;  // the paper does not state it: our choice
   double target = 0.05;  // relative loss gap for the "time to target" column
   double eta = 0;        // when positive, this step for every curve instead of the grid
   int threads = 1;

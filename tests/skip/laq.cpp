@@ -23,7 +23,7 @@ struct Plain {
   std::uint64_t uploads = 0;
 };
 
-// LAQ as ALGORITHMS.md §2 writes it, with the library's Uniform grid as the quantizer:
+// LAQ as docs/skip-rules.md writes it, with the library's Uniform grid as the quantizer:
 // Q_new = Q_ref + Q(∇f_m − Q_ref); skip iff ‖Q_ref − Q_new‖² ≤ RHS + 3(‖ε‖² + ‖ε̂‖²) and
 // t_m ≤ t̄, with the LAQ code's warm-up ξ = 0.8/min(k, D).
 Plain plain_laq(std::vector<Logistic> workers, int bits, double eta, Index D, Index t_bar,

@@ -28,7 +28,7 @@ struct Plain {
 
 enum class Rule { wk1, wk2, ps, pse };
 
-// Algorithms 1–4 of the LASG paper with full local gradients, as ALGORITHMS.md §3.2b writes
+// Algorithms 1–4 of the LASG paper with full local gradients, as docs/skip-rules.md writes
 // them: one loop, no library types beyond the objectives.
 Plain plain_lasg(Rule rule, std::vector<Logistic> workers, double eta, Index rounds) {
   const double c = 1 / (eta * eta);

@@ -246,8 +246,7 @@ class Qsgd {
   int level_bits() const { return level_bits_; }
 
   // The fixed-width count 32 + p(1 + ⌈log₂(s+1)⌉) without our 2-bit header, whatever the
-  // norm's width: LASG's 32 + b·p for "b-bit" QSGD, FedPAQ's |Q(p, s)| (ALGORITHMS.md §3.3,
-  // §7.4).
+  // norm's width: LASG's 32 + b·p for "b-bit" QSGD, FedPAQ's |Q(p, s)| (docs/compressors.md).
   std::uint64_t paper_bits(Index p) const {
     return 32 + static_cast<std::uint64_t>(p) * static_cast<std::uint64_t>(1 + level_bits_);
   }

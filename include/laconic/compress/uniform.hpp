@@ -1,7 +1,7 @@
 #pragma once
 
-// LAQ's deterministic b-bit grid (Sun, Chen, Giannakis, Yang, NeurIPS 2019, §2; ALGORITHMS.md
-// §2.1). With R = ‖x‖_∞, M = 2^b − 1 and τ = 1/M, coordinate i is sent as
+// LAQ's deterministic b-bit grid (Sun, Chen, Giannakis, Yang, NeurIPS 2019, §2;
+// docs/compressors.md). With R = ‖x‖_∞, M = 2^b − 1 and τ = 1/M, coordinate i is sent as
 //
 //   q_i = ⌊(x_i + R) / (2τR) + 1/2⌋ ∈ {0, …, M}
 //

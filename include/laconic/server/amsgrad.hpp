@@ -1,7 +1,7 @@
 #pragma once
 
 // AMSGrad on the workers' side, as CD-Adam runs it (Wang, Lin, Chen, AISTATS 2022,
-// Algorithm 1; ALGORITHMS.md §8). Every worker holds the model; the server keeps none. In
+// Algorithm 1; docs/server-updates.md). Every worker holds the model; the server keeps none. In
 // round t the workers upload their gradients through their uplink channels, the server
 // averages what it decoded into ĝ_t and broadcasts it through the downlink channel, and every
 // worker applies the same step to the g̃_t it decoded:

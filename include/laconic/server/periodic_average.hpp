@@ -1,7 +1,8 @@
 #pragma once
 
-// Periodic averaging (FedPAQ, Reisizadeh et al., AISTATS 2020, Algorithm 1; ALGORITHMS.md §7):
-// in round k the participants S_k each start from x_k, take τ local SGD steps
+// Periodic averaging (FedPAQ, Reisizadeh et al., AISTATS 2020, Algorithm 1;
+// docs/server-updates.md): in round k the participants S_k each start from x_k, take τ local SGD
+// steps
 //
 //   x_{k,t+1} = x_{k,t} − η_{kτ+t} ∇̃f_i(x_{k,t}),   t = 0, …, τ−1,
 //

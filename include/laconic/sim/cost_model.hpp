@@ -1,6 +1,6 @@
 #pragma once
 
-// Simulated wall-clock time of a round (FedPAQ §5; ALGORITHMS.md §7.3). A participant that
+// Simulated wall-clock time of a round (FedPAQ §5; docs/simulation.md). A participant that
 // evaluates s per-sample gradients computes for s·shift + Exp(mean s·exp_mean), drawn from the
 // (seed, cost, round, worker) stream; a message of b bits takes b / bandwidth + latency in its
 // direction. The round then lasts, with

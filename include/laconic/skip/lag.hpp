@@ -1,6 +1,7 @@
 #pragma once
 
-// LAG — lazily aggregated gradient (Chen, Giannakis, Sun, Yin, NeurIPS 2018; ALGORITHMS.md §1).
+// LAG — lazily aggregated gradient (Chen, Giannakis, Sun, Yin, NeurIPS 2018;
+// docs/skip-rules.md).
 // The server steps along the mean of each worker's latest contribution; a worker refreshes
 // its contribution only when it has changed enough relative to the recent model steps.
 //

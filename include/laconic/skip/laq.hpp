@@ -1,7 +1,7 @@
 #pragma once
 
 // LAQ — lazily aggregated quantized gradients (Sun, Chen, Giannakis, Yang, NeurIPS 2019;
-// ALGORITHMS.md §2). Used with the Markov<Uniform{b}> uplink, whose candidate message is the
+// docs/skip-rules.md). Used with the Markov<Uniform{b}> uplink, whose candidate message is the
 // quantized innovation δQ_m = Q_m(θ^k) − Q_m(θ̂_m) against the last uploaded quantized
 // gradient. Worker m skips iff both
 //

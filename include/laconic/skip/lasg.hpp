@@ -1,7 +1,7 @@
 #pragma once
 
 // LASG — lazily aggregated stochastic gradients (Chen, Sun, Yin, IEEE TSP 2021;
-// ALGORITHMS.md §3). Each worker's contribution is its last uploaded stochastic gradient
+// docs/skip-rules.md). Each worker's contribution is its last uploaded stochastic gradient
 // ∇ℓ(θ^{k−τ_m}; ξ_m^{k−τ_m}); the rules compare a quantity that, unlike LAG's, is not
 // dominated by minibatch noise with
 //
@@ -223,7 +223,7 @@ class LasgPse {
  public:
   struct Params {
     LasgThreshold threshold{};
-    double initial_estimate = 0;  // L̂_m^0 (the paper leaves it open; ALGORITHMS.md §3.2)
+    double initial_estimate = 0;  // L̂_m^0 (the paper leaves it open)
     int estimate_bits = 32;       // L̂_m travels as one float
   };
   static constexpr Side side = Side::server;

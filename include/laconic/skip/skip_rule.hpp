@@ -141,7 +141,7 @@ class Window {
   Index filled_ = 0;
 };
 
-// c defaults to 1/η₀² (ALGORITHMS.md §0.1).
+// c defaults to 1/η₀² (docs/skip-rules.md, Conventions).
 inline double resolve_scale(const std::optional<double>& c, const Setup& setup) {
   if (c) return *c;
   require_param(std::isfinite(setup.step) && setup.step > 0, "server step size (for c = 1/eta^2)",
@@ -174,7 +174,8 @@ inline std::vector<double> resolve_smoothness(const std::vector<double>& given, 
 }
 
 // Per worker: the model at its last upload and τ_m, the rounds since (1 right after an
-// upload, ALGORITHMS.md §0.3; 0 before the first). O(M·p), as the papers' servers keep.
+// upload, as LASG counts it after its eq. 6; 0 before the first). O(M·p), as the papers' servers
+// keep.
 class LastUploads {
  public:
   void start(const Setup& setup) {
