@@ -118,8 +118,8 @@ TEST_CASE("lazy rules keep skipping after convergence with the default links", "
   const auto workers = test::logistic_workers(M, 450, 20);
   const auto step = server::StepSize::constant(1 / test::largest_smoothness(workers));
   const auto uploads = [&](const auto& method) {
-    return sim::Simulation(method, workers, Vector::Zero(20), {.rounds = rounds,
-                                                               .record_every = rounds})
+    return sim::Simulation(method, workers, Vector::Zero(20),
+                           {.rounds = rounds, .record_every = rounds})
         .run()
         .ledger.total()
         .uploads;
