@@ -291,10 +291,9 @@ TEST_CASE("RandK with a shared seed decodes through every channel", "[compress][
                            return sender.estimate == receiver.estimate &&
                                   sender.estimate == all.estimate;
                          });
-  test::check_ends_agree(compress::ErrorFeedback<RandK>({.compressor = shared}), 50, 20, 7,
-                         [](const auto& all, const auto& sender, const auto&) {
-                           return sender.error == all.error;
-                         });
+  test::check_ends_agree(
+      compress::ErrorFeedback<RandK>({.compressor = shared}), 50, 20, 7,
+      [](const auto& all, const auto& sender, const auto&) { return sender.error == all.error; });
   // The values alone: k floats of the link's width, counted 32 each the papers' way.
   const compress::Markov<RandK> ef21({.compressor = shared}, {.float_bits = 32});
   auto sender = ef21.make_state(50);

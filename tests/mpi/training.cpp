@@ -157,14 +157,15 @@ TEST_CASE("SGD, QSGD and EF21 over MPI equal the in-process runs bit for bit", "
                                      .server = minibatch_sgd(0.3)});
   }
   SECTION("compressed SGD with scaled rand-k from a shared seed, 32-bit values") {
-    check_same(CompressedSgd<compress::RandK>{.uplink = {.k = 4, .scaled = true, .shared_seed = true},
-                                              .server = minibatch_sgd(0.1),
-                                              .float_bits = 32});
+    check_same(
+        CompressedSgd<compress::RandK>{.uplink = {.k = 4, .scaled = true, .shared_seed = true},
+                                       .server = minibatch_sgd(0.1),
+                                       .float_bits = 32});
   }
   SECTION("EF-SGD with top-k") {
-    check_same(EfSgd<compress::TopK>{.uplink = {.compressor = {.k = 3}},
-                                     .server = {.step = server::StepSize::inverse_time(0.3, 5),
-                                                .batch = server::Batch::of(5)}});
+    check_same(EfSgd<compress::TopK>{
+        .uplink = {.compressor = {.k = 3}},
+        .server = {.step = server::StepSize::inverse_time(0.3, 5), .batch = server::Batch::of(5)}});
   }
 }
 

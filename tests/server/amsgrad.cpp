@@ -94,17 +94,15 @@ TEST_CASE("with exact links both ways it is distributed AMSGrad", "[server]") {
 // k indices of 32 bits each, EF21's plots k values only.
 TEST_CASE("CD-Adam's paper count includes top-k's indices, EF21's does not", "[server]") {
   constexpr Index k = 2;
-  const auto cd_adam =
-      simulate(CdAdam<compress::TopK>{.uplink = {.compressor = {.k = k}},
-                                      .server = adam,
-                                      .downlink = {.compressor = {.k = k}}});
+  const auto cd_adam = simulate(CdAdam<compress::TopK>{
+      .uplink = {.compressor = {.k = k}}, .server = adam, .downlink = {.compressor = {.k = k}}});
   const Traffic& t = cd_adam.ledger.total();
   CHECK(t.up.paper == t.uploads * 2 * 32 * k);
   CHECK(t.down.paper == t.downloads * 2 * 32 * k);
-  const auto ef21 = sim::Simulation(Ef21<compress::TopK>{.uplink = {.compressor = {.k = k}}},
-                                    test::logistic_workers(n, samples, p), Vector::Zero(p),
-                                    {.rounds = rounds})
-                        .run();
+  const auto ef21 =
+      sim::Simulation(Ef21<compress::TopK>{.uplink = {.compressor = {.k = k}}},
+                      test::logistic_workers(n, samples, p), Vector::Zero(p), {.rounds = rounds})
+          .run();
   CHECK(ef21.ledger.total().up.paper == ef21.ledger.total().uploads * 32 * k);
   // Chosen per method, and settable.
   CHECK(CdAdam<compress::TopK>{}.paper_index_bits == 32);

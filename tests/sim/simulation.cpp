@@ -324,7 +324,8 @@ TEST_CASE("a step size that blows up is reported as divergence of the loss", "[s
   CHECK(result.divergence->round == last.round);
   CHECK(result.divergence->loss == last.loss);
   CHECK(last.loss > 101 * result.history.rows.front().loss);
-  CHECK(result.history.rows[static_cast<std::size_t>(last.round) - 1].loss <= 101 * result.history.rows.front().loss);
+  CHECK(result.history.rows[static_cast<std::size_t>(last.round) - 1].loss <=
+        101 * result.history.rows.front().loss);
   CHECK(last.round < 10);
   CHECK_THAT(result.message, Catch::StartsWith("diverged: the loss rose from") &&
                                  Catch::Contains(fmt::format("at round {}", last.round)));
