@@ -3,6 +3,7 @@
 // Checks shared by the compressor tests.
 
 #include <laconic/compress/channel.hpp>
+#include <laconic/compress/check.hpp>
 #include <laconic/compress/compressor.hpp>
 #include <laconic/core/rng.hpp>
 
@@ -10,9 +11,9 @@
 
 #include "support.hpp"
 
-#include <bit>
 #include <cmath>
 #include <limits>
+#include <string>
 #include <vector>
 
 namespace laconic::test {
@@ -37,69 +38,41 @@ inline const std::vector<Index>& contract_sizes() {
   return sizes;
 }
 
+// What a compress::ContractCheck found, as one Catch check that lists it.
+inline void check_no_violations(const std::vector<std::string>& violations, Index p) {
+  std::string found;
+  for (const std::string& v : violations) found += "\n  " + v;
+  INFO("p = " << p << ", contract violations:" << found);
+  CHECK(violations.empty());
+}
+
 // decode(encode(x)) equals compress(x) bit for bit, both draw the same random numbers, the
-// bits are those of the message, and the message is exactly its bits rounded up to bytes.
+// bits are those of the message, and the message is exactly its bits rounded up to bytes
+// (compress::ContractCheck::round_trip, with the sender's stream (seed, compress, 3, 5)).
 // Returns the decoded vector.
 template <compress::Compressor C>
 Vector check_round_trip(const C& c, const Vector& x, std::uint64_t seed) {
-  RandomStream rng_encode(seed, Purpose::compress, 3, 5);
-  RandomStream rng_compress = rng_encode, rng_decode = rng_encode;
-  const Message message = c.encode(x, rng_encode);
-  Vector decoded = Vector::Constant(x.size(), std::numeric_limits<double>::quiet_NaN());
-  compress::decode(c, message, decoded, rng_decode);
-  Vector fast = Vector::Constant(x.size(), std::numeric_limits<double>::quiet_NaN());
-  const Bits bits = c.compress(x, fast, rng_compress);
-  CHECK(bits == message.bits);
-  CHECK(message.bytes.size() == (message.bits.total() + 7) / 8);
-  CHECK(rng_encode.position() == rng_compress.position());
+  compress::ContractCheck<C> check(c, RandomStream(seed, Purpose::compress, 3, 5));
+  Vector decoded = check.round_trip(x);
+  check_no_violations(check.violations(), x.size());
   REQUIRE(decoded.size() == x.size());
-  // Bitwise equality: the first differing coordinate, or p.
-  Index first = 0;
-  while (first < x.size() && std::bit_cast<std::uint64_t>(decoded[first]) ==
-                                 std::bit_cast<std::uint64_t>(fast[first])) {
-    ++first;
-  }
-  INFO("p = " << x.size() << ", first difference at " << first);
-  CHECK(first == x.size());
   return decoded;
 }
 
-// Every non-finite input is refused.
+// Every non-finite input is refused (in place of the middle entry of a vector of ones).
 template <compress::Compressor C>
 void check_rejects_non_finite(const C& c, Index p) {
-  for (const double bad :
-       {std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity(),
-        std::numeric_limits<double>::quiet_NaN()}) {
-    Vector x = Vector::Ones(p);
-    x[p / 2] = bad;
-    Vector out(p);
-    RandomStream rng(1, Purpose::compress);
-    CHECK_THROWS_AS(c.encode(x, rng), std::domain_error);
-    CHECK_THROWS_AS(c.compress(x, out, rng), std::domain_error);
-  }
+  compress::ContractCheck<C> check(c, RandomStream(1, Purpose::compress));
+  check.rejects_non_finite(Vector::Ones(p));
+  check_no_violations(check.violations(), p);
 }
 
 // Truncating a message, or appending a byte, makes decode throw DecodeError.
 template <compress::Compressor C>
 void check_rejects_truncation(const C& c, const Vector& x) {
-  const RandomStream before(2, Purpose::compress);
-  RandomStream rng = before;
-  const Message message = c.encode(x, rng);
-  Vector out(x.size());
-  const auto decode = [&](const Message& m) {
-    RandomStream senders = before;
-    compress::decode(c, m, out, senders);
-  };
-  for (std::size_t keep : {std::size_t{0}, message.bytes.size() / 2, message.bytes.size() - 1}) {
-    if (keep >= message.bytes.size()) continue;
-    Message cut = message;
-    cut.bytes.resize(keep);
-    INFO("kept " << keep << " of " << message.bytes.size() << " bytes");
-    CHECK_THROWS_AS(decode(cut), DecodeError);
-  }
-  Message longer = message;
-  longer.bytes.push_back(0);
-  CHECK_THROWS_AS(decode(longer), DecodeError);
+  compress::ContractCheck<C> check(c, RandomStream(2, Purpose::compress));
+  check.rejects_resized(x);
+  check_no_violations(check.violations(), x.size());
 }
 
 // A channel's two ends kept apart (encode at the sender, decode at the receiver) agree with the
