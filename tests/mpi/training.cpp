@@ -305,6 +305,61 @@ TEST_CASE("every rank returns when the server stops early", "[mpi]") {
       CHECK(result.ledger == reference.ledger);
     }
   }
+  // The verdicts sim/run.hpp gives, the same on every rank: a model the 32-bit downlink cannot
+  // carry, a loss far above its start (with the step warning), and a target reached.
+  const auto same_verdict = [&](const auto& other, const sim::Options& o, const Vector& theta0,
+                                sim::Status status) {
+    sim::Simulation simulation(other, test::logistic_workers(M, n, p), theta0, o);
+    const auto reference = simulation.run();
+    REQUIRE(reference.status == status);
+    mpi::Training training(other, M, logistic_factory(), theta0, o);
+    const auto result = training.run();
+    CHECK(result.status == reference.status);
+    CHECK(result.divergence == reference.divergence);
+    CHECK(result.message == reference.message);
+    CHECK(result.theta == reference.theta);
+    if (training.is_server()) CHECK(same_history(result.history, reference.history));
+  };
+  SECTION("a model the 32-bit downlink cannot carry") {
+    same_verdict(Sgd{.server = minibatch_sgd(), .float_bits = 32}, options,
+                 Vector::Constant(p, 1e300), sim::Status::diverged);
+  }
+  SECTION("a loss far above its start, after a warning about the step") {
+    same_verdict(Gd{.server = {.step = server::StepSize::constant(1e5)}}, options, Vector::Zero(p),
+                 sim::Status::diverged);
+  }
+  SECTION("a target reached") {
+    sim::Options target = options;
+    target.target_grad_norm_sq = 1e-3;
+    same_verdict(Gd{.server = {.step = server::StepSize::constant(1)}}, target, Vector::Zero(p),
+                 sim::Status::reached);
+  }
+}
+
+// Shards of 8, 16, …, 48 samples: the weights n_m/N differ, and the lazy rule's thresholds
+// with them.
+TEST_CASE("sample weighting over MPI equals the in-process run", "[mpi]") {
+  const auto uneven = [](Index m) {
+    static const auto data =
+        data::make_logistic({.samples = 8 * M * (M + 1) / 2, .features = p, .seed = 4}).data;
+    const Index begin = 8 * m * (m + 1) / 2;
+    return objective::Logistic(data::Shard{data, begin, begin + 8 * (m + 1)},
+                               objective::Logistic::Params{.lambda = 1e-3});
+  };
+  std::vector<objective::Logistic> workers;
+  for (Index m = 0; m < M; ++m) workers.push_back(uneven(m));
+  const LagWk method{.server = {.step = server::StepSize::constant(1.0)}};
+  const sim::Options options{
+      .seed = 3, .rounds = 40, .record_every = 4, .weighting = sim::Weighting::samples};
+  const auto reference = sim::Simulation(method, workers, Vector::Zero(p), options).run();
+  REQUIRE(reference.ledger.total().uploads < static_cast<std::uint64_t>(M * 40));
+  mpi::Training training(method, M, uneven, Vector::Zero(p), options);
+  const auto result = training.run();
+  CHECK(result.theta == reference.theta);
+  if (training.is_server()) {
+    CHECK(same_history(result.history, reference.history));
+    CHECK(result.ledger == reference.ledger);
+  }
 }
 
 namespace {
