@@ -244,7 +244,7 @@ TEST_CASE("check_contract throws std::logic_error naming the compressor, p and t
   CHECK_NOTHROW(compress::check_contract(Floats(), x, 9));
 }
 
-TEST_CASE("ContractCheck starts every call from the sender's stream and accumulates",
+TEST_CASE("check_contract's parts (ContractCheck) start from the sender's stream and accumulate",
           "[compress][check]") {
   // RandK with a shared seed decodes only with the sender's stream: a check that gave the
   // receiver another stream would find a difference.
