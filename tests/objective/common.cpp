@@ -122,6 +122,21 @@ TEST_CASE("max_eigenvalue_gram matches a dense eigensolver", "[objective][common
   }
 }
 
+// Few rows and many features: solved exactly through AAᵀ, where the power iteration on
+// nearly equal eigenvalues was slow (7 s for 100 shards of 20 × 10⁴) and short of its
+// tolerance.
+TEST_CASE("max_eigenvalue_gram of a wide shard matches a dense eigensolver",
+          "[objective][common]") {
+  const auto storage = GENERATE(Storage::sparse, Storage::dense);
+  const auto dataset =
+      test::random_dataset(storage, data::Task::regression, 40, 300, 4, 0, /*scale=*/2.0);
+  for (const data::Shard& shard : {data::Shard{dataset, 0, 20}, data::Shard{dataset, 5, 6}}) {
+    INFO(test::storage_name(storage) << " rows " << shard.begin << ".." << shard.end);
+    const double expected = test::top_eigen_gram(shard).value;
+    CHECK(max_eigenvalue_gram(shard) == Approx(expected).epsilon(1e-12));
+  }
+}
+
 TEST_CASE("max_eigenvalue_gram is the same for sparse and dense storage", "[objective][common]") {
   const DenseMatrix a = test::random_matrix(50, 12, 0.4, 5);
   const Vector labels = Vector::Zero(50);
