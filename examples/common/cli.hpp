@@ -50,6 +50,19 @@ class Cli {
       target = value;
     };
   }
+  // A whole-number flag whose value must be one of `choices`.
+  void add(std::string flag, int& target, std::vector<int> choices) {
+    valued_[flag] = [this, &target, choices = std::move(choices)](std::string_view name,
+                                                                  std::string_view text) {
+      int value{};
+      const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+      if (error != std::errc{} || end != text.data() + text.size() ||
+          std::find(choices.begin(), choices.end(), value) == choices.end()) {
+        usage(fmt::format("{} expects one of {}, got '{}'", name, fmt::join(choices, ", "), text));
+      }
+      target = value;
+    };
+  }
   // A flag without a value, which sets `target`.
   void add_switch(std::string flag, bool& target) { switches_[std::move(flag)] = &target; }
 

@@ -34,6 +34,9 @@ struct Problem {
   Index progress_every = 0;
   // The initial model; empty means zero.
   Vector theta0{};
+  // The width of every float on every link, set on every method of the experiment
+  // (Method::float_bits): 64, exact, the library's default, or 32, the papers' wire format.
+  int float_bits = 64;
 };
 
 template <class Obj>
@@ -46,6 +49,7 @@ struct Entry {
 
 // A method of the experiment. `iterations_per_round` is the number of local SGD steps per
 // round (local SGD's H): the method then runs budget / H rounds and records proportionally.
+// Its links carry floats of the problem's float_bits.
 template <class Obj, class M>
 Entry<Obj> entry(std::string id, std::string name, M method, Index iterations_per_round = 1) {
   return {id, name, iterations_per_round,
@@ -55,7 +59,9 @@ Entry<Obj> entry(std::string id, std::string name, M method, Index iterations_pe
             options.rounds = (options.rounds + iterations_per_round - 1) / iterations_per_round;
             options.record_every = std::max<Index>(1, options.record_every / iterations_per_round);
             options.eval_every = std::max<Index>(1, options.eval_every / iterations_per_round);
-            sim::Simulation simulation(method, problem.workers,
+            M configured = method;
+            configured.float_bits = problem.float_bits;
+            sim::Simulation simulation(configured, problem.workers,
                                        problem.theta0.size() > 0
                                            ? problem.theta0
                                            : Vector::Zero(problem.workers.front().dim()),

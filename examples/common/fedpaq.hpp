@@ -48,6 +48,10 @@ struct Settings {
   double lambda = 1e-3;  // the paper does not state it: our choice
   double target = 0.05;  // relative loss gap for the "time to target" column
   double eta = 0;        // when positive, this step for every curve instead of the grid
+  // The links' floats. The paper's time model prices a vector of p floats at pF/BW = 100 with
+  // F = 32 and its quantizer's norm at 32 bits, so the links carry 32-bit floats (the library's
+  // default, 64, would make an unquantized upload cost 200 and top-k's values twice as long).
+  int float_bits = 32;
   int threads = 1;
   std::filesystem::path data_dir{};  // where mnist/ is (examples::data_dir)
 };
@@ -64,10 +68,10 @@ struct Experiment {
   std::string describe() const {
     return fmt::format(
         "source={}; nodes={}; per_node={}; dim={}; lambda={}; batch={}; iterations={}; "
-        "comm_over_comp={}; f_star={:.17g}; f0={:.17g}; target={}; seeds={}",
+        "comm_over_comp={}; f_star={:.17g}; f0={:.17g}; target={}; seeds={}; float_bits={}",
         loaded.source, nodes, problem.workers.front().size(), problem.workers.front().dim(),
         settings.lambda, batch, settings.iterations, comm_over_comp, f_star, f0, settings.target,
-        settings.seeds);
+        settings.seeds, settings.float_bits);
   }
 };
 
@@ -93,10 +97,12 @@ inline Experiment make_experiment(const Settings& settings) {
                data->rows() - (nodes - 1) * (data->rows() / nodes));
   }
   const Index p = data->cols();
+  e.problem.float_bits = settings.float_bits;
   e.problem.options = {.rounds = settings.iterations,
                        .threads = settings.threads,
                        .record_every = 1,
-                       // C_comp = shift + 1/scale = 1 per sample gradient, C_comm = pF/BW = 100.
+                       // C_comp = shift + 1/scale = 1 per sample gradient, C_comm = pF/BW = 100
+                       // with F = 32 bits.
                        .cost = {.shift = 0.5,
                                 .exp_mean = 0.5,
                                 .bandwidth_up = 32.0 * static_cast<double>(p) / comm_over_comp,
@@ -114,10 +120,11 @@ inline Experiment make_experiment(const Settings& settings) {
   e.f0 /= static_cast<double>(nodes);
   fmt::print(
       "logistic regression on MNIST 0 vs 8 ({}): n = {} nodes, {} samples per node, p = {}, "
-      "lambda = {}, B = {}, T = {} iterations, C_comm/C_comp = {}\n"
+      "lambda = {}, B = {}, T = {} iterations, C_comm/C_comp = {}, {}-bit floats on the links\n"
       "f(0) = {:.6f}, f* = {:.10f} (certified to {:.1e}); largest L_m = {:.3g}\n",
       e.loaded.source, nodes, e.problem.workers.front().size(), p, settings.lambda, batch,
-      settings.iterations, comm_over_comp, e.f0, e.f_star, reference.bound, smoothness);
+      settings.iterations, comm_over_comp, settings.float_bits, e.f0, e.f_star, reference.bound,
+      smoothness);
   if (settings.eta > 0) {
     fmt::print("every curve with step size {} (--eta); curves run on seeds 1..{}\n", settings.eta,
                settings.seeds);
@@ -149,8 +156,9 @@ inline server::PeriodicAverage::Params averaging(double eta, Index tau, Index r)
           .participation = participants(r)};
 }
 
-// FedPAQ's quantizer with s levels, sent in the fixed-length form 2 + 32 + p(1 + ⌈log₂(s+1)⌉)
-// bits: the paper's |Q(p, s)| = 32 + p(1 + ⌈log₂(s+1)⌉) and our 2-bit header.
+// FedPAQ's quantizer with s levels, sent in the fixed-length form 2 + F + p(1 + ⌈log₂(s+1)⌉)
+// bits, F = float_bits (the norm): with F = 32 the paper's |Q(p, s)| = 32 + p(1 + ⌈log₂(s+1)⌉)
+// and our 2-bit header.
 inline compress::Qsgd::Params levels(int s) {
   return {.levels = s, .encoding = compress::Qsgd::Encoding::fixed};
 }

@@ -14,13 +14,17 @@
 //     Markov<TopK> instead of QSGD: Method<skip::Never, Markov<TopK>, PeriodicAverage>, on
 //     FedPAQ's problem (common/fedpaq.hpp: MNIST 0 vs 8, n = 50, B = 10, T = 100,
 //     C_comm/C_comp = 100), τ = 5, with k chosen so that an upload costs about as much as
-//     FedPAQ's s = 1 (top-39 of 784: 39 · (32 + 10) + 1 = 1639 bits against 1602).
+//     FedPAQ's s = 1 (top-39 of 784: 39 · (32 + 10) + 1 = 1639 bits against 1602). As in
+//     fedpaq_mnist the links carry 32-bit floats, the paper's time model's.
+//
+// Part A's links carry exact 64-bit floats (the library's default), part B's 32-bit floats;
+// --float-bits sets both.
 //
 // Then it asks the library for compositions it refuses at run time and prints why.
 // docs/experiments/compositions.md discusses the results.
 //
 //   compositions [--part all|a|b] [--iterations T] [--seeds S] [--eta E] [--threads T]
-//                [--out-dir DIR] [--data-dir DIR]
+//                [--out-dir DIR] [--data-dir DIR] [--float-bits 32|64]
 
 #include <laconic/laconic.hpp>
 
@@ -48,6 +52,7 @@ struct Arguments {
   double eta = 0;  // when positive, this step for every method instead of tuning it
   std::vector<double> c_factors = {1, 1e-2, 1e-4, 1e-6};  // LASG's c = factor / η²
   int threads = 1;
+  int float_bits = 0;  // of every float on every link; 0: each part's default (A 64, B 32)
   std::filesystem::path out_dir = "compositions";
   std::filesystem::path data_dir{};
 };
@@ -66,7 +71,8 @@ void part_a(const Arguments& args, const std::filesystem::path& data_dir) {
   const nonconvex::Setting& a9a = nonconvex::setting("a9a");
   const examples::Loaded loaded = nonconvex::load(a9a, data_dir);
   const Index iterations = args.iterations > 0 ? args.iterations : 1000;
-  const auto problem = nonconvex::make_problem(loaded, iterations, 1, args.threads);
+  auto problem = nonconvex::make_problem(loaded, iterations, 1, args.threads);
+  if (args.float_bits > 0) problem.float_bits = args.float_bits;
   std::vector<nonconvex::Candidate> candidates = {
       nonconvex::candidate("amsgrad", "AMSGrad",
                            [](double eta) { return Amsgrad{.server = nonconvex::adam(eta)}; }),
@@ -86,22 +92,23 @@ void part_a(const Arguments& args, const std::filesystem::path& data_dir) {
   }
   fmt::print(
       "\n(A) LASG-WK2 + CD-Adam on a9a ({} x {}, {}): n = {}, full batch, nonconvex lambda = {}, "
-      "{} iterations, D = 100, d_max = 10\n",
+      "{} iterations, D = 100, d_max = 10, {}-bit floats on the links\n",
       loaded.data->rows(), loaded.data->cols(), loaded.source, nonconvex::workers,
-      nonconvex::lambda, iterations);
+      nonconvex::lambda, iterations, problem.float_bits);
   nonconvex::compare(
       problem, candidates, args.eta > 0 ? std::vector<double>{args.eta} : nonconvex::step_grid,
       args.out_dir / "lasg_cdadam",
       fmt::format("experiment=compositions_lazy; dataset=a9a; title=a9a ({} x {}); source={}; "
-                  "workers={}; dim={}; lambda={}; iterations={}; D=100; d_max=10",
+                  "workers={}; dim={}; lambda={}; iterations={}; D=100; d_max=10; float_bits={}",
                   loaded.data->rows(), loaded.data->cols(), loaded.source, nonconvex::workers,
-                  loaded.data->cols(), nonconvex::lambda, iterations));
+                  loaded.data->cols(), nonconvex::lambda, iterations, problem.float_bits));
 }
 
 void part_b(const Arguments& args) {
   fedpaq::Settings settings{
       .seeds = args.seeds, .threads = args.threads, .data_dir = args.data_dir};
   if (args.iterations > 0) settings.iterations = args.iterations;
+  if (args.float_bits > 0) settings.float_bits = args.float_bits;
   fmt::print("\n(B) FedPAQ with a Markov<TopK> uplink on MNIST 0 vs 8, tau = 5\n");
   const fedpaq::Experiment e = fedpaq::make_experiment(settings);
   constexpr Index tau = 5;
@@ -182,7 +189,7 @@ int main(int argc, char** argv) try {
   Arguments args;
   examples::Cli cli("compositions",
                     "[--part all|a|b] [--iterations T] [--seeds S] [--eta E] "
-                    "[--threads T] [--out-dir DIR] [--data-dir DIR]");
+                    "[--threads T] [--out-dir DIR] [--data-dir DIR] [--float-bits 32|64]");
   cli.add("--part", args.part, {"all", "a", "b"});
   cli.add("--iterations", args.iterations);
   cli.add("--seeds", args.seeds);
@@ -190,6 +197,7 @@ int main(int argc, char** argv) try {
   cli.add("--threads", args.threads);
   cli.add("--out-dir", args.out_dir);
   cli.add("--data-dir", args.data_dir);
+  cli.add("--float-bits", args.float_bits, {32, 64});
   cli.parse(argc, argv);
   if (args.seeds < 1) cli.usage("--seeds must be at least 1");
   const std::filesystem::path dir = examples::data_dir(args.data_dir);

@@ -12,10 +12,13 @@
 // minute the workers share the first 2000 images, 200 each (--per-worker 1000 uses all
 // 10000), the loss is recorded every 10 rounds, and each method stops once it reaches the
 // target. --paper runs the paper's size instead: Fashion-MNIST's 60000 training images
-// (Debian: apt-get install dataset-fashion-mnist), 6000 per worker, up to 4000 rounds.
+// (Debian: apt-get install dataset-fashion-mnist), 6000 per worker, up to 4000 rounds. The
+// links carry exact 64-bit floats (the library's default); --float-bits 32 sends the paper's
+// 32-bit floats (GD's gradients and the quantizer's radius) instead.
 //
 //   laq_mnist [--rounds N] [--threads T] [--out-dir DIR] [--data-dir DIR] [--per-worker N]
 //             [--dataset mnist|fashion] [--paper] [--laq-error-weight W] [--bits B]
+//             [--float-bits 32|64]
 
 #include <laconic/laconic.hpp>
 
@@ -59,6 +62,7 @@ struct Arguments {
   bool paper = false;
   double laq_error_weight = 3;  // the 3 of (7a) in front of the quantization errors
   int bits = 4;                 // b of QGD's and LAQ's quantizer
+  int float_bits = 64;          // of every float on every link
 };
 
 // The images and labels files of the chosen dataset.
@@ -82,7 +86,8 @@ int main(int argc, char** argv) try {
   Arguments args;
   examples::Cli cli("laq_mnist",
                     "[--rounds N] [--threads T] [--out-dir DIR] [--data-dir DIR] [--per-worker N] "
-                    "[--dataset mnist|fashion] [--paper] [--laq-error-weight W] [--bits B]");
+                    "[--dataset mnist|fashion] [--paper] [--laq-error-weight W] [--bits B] "
+                    "[--float-bits 32|64]");
   cli.add("--rounds", args.rounds);
   cli.add("--threads", args.threads);
   cli.add("--out-dir", args.out_dir);
@@ -92,6 +97,7 @@ int main(int argc, char** argv) try {
   cli.add_switch("--paper", args.paper);
   cli.add("--laq-error-weight", args.laq_error_weight);
   cli.add("--bits", args.bits);
+  cli.add("--float-bits", args.float_bits, {32, 64});
   cli.parse(argc, argv);
   if (args.paper) {  // the LAQ code: 6000 training images per worker, 4000 iterations
     args.dataset = "fashion";
@@ -120,7 +126,8 @@ int main(int argc, char** argv) try {
   }
 
   examples::Problem<Softmax> problem{
-      .options = {.seed = 1, .rounds = args.rounds, .threads = args.threads, .record_every = 10}};
+      .options = {.seed = 1, .rounds = args.rounds, .threads = args.threads, .record_every = 10},
+      .float_bits = args.float_bits};
   for (const data::Shard& shard : data::partition(data, {.workers = workers})) {
     problem.workers.emplace_back(shard, Softmax::Params{.lambda = lambda});
   }
@@ -128,9 +135,9 @@ int main(int argc, char** argv) try {
 
   fmt::print(
       "softmax regression on {} ({}): M = {}, {} images per worker, p = {}, lambda = {}, "
-      "eta = alpha*M = {}, at most {} rounds\n",
+      "eta = alpha*M = {}, at most {} rounds, {}-bit floats on the links\n",
       source.name, loaded.source, workers, problem.workers.front().size(), dim, lambda, step,
-      args.rounds);
+      args.rounds, args.float_bits);
   std::fflush(stdout);  // the reference solver takes a while on the paper's size
   // f* certified by strong convexity (common/reference.hpp); 1/η is the first guess of L.
   const examples::Reference reference = examples::reference_minimum(
@@ -196,9 +203,10 @@ int main(int argc, char** argv) try {
       args.out_dir,
       fmt::format("experiment=laq_mnist; dataset={}; source={}; workers={}; per_worker={}; dim={}; "
                   "lambda={}; eta={}; bits={}; laq_error_weight={}; f_star={:.17g}; "
-                  "f_star_bound={:.3g}; target_gap={}",
+                  "f_star_bound={:.3g}; target_gap={}; float_bits={}",
                   source.name, loaded.source, workers, problem.workers.front().size(), dim, lambda,
-                  step, args.bits, args.laq_error_weight, f_star, reference.bound, target_gap),
+                  step, args.bits, args.laq_error_weight, f_star, reference.bound, target_gap,
+                  args.float_bits),
       outcomes);
   fmt::print("\nhistories written to {}/\n", args.out_dir.string());
   return 0;

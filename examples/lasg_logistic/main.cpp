@@ -8,11 +8,12 @@
 // The MNIST digits come from the MNIST test set (1902 images of 3 and 5); covtype is not
 // available, so a9a and w8a stand in for it with its M = 20 and batch 0.1%. After each table
 // a line gives the noise of a minibatch gradient at SGD's final model, which is what decides
-// how much the lazy rules' stale gradients cost.
+// how much the lazy rules' stale gradients cost. The links carry exact 64-bit floats (the
+// library's default); --float-bits 32 sends the paper's 32-bit floats instead.
 //
 //   lasg_logistic [--rounds N] [--threads T] [--out-dir DIR] [--data-dir DIR]
 //                 [--dataset all|ijcnn1|mnist35|a9a|w8a] [--seed S] [--batch B]
-//                 [--pse-initial-estimate L]
+//                 [--pse-initial-estimate L] [--float-bits 32|64]
 
 #include <laconic/laconic.hpp>
 
@@ -48,6 +49,7 @@ struct Arguments {
   Index seed = 1;
   Index batch = 0;  // samples per worker per iteration; 0: the paper's fraction of local data
   double pse_initial_estimate = 0;  // LASG-PSE's L̂_m^0, which the paper leaves open
+  int float_bits = 64;              // of every float on every link
 };
 
 // One of the paper's logistic-regression problems.
@@ -131,7 +133,8 @@ void run(const Setting& setting, const Arguments& args) {
   examples::Problem<Logistic> problem{.options = {.seed = static_cast<std::uint64_t>(args.seed),
                                                   .rounds = args.rounds,
                                                   .threads = args.threads,
-                                                  .record_every = 10}};
+                                                  .record_every = 10},
+                                      .float_bits = args.float_bits};
   for (const data::Shard& shard : data::partition(data, {.workers = setting.workers})) {
     problem.workers.emplace_back(shard, Logistic::Params{.lambda = lambda});
   }
@@ -164,11 +167,13 @@ void run(const Setting& setting, const Arguments& args) {
   };
 
   const Index local = problem.workers.front().size();
-  fmt::print("\n{}: M = {}, {} samples per worker, batch {} ({}), {} iterations, data {}\n",
-             setting.title, setting.workers, local, sgd.batch.size_for(local),
-             args.batch > 0 ? std::string("set by --batch")
-                            : fmt::format("{}% of local data", 100 * setting.batch_fraction),
-             args.rounds, setting.loaded.source);
+  fmt::print(
+      "\n{}: M = {}, {} samples per worker, batch {} ({}), {} iterations, {}-bit floats on the "
+      "links, data {}\n",
+      setting.title, setting.workers, local, sgd.batch.size_for(local),
+      args.batch > 0 ? std::string("set by --batch")
+                     : fmt::format("{}% of local data", 100 * setting.batch_fraction),
+      args.rounds, args.float_bits, setting.loaded.source);
   // LASG's target (§IV-A): SGD's loss within 1% with at least 5x fewer uploads.
   std::vector<examples::Column> columns = examples::budget_columns();
   columns.push_back({"target", 6, [](const examples::Outcome& o, const examples::Outcome& base) {
@@ -182,9 +187,9 @@ void run(const Setting& setting, const Arguments& args) {
       args.out_dir / setting.id,
       fmt::format(
           "experiment=lasg_logistic; dataset={}; title={}; source={}; workers={}; batch={}; "
-          "eta={}; lambda={}; D=100; d_max=10; c=1/eta^2; seed={}",
+          "eta={}; lambda={}; D=100; d_max=10; c=1/eta^2; seed={}; float_bits={}",
           setting.id, setting.title, setting.loaded.source, setting.workers,
-          sgd.batch.size_for(local), step, lambda, args.seed),
+          sgd.batch.size_for(local), step, lambda, args.seed, args.float_bits),
       outcomes);
 
   // What a stale gradient carries: the variance of one worker's minibatch gradient against
@@ -204,7 +209,8 @@ int main(int argc, char** argv) try {
   examples::Cli cli(
       "lasg_logistic",
       "[--rounds N] [--threads T] [--out-dir DIR] [--data-dir DIR] "
-      "[--dataset all|ijcnn1|mnist35|a9a|w8a] [--seed S] [--batch B] [--pse-initial-estimate L]");
+      "[--dataset all|ijcnn1|mnist35|a9a|w8a] [--seed S] [--batch B] [--pse-initial-estimate L] "
+      "[--float-bits 32|64]");
   cli.add("--rounds", args.rounds);
   cli.add("--threads", args.threads);
   cli.add("--out-dir", args.out_dir);
@@ -213,6 +219,7 @@ int main(int argc, char** argv) try {
   cli.add("--seed", args.seed);
   cli.add("--batch", args.batch);
   cli.add("--pse-initial-estimate", args.pse_initial_estimate);
+  cli.add("--float-bits", args.float_bits, {32, 64});
   cli.parse(argc, argv);
   const std::filesystem::path dir = examples::data_dir(args.data_dir);
 

@@ -5,7 +5,11 @@
 // with c = 4 only at the start. LASG-WK2 compares two gradients on the *same* sample and
 // skips throughout. docs/experiments/lasg.md shows the upload counts over the iterations.
 //
-//   lasg_synthetic [--rounds N] [--threads T] [--out-dir DIR] [--seed S]
+// The links carry exact 64-bit floats (the library's default); --float-bits 32 sends the
+// papers' 32-bit floats instead.
+//
+//   lasg_synthetic [--rounds N] [--threads T] [--out-dir DIR] [--seed S] [--per-worker N]
+//                  [--features F] [--float-bits 32|64]
 
 #include <laconic/laconic.hpp>
 
@@ -34,19 +38,23 @@ struct Arguments {
   int threads = 1;
   std::filesystem::path out_dir = "lasg_synthetic";
   Index seed = 1;
+  int float_bits = 64;  // of every float on every link
 };
 
 }  // namespace
 
 int main(int argc, char** argv) try {
   Arguments args;
-  examples::Cli cli("lasg_synthetic", "[--rounds N] [--threads T] [--out-dir DIR] [--seed S]");
+  examples::Cli cli("lasg_synthetic",
+                    "[--rounds N] [--threads T] [--out-dir DIR] [--seed S] [--per-worker N] "
+                    "[--features F] [--float-bits 32|64]");
   cli.add("--rounds", args.rounds);
   cli.add("--threads", args.threads);
   cli.add("--out-dir", args.out_dir);
   cli.add("--seed", args.seed);
   cli.add("--per-worker", args.per_worker);
   cli.add("--features", args.features);
+  cli.add("--float-bits", args.float_bits, {32, 64});
   cli.parse(argc, argv);
   const Index per_worker = args.per_worker, features = args.features;
 
@@ -55,7 +63,8 @@ int main(int argc, char** argv) try {
   examples::Problem<Logistic> problem{.options = {.seed = static_cast<std::uint64_t>(args.seed),
                                                   .rounds = args.rounds,
                                                   .threads = args.threads,
-                                                  .record_every = 1}};
+                                                  .record_every = 1},
+                                      .float_bits = args.float_bits};
   for (const data::Shard& shard : data::partition(synthetic.data, {.workers = workers})) {
     problem.workers.emplace_back(shard, Logistic::Params{.lambda = lambda});
   }
@@ -74,16 +83,18 @@ int main(int argc, char** argv) try {
 
   fmt::print(
       "synthetic logistic regression: M = {}, {} samples per worker, {} features, batch {} "
-      "(10 iterations per epoch), eta = {}, {} iterations\n",
-      workers, per_worker, features, sgd.batch.size_for(per_worker), step, args.rounds);
+      "(10 iterations per epoch), eta = {}, {} iterations, {}-bit floats on the links\n",
+      workers, per_worker, features, sgd.batch.size_for(per_worker), step, args.rounds,
+      args.float_bits);
   const auto outcomes =
       examples::run_all(problem, entries, examples::budget_columns(), args.out_dir);
   examples::write_summary(
       args.out_dir,
       fmt::format("experiment=lasg_synthetic; title=synthetic logistic regression ({} x {}); "
-                  "workers={}; per_worker={}; features={}; batch={}; eta={}; lambda={}; seed={}",
+                  "workers={}; per_worker={}; features={}; batch={}; eta={}; lambda={}; seed={}; "
+                  "float_bits={}",
                   workers * per_worker, features, workers, per_worker, features,
-                  sgd.batch.size_for(per_worker), step, lambda, args.seed),
+                  sgd.batch.size_for(per_worker), step, lambda, args.seed, args.float_bits),
       outcomes);
 
   // Where each method's uploads went: the paper's point is that LAG-WK with c = 4 skips
