@@ -125,7 +125,7 @@ def three_panels(title, runs, value, ylabel, path):
             # The first point (0 uploads) has no place on the logarithmic traffic axes.
             start = 0 if ax is axes[0] else 1
             draw(ax, method, x[start:], y[start:])
-    for ax, xlabel in zip(axes, ("iterations", "uploads (all workers)", "uplink bits")):
+    for ax, xlabel in zip(axes, ("iterations", "uploads (all workers)", "uplink bits (exact)")):
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.set_yscale("log")
@@ -204,13 +204,19 @@ def lasg_table(directory):
     base = methods[0]
     base_loss, base_up = float(base["final_loss"]), int(base["uploads"])
     print(f"\n{description['title']} (batch {description['batch']}, seed {description['seed']})\n")
-    print("| method | iterations | uploads | uplink Mbit | final loss | vs SGD | upload saving |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| method | iterations | uploads | uplink Mbit (exact) | final loss | vs SGD | "
+        "upload saving | bit saving (paper's count / exact) |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    base_paper = read_history(directory, base["id"])["bits_up_paper"][-1]
     for m in methods:
         loss, up = float(m["final_loss"]), int(m["uploads"])
+        paper = read_history(directory, m["id"])["bits_up_paper"][-1]
         print(
             f"| {m['name']} | {m['iterations']} | {up} | {int(m['bits_up']) / 1e6:.2f} | "
-            f"{loss:.4f} | {100 * (loss / base_loss - 1):+.2f}% | {base_up / up:.1f}× |"
+            f"{loss:.4f} | {100 * (loss / base_loss - 1):+.2f}% | {base_up / up:.1f}× | "
+            f"{base_paper / paper:.1f}× / {int(base['bits_up']) / int(m['bits_up']):.1f}× |"
         )
 
 
@@ -222,7 +228,7 @@ def laq_table(directory):
     def at_target(h):
         for i, loss in enumerate(h["loss"]):
             if loss - f_star <= target:
-                return h["round"][i], h["uploads"][i], h["bits_up"][i]
+                return h["round"][i], h["uploads"][i], h["bits_up_paper"][i], h["bits_up"][i]
         return None
 
     reached = [at_target(h) for _, h in runs]
@@ -231,15 +237,21 @@ def laq_table(directory):
         f"\nLAQ, {description['dataset']}, {description['per_worker']} images per worker, "
         f"f* = {f_star:.10f}\n"
     )
-    print("| method | rounds to gap | uploads | uplink Mbit | bits vs GD | final gap |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| method | rounds to gap | uploads | uplink Mbit (paper's count) | uplink Mbit (exact) | "
+        "bits vs GD (paper's count / exact) | final gap |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for (m, h), r in zip(runs, reached):
         gap = h["loss"][-1] - f_star
         if r is None:
-            print(f"| {m['name']} | not reached in {h['round'][-1]} | - | - | - | {gap:.1e} |")
+            print(f"| {m['name']} | not reached in {h['round'][-1]} | - | - | - | - | {gap:.1e} |")
             continue
-        ratio = f"{base[2] / r[2]:.1f}×" if base else "-"
-        print(f"| {m['name']} | {r[0]} | {r[1]} | {r[2] / 1e6:.2f} | {ratio} | {gap:.1e} |")
+        ratio = f"{base[2] / r[2]:.1f}× / {base[3] / r[3]:.1f}×" if base else "-"
+        print(
+            f"| {m['name']} | {r[0]} | {r[1]} | {r[2] / 1e6:.1f} | {r[3] / 1e6:.1f} | {ratio} | "
+            f"{gap:.1e} |"
+        )
 
 
 # FedPAQ (fedpaq_mnist, and compositions' FedPAQ part): every curve ran on several seeds,
