@@ -3,6 +3,7 @@
 // The Compressor contract, shared by every compressor in compress/:
 //
 //   struct Params { ... };                      validated by the constructor (require_param)
+//   C(const Params&, const Wire&)               the link's conventions (Wire, below)
 //   Message encode(const Vector& x, RandomStream& rng) const;
 //   void decode(const Message& m, Vector& out) const;   out already has x's size
 //   Bits compress(const Vector& x, Vector& out, RandomStream& rng) const;
@@ -35,17 +36,6 @@
 
 namespace laconic::compress {
 
-template <class C>
-concept Compressor = requires(const C& c, const Vector& x, Vector& out, RandomStream& rng,
-                              const Message& m) {
-  typename C::Params;
-  { c.encode(x, rng) } -> std::same_as<Message>;
-  c.decode(m, out);
-  { c.compress(x, out, rng) } -> std::same_as<Bits>;
-  { c.unbiased() } -> std::convertible_to<bool>;
-  { c.describe() } -> std::convertible_to<std::string>;
-};
-
 // The conventions of the link a compressor serves, the same for every link of a method and set
 // once there (Method::float_bits, Method::paper_index_bits): how wide the floats it puts on the
 // wire are, and how the papers' count (Bits::paper) treats a sparse message's indices.
@@ -72,6 +62,17 @@ inline const Wire& validated(const Wire& wire) {
   wire.validate();
   return wire;
 }
+
+template <class C>
+concept Compressor = std::constructible_from<C, const typename C::Params&, const Wire&> &&
+    requires(const C& c, const Vector& x, Vector& out, RandomStream& rng, const Message& m) {
+  typename C::Params;
+  { c.encode(x, rng) } -> std::same_as<Message>;
+  c.decode(m, out);
+  { c.compress(x, out, rng) } -> std::same_as<Bits>;
+  { c.unbiased() } -> std::convertible_to<bool>;
+  { c.describe() } -> std::convertible_to<std::string>;
+};
 
 // Throws std::domain_error unless the vector to compress can be sent. Compressors that compute
 // a norm or scale of x pass std::isfinite of it: false when an entry is not finite, and also

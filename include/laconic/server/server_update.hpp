@@ -1,15 +1,20 @@
 #pragma once
 
 // What every server update shares: the shape of its round, step-size schedules and batch
-// sizes. The contract, for a server update U:
+// sizes. The contract, for a server update U (the ServerUpdate concept below, checked where a
+// method is run; docs/server-updates.md shows how to write one):
 //   struct Params { StepSize step; Batch batch; Participation participation; ... };
 //   static constexpr Shape shape;
+//   const Params& params() const
 //   void update(Index k, const Vector& mean, Vector& theta)
 //       mean is the average over the round's participants of what they uploaded, as decoded
 //       (under a skip rule, of every worker's latest contribution); for broadcast_aggregate,
 //       that average as the workers decoded it from the broadcast
+//   local_steps only: double step(Index k, Index t) const, and Params::local_steps (τ)
+//   void state(Io&)      its state, for checkpoints (core/archive.hpp)
 //   std::string describe() const
 
+#include <laconic/core/archive.hpp>
 #include <laconic/core/errors.hpp>
 #include <laconic/core/types.hpp>
 #include <laconic/server/participation.hpp>
@@ -18,7 +23,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <concepts>
 #include <string>
+#include <type_traits>
 
 namespace laconic::server {
 
@@ -136,6 +143,40 @@ struct Batch {
     }
     return {};
   }
+};
+
+namespace detail {
+
+// Stands in for an update of another shape, so that the local-step requirements are checked
+// on U itself (and the compiler names the missing one) only when U takes local steps.
+struct AnyShape {
+  struct Params {
+    Index local_steps;
+  };
+  const Params& params() const;
+  double step(Index, Index) const;
+};
+template <class U>
+using WithLocalSteps = std::conditional_t<U::shape == Shape::local_steps, U, AnyShape>;
+
+}  // namespace detail
+
+// The contract of a server update (above), checked where a method is run.
+template <class U>
+concept ServerUpdate = requires(U& u, const U& cu, Index k, const Vector& mean, Vector& theta,
+                                ArchiveWriter& writer, ArchiveReader& reader,
+                                const detail::WithLocalSteps<U>& local) {
+  typename U::Params;
+  { U::shape } -> std::convertible_to<Shape>;
+  { cu.params().step } -> std::convertible_to<StepSize>;
+  { cu.params().batch } -> std::convertible_to<Batch>;
+  { cu.params().participation } -> std::convertible_to<Participation>;
+  u.update(k, mean, theta);
+  u.state(writer);
+  u.state(reader);
+  { cu.describe() } -> std::convertible_to<std::string>;
+  { local.step(k, k) } -> std::convertible_to<double>;
+  { local.params().local_steps } -> std::convertible_to<Index>;
 };
 
 }  // namespace laconic::server

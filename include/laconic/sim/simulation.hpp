@@ -71,7 +71,11 @@ class Simulation {
   static constexpr bool broadcasts_aggregate = Server::shape == server::Shape::broadcast_aggregate;
   static_assert(skip::SkipRule<Skip>,
                 "the method's skip rule does not meet the SkipRule contract (skip/skip_rule.hpp, "
-                "docs/skip-rules.md): the unsatisfied requirement is named above");
+                "docs/skip-rules.md): the compiler names the unsatisfied requirement");
+  static_assert(server::ServerUpdate<Server>,
+                "the method's server update does not meet the ServerUpdate contract "
+                "(server/server_update.hpp, docs/server-updates.md): the compiler names the "
+                "unsatisfied requirement");
   static_assert(!local_steps || !lazy,
                 "skip rules decide on gradients, while periodic averaging uploads model changes "
                 "after local steps: use skip::Never with server::PeriodicAverage");

@@ -228,7 +228,8 @@ using OnSide = std::conditional_t<R::side == S, R, AnySide>;
 // The contract of a skip rule (above), checked where a method is run.
 template <class R>
 concept SkipRule = requires(R& r, const R& cr, const Setup& setup, Index k, Index m,
-                            const Vector& theta, double step_sq, ArchiveWriter& writer, Probe& p,
+                            const Vector& theta, double step_sq, ArchiveWriter& writer,
+                            ArchiveReader& reader, Probe& p,
                             detail::OnSide<R, Side::worker>& worker,
                             detail::OnSide<R, Side::server>& server,
                             const detail::OnSide<R, Side::server>& cserver) {
@@ -238,6 +239,7 @@ concept SkipRule = requires(R& r, const R& cr, const Setup& setup, Index k, Inde
   r.begin_round(k, theta);
   r.end_round(step_sq);
   r.state(writer);
+  r.state(reader);
   { cr.describe() } -> std::convertible_to<std::string>;
   { worker.upload(m, p) } -> std::convertible_to<bool>;
   { cserver.contact(m, theta) } -> std::convertible_to<bool>;
