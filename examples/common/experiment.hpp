@@ -124,6 +124,7 @@ inline void print_row(const std::vector<Column>& columns, const Outcome& row,
   for (const Column& c : columns) line += fmt::format(" {:>{}}", c.cell(row, baseline), c.width);
   fmt::print("{}\n", line);
   if (row.result.status == sim::Status::diverged) fmt::print("  {}\n", row.result.message);
+  for (const std::string& warning : row.result.warnings) fmt::print("  warning: {}\n", warning);
   std::fflush(stdout);  // a row as soon as its method is done, also into a file
 }
 

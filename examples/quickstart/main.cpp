@@ -102,7 +102,9 @@ int main(int argc, char** argv) try {
                method.name, last.loss, last.grad_norm_sq, test.accuracy(result.theta),
                total.uploads, static_cast<double>(total.up.total()) / 1e6,
                static_cast<double>(total.down.total()) / 1e6, result.wall_seconds);
-    if (result.status != sim::Status::completed) fmt::print("  {}\n", result.message);
+    if (result.status != sim::Status::completed || !result.warnings.empty()) {
+      fmt::print("  {}\n", result.message);
+    }
 
     result.history.write_csv(args.out_dir / (method.id + ".csv"));
   }

@@ -61,7 +61,7 @@ Plain plain_lasg(Rule rule, std::vector<Logistic> workers, double eta, Index rou
           w.full_gradient(theta_old[m], g_check);
           ++out.gradients;
           const double ratio = (g - g_check).norm() / (theta - theta_old[m]).norm();
-          l_hat[m] = static_cast<float>(std::max(l_hat[m], ratio));
+          l_hat[m] = std::max(l_hat[m], ratio);
         }
         up = true;
       } else {
@@ -150,8 +150,12 @@ TEST_CASE("each LASG rule equals a plain transcription of its algorithm", "[skip
     const Plain plain = plain_lasg(Rule::pse, workers, eta, rounds);
     check_same(run, plain);
     CHECK(plain.downloads < M * rounds / 2);
-    // Each upload carries L̂_m as one 32-bit float.
-    CHECK(run.ledger.total().up.metadata == 32 * plain.uploads);
+    // Each upload carries L̂_m as one float of the links' width, which the paper counts as 32.
+    CHECK(run.ledger.total().up.metadata == 64 * plain.uploads);
+    CHECK(run.ledger.total().up.paper == (32 * p + 32) * plain.uploads);
+    const auto narrow = simulate(
+        LasgPse{.skip = {.threshold = {.D = D, .d_max = d_max}}, .float_bits = 32}, eta, rounds);
+    CHECK(narrow.ledger.total().up.metadata == 32 * narrow.ledger.total().uploads);
   }
 }
 
@@ -258,10 +262,7 @@ TEST_CASE("LASG: invalid parameters name themselves, their value and the allowed
   CHECK_THAT(pse({.initial_estimate = -1}),
              Contains("initial_estimate = -1: must be >= 0 and finite"));
   CHECK_THAT(pse({.initial_estimate = std::nan("")}), Contains("initial_estimate = nan: must be"));
-  CHECK_THAT(pse({.estimate_bits = 16}), Contains("estimate_bits = 16: must be 32 or 64"));
-  CHECK(pse({.threshold = {.D = 1, .d_max = 1, .c = 0.0},
-             .initial_estimate = 0,
-             .estimate_bits = 64}) == "accepted");
+  CHECK(pse({.threshold = {.D = 1, .d_max = 1, .c = 0.0}, .initial_estimate = 0}) == "accepted");
 }
 
 TEST_CASE("on ijcnn1, LASG-WK2 and LASG-PSE match SGD's loss with far fewer uploads",

@@ -129,6 +129,7 @@ class Training {
       const Block b = Block::of(r, ranks_, workers_);
       for (Index m = b.first; m < b.last; ++m) owner_[static_cast<std::size_t>(m)] = r;
     }
+    float_bits_ = method.float_bits;
     share_theta0();
     set_up_workers(make_worker);
     const Index p = theta_.size();
@@ -336,7 +337,8 @@ class Training {
     return {.workers = workers_,
             .dim = theta_.size(),
             .step = server_.params().step.at(0),
-            .weights = weights_};
+            .weights = weights_,
+            .float_bits = float_bits_};
   }
   const server::Batch& batch() const { return server_.params().batch; }
 
@@ -1081,6 +1083,7 @@ class Training {
   std::vector<double> evaluations_;
 
   std::vector<double> weights_;  // every rank: M·w_m of each worker (sim::Options::weighting)
+  int float_bits_ = 64;          // Method::float_bits, for the skip rule's Setup
   // The server.
   Ledger ledger_;
   sim::History history_;

@@ -104,6 +104,7 @@ class Simulation {
     }
     check_setup<M>(shapes, theta_, uplink_, server_, downlink_);
     weights_ = worker_weights(shapes, options_.weighting);
+    float_bits_ = method.float_bits;
     warnings_ = step_warnings(server_, shapes, weights_);
     const Index p = theta_.size();
     Index largest = 0;
@@ -317,7 +318,8 @@ class Simulation {
     skip::Setup setup{.workers = static_cast<Index>(workers_.size()),
                       .dim = theta_.size(),
                       .step = server_.params().step.at(0),
-                      .weights = weights_};
+                      .weights = weights_,
+                      .float_bits = float_bits_};
     if constexpr (side == skip::Side::server && HasSmoothness<Obj>) {
       for (const Obj& w : workers_) setup.smoothness.push_back(w.smoothness());
     }
@@ -533,6 +535,7 @@ class Simulation {
   ThreadPool pool_;
   History history_;
   std::vector<double> weights_;        // M·w_m of each worker (Options::weighting)
+  int float_bits_ = 64;                // Method::float_bits, for the skip rule's Setup
   std::vector<std::string> warnings_;  // step_warnings()
   Index round_ = 0;
   double time_ = 0;  // simulated time so far

@@ -224,7 +224,6 @@ class LasgPse {
   struct Params {
     LasgThreshold threshold{};
     double initial_estimate = 0;  // L̂_m^0 (the paper leaves it open)
-    int estimate_bits = 32;       // L̂_m travels as one float
   };
   static constexpr Side side = Side::server;
 
@@ -233,14 +232,13 @@ class LasgPse {
     params_.threshold.validate();
     require_param(std::isfinite(params_.initial_estimate) && params_.initial_estimate >= 0,
                   "initial_estimate", params_.initial_estimate, ">= 0 and finite");
-    require_param(params_.estimate_bits == 32 || params_.estimate_bits == 64, "estimate_bits",
-                  params_.estimate_bits, "32 or 64");
   }
 
   void start(const Setup& setup) {
     window_.start(params_.threshold, setup);
     estimate_.assign(static_cast<std::size_t>(setup.workers), params_.initial_estimate);
     last_.start(setup);
+    estimate_bits_ = setup.float_bits;
   }
   void begin_round(Index, const Vector&) { window_.begin_round(); }
   void end_round(double step_sq) { window_.end_round(step_sq); }
@@ -258,11 +256,11 @@ class LasgPse {
         const double change = (p.gradient() - p.gradient_at(last_.model(m))).squaredNorm();
         double& l = estimate_[static_cast<std::size_t>(m)];
         l = std::max(l, std::sqrt(change / moved));
-        if (params_.estimate_bits == 32) l = static_cast<float>(l);  // what the server receives
+        if (estimate_bits_ == 32) l = static_cast<float>(l);  // what the server receives
       }
     }
     last_.uploaded(m, p.model());
-    return Bits{.metadata = static_cast<std::uint64_t>(params_.estimate_bits), .paper = 32};
+    return Bits{.metadata = static_cast<std::uint64_t>(estimate_bits_), .paper = 32};
   }
   void pass(Index m) { last_.skipped(m); }
 
@@ -282,6 +280,7 @@ class LasgPse {
  private:
   Params params_;
   LasgWindow window_;
+  int estimate_bits_ = 64;        // L̂_m travels as one float of the links' width
   std::vector<double> estimate_;  // L̂_m
   LastUploads last_;
 };

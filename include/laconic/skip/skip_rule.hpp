@@ -73,6 +73,7 @@ struct Setup {
   // M·w_m of each worker, w_m its weight in f = Σ_m w_m f_m (sim::Weighting); empty or all
   // 1 for the plain mean.
   std::vector<double> weights{};
+  int float_bits = 64;  // the width of a float on the method's links (Method::float_bits)
 };
 
 // What a rule compares worker m's own quantity with. Worker m's share of the aggregate is
