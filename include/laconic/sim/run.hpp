@@ -160,6 +160,50 @@ inline void continue_history(History& history, Index round, const Options& optio
   }
 }
 
+// The policies of method M as both transports hold them (a plain compressor made a channel),
+// the compile-time checks of their composition, and their construction, each invalid
+// parameter named by its path from the method (skip.D, uplink.top_k.k, server.beta1, ...).
+template <class M>
+struct Composition {
+  using Skip = typename M::SkipRule;
+  using Uplink = compress::channel_t<typename M::UplinkCompressor>;
+  using Server = typename M::ServerUpdate;
+  using Downlink = compress::channel_t<typename M::DownlinkCompressor>;
+  static constexpr skip::Side side = Skip::side;
+  static constexpr bool lazy = side != skip::Side::none;
+  static constexpr bool local_steps = Server::shape == server::Shape::local_steps;
+  static constexpr bool broadcasts_aggregate = Server::shape == server::Shape::broadcast_aggregate;
+  static_assert(skip::SkipRule<Skip>,
+                "the method's skip rule does not meet the SkipRule contract (skip/skip_rule.hpp, "
+                "docs/skip-rules.md): the compiler names the unsatisfied requirement");
+  static_assert(server::ServerUpdate<Server>,
+                "the method's server update does not meet the ServerUpdate contract "
+                "(server/server_update.hpp, docs/server-updates.md): the compiler names the "
+                "unsatisfied requirement");
+  static_assert(!local_steps || !lazy,
+                "skip rules decide on gradients, while periodic averaging uploads model changes "
+                "after local steps: use skip::Never with server::PeriodicAverage");
+  static_assert(side != skip::Side::server || std::is_empty_v<typename Downlink::State> ||
+                    broadcasts_aggregate,
+                "a server-side skip rule sends theta to some workers only, so the downlink "
+                "channel cannot keep state shared by all of them: use a stateless downlink");
+
+  static Skip skip(const M& m) {
+    return within("skip", [&] { return Skip(m.skip); });
+  }
+  static Uplink uplink(const M& m) {
+    const compress::Wire wire = m.wire();  // named from the method itself: float_bits
+    return within("uplink", [&] { return Uplink(m.uplink, wire); });
+  }
+  static Server server(const M& m) {
+    return within("server", [&] { return Server(m.server); });
+  }
+  static Downlink downlink(const M& m) {
+    const compress::Wire wire = m.wire();
+    return within("downlink", [&] { return Downlink(m.downlink, wire); });
+  }
+};
+
 // What a worker says of itself when a run is set up.
 struct WorkerShape {
   Index dim = 0;                                                 // its objective's dim()
@@ -172,8 +216,8 @@ struct WorkerShape {
 template <class M, class Uplink, class Server, class Downlink>
 void check_setup(const std::vector<WorkerShape>& workers, const Vector& theta0,
                  const Uplink& uplink, const Server& server, const Downlink& downlink) {
-  constexpr bool lazy = M::SkipRule::side != skip::Side::none;
-  constexpr bool broadcasts_aggregate = Server::shape == server::Shape::broadcast_aggregate;
+  constexpr bool lazy = Composition<M>::lazy;
+  constexpr bool broadcasts_aggregate = Composition<M>::broadcasts_aggregate;
   require_param(!workers.empty(), "workers.size()", workers.size(), ">= 1");
   const Index p = theta0.size();
   for (std::size_t m = 0; m < workers.size(); ++m) {

@@ -61,37 +61,22 @@ namespace laconic::sim {
 
 template <class M, Objective Obj>
 class Simulation {
-  using Skip = typename M::SkipRule;
-  using Uplink = compress::channel_t<typename M::UplinkCompressor>;
-  using Server = typename M::ServerUpdate;
-  using Downlink = compress::channel_t<typename M::DownlinkCompressor>;
-  static constexpr skip::Side side = Skip::side;
-  static constexpr bool lazy = side != skip::Side::none;
-  static constexpr bool local_steps = Server::shape == server::Shape::local_steps;
-  static constexpr bool broadcasts_aggregate = Server::shape == server::Shape::broadcast_aggregate;
-  static_assert(skip::SkipRule<Skip>,
-                "the method's skip rule does not meet the SkipRule contract (skip/skip_rule.hpp, "
-                "docs/skip-rules.md): the compiler names the unsatisfied requirement");
-  static_assert(server::ServerUpdate<Server>,
-                "the method's server update does not meet the ServerUpdate contract "
-                "(server/server_update.hpp, docs/server-updates.md): the compiler names the "
-                "unsatisfied requirement");
-  static_assert(!local_steps || !lazy,
-                "skip rules decide on gradients, while periodic averaging uploads model changes "
-                "after local steps: use skip::Never with server::PeriodicAverage");
-  static_assert(side != skip::Side::server || std::is_empty_v<typename Downlink::State> ||
-                    Server::shape == server::Shape::broadcast_aggregate,
-                "a server-side skip rule sends theta to some workers only, so the downlink "
-                "channel cannot keep state shared by all of them: use a stateless downlink");
+  using Parts = Composition<M>;
+  using Skip = typename Parts::Skip;
+  using Uplink = typename Parts::Uplink;
+  using Server = typename Parts::Server;
+  using Downlink = typename Parts::Downlink;
+  static constexpr skip::Side side = Parts::side;
+  static constexpr bool lazy = Parts::lazy;
+  static constexpr bool local_steps = Parts::local_steps;
+  static constexpr bool broadcasts_aggregate = Parts::broadcasts_aggregate;
 
  public:
   Simulation(const M& method, std::vector<Obj> workers, Vector theta0, Options options = {})
-      : skip_(within("skip", [&] { return Skip(method.skip); })),
-        uplink_(
-            within("uplink", [&, wire = method.wire()] { return Uplink(method.uplink, wire); })),
-        server_(within("server", [&] { return Server(method.server); })),
-        downlink_(within("downlink",
-                         [&, wire = method.wire()] { return Downlink(method.downlink, wire); })),
+      : skip_(Parts::skip(method)),
+        uplink_(Parts::uplink(method)),
+        server_(Parts::server(method)),
+        downlink_(Parts::downlink(method)),
         workers_(std::move(workers)),
         theta_(std::move(theta0)),
         options_(std::move(options)),
