@@ -122,9 +122,32 @@ TEST_CASE("max_eigenvalue_gram matches a dense eigensolver", "[objective][common
   }
 }
 
-// Few rows and many features: solved exactly through AAᵀ, where the power iteration on
-// nearly equal eigenvalues was slow (7 s for 100 shards of 20 × 10⁴) and short of its
-// tolerance.
+// Few rows and many features, or many rows and few features: solved exactly through the
+// smaller of AAᵀ and AᵀA, where the power iteration on nearly equal eigenvalues was slow
+// (7 s for 100 shards of 20 × 10⁴; 40 s for an example's grid of runs on ten shards of
+// 5000 × 22) and short of its tolerance.
+TEST_CASE("max_eigenvalue_gram of a tall shard matches a dense eigensolver",
+          "[objective][common]") {
+  const auto storage = GENERATE(Storage::sparse, Storage::dense);
+  const auto dataset =
+      test::random_dataset(storage, data::Task::regression, 3000, 22, 6, 0, /*scale=*/2.0);
+  for (const data::Shard& shard : {data::whole(dataset), data::Shard{dataset, 100, 2600}}) {
+    INFO(test::storage_name(storage) << " rows " << shard.begin << ".." << shard.end);
+    const double expected = test::top_eigen_gram(shard).value;
+    CHECK(max_eigenvalue_gram(shard) == Approx(expected).epsilon(1e-12));
+  }
+}
+
+// Neither few rows nor few columns: the power iteration.
+TEST_CASE("max_eigenvalue_gram by power iteration matches a dense eigensolver",
+          "[objective][common]") {
+  const auto storage = GENERATE(Storage::sparse, Storage::dense);
+  const auto dataset =
+      test::random_dataset(storage, data::Task::regression, 400, 270, 7, 0, /*scale=*/2.0);
+  const double expected = test::top_eigen_gram(data::whole(dataset)).value;
+  CHECK(std::abs(max_eigenvalue_gram(data::whole(dataset)) - expected) <= 1e-8 * expected);
+}
+
 TEST_CASE("max_eigenvalue_gram of a wide shard matches a dense eigensolver",
           "[objective][common]") {
   const auto storage = GENERATE(Storage::sparse, Storage::dense);
