@@ -1,7 +1,8 @@
 // Every method the MPI transport supports, run over MPI and in process with the same seed:
 // the histories, θ and ledgers must be identical bit for bit, and the bytes on the wire the
-// ledger's bits rounded up to whole bytes per message. Run by ctest with 1, 2 and 3 worker
-// ranks (mpiexec -n 2/3/4); every test case is collective.
+// ledger's bits rounded up to whole bytes per message. Run by ctest with 1 to 5 worker ranks
+// (mpiexec -n 2 … 6) over M = 4 workers, so that with 5 one rank hosts none; every test case
+// is collective.
 
 #include <laconic/laconic.hpp>
 #include <laconic/mpi/training.hpp>
@@ -20,7 +21,7 @@ using namespace laconic;
 
 namespace {
 
-constexpr Index M = 6, n = 120, p = 10;
+constexpr Index M = 4, n = 120, p = 10;
 
 int world_rank() {
   return mpi::rank_in(MPI_COMM_WORLD);
@@ -119,9 +120,14 @@ void check_same(const Method& method, sim::Options options = {.seed = 7, .rounds
     CHECK(result.wire.payload_received == expected.up);
     CHECK(up_sent == expected.up);
     CHECK(result.wire.messages_received == reference.ledger.total().uploads);
+    // θ^k goes to each rank hosting a worker (with more ranks than workers, not all); CD-Adam's
+    // aggregate is broadcast to every rank.
     if (all_take_part) {
+      const bool to_all = Method::ServerUpdate::shape == server::Shape::broadcast_aggregate;
+      const Index hosting =
+          to_all ? training.ranks() - 1 : std::min<Index>(training.ranks() - 1, M);
       CHECK(result.wire.payload_sent ==
-            expected.down_per_rank * static_cast<std::uint64_t>(training.ranks() - 1));
+            expected.down_per_rank * static_cast<std::uint64_t>(hosting));
     }
   } else if (all_take_part && training.block().size() > 0) {
     CHECK(result.wire.payload_received == expected.down_per_rank);
@@ -201,15 +207,29 @@ TEST_CASE("lazily aggregated methods over MPI equal the in-process runs", "[mpi]
     check_same(LagPs{.server = {.step = server::StepSize::constant(1.0)}},
                {.seed = 3, .rounds = 40}, Saves::downloads);
   }
+  // The contacted workers measure L̂_m on their own rank and send it beside their uploads.
+  SECTION("LASG-PSE") {
+    check_same(LasgPse{.skip = {.threshold = threshold}, .server = minibatch_sgd()},
+               {.seed = 3, .rounds = 40}, Saves::downloads);
+  }
+  SECTION("LASG-PSE with 32-bit links") {
+    check_same(
+        LasgPse{.skip = {.threshold = threshold}, .server = minibatch_sgd(), .float_bits = 32},
+        {.seed = 3, .rounds = 40}, Saves::downloads);
+  }
+  SECTION("QGD") {
+    check_same(Qgd{.uplink = {.compressor = {.bits = 4}},
+                   .server = {.step = server::StepSize::constant(1.0)}});
+  }
 }
 
 TEST_CASE("FedPAQ and CD-Adam over MPI equal the in-process runs", "[mpi]") {
-  SECTION("FedPAQ: 3 of 6 workers, 3 local steps, QSGD") {
+  SECTION("FedPAQ: 2 of 4 workers, 3 local steps, QSGD") {
     check_same(FedPaq{.uplink = {.levels = 2},
                       .server = {.step = server::StepSize::constant(0.3),
                                  .batch = server::Batch::of(5),
                                  .local_steps = 3,
-                                 .participation = server::Participation::sample(3)}},
+                                 .participation = server::Participation::sample(2)}},
                {.seed = 5, .rounds = 20}, Saves::downloads);
   }
   SECTION("local SGD, every worker") {
@@ -220,6 +240,18 @@ TEST_CASE("FedPAQ and CD-Adam over MPI equal the in-process runs", "[mpi]") {
   SECTION("CD-Adam: Markov scaled sign both ways") {
     check_same(CdAdam<>{
         .server = {.step = server::StepSize::constant(0.05), .batch = server::Batch::of(5)}});
+  }
+  const server::Amsgrad::Params adam{.step = server::StepSize::constant(0.05),
+                                     .batch = server::Batch::of(5)};
+  SECTION("AMSGrad") {
+    check_same(Amsgrad{.server = adam});
+  }
+  SECTION("AMSGrad with error feedback both ways") {
+    check_same(AmsgradEf<>{.server = adam});
+  }
+  SECTION("AMSGrad with plain top-k both ways") {
+    check_same(
+        AmsgradNaive<compress::TopK>{.uplink = {.k = 3}, .server = adam, .downlink = {.k = 3}});
   }
 }
 
@@ -289,16 +321,16 @@ TEST_CASE("every rank returns when the server stops early", "[mpi]") {
   }
   SECTION("a worker's gradient becomes NaN") {
     Expected expected;
-    const auto reference = in_process(method, poisoned_workers(4, 6), options, expected);
+    const auto reference = in_process(method, poisoned_workers(3, 6), options, expected);
     REQUIRE(reference.status == sim::Status::diverged);
     mpi::Training training(
         method, M,
-        [](Index m) { return std::move(poisoned_workers(4, 6)[static_cast<std::size_t>(m)]); },
+        [](Index m) { return std::move(poisoned_workers(3, 6)[static_cast<std::size_t>(m)]); },
         Vector::Zero(p), options);
     const auto result = training.run();
     CHECK(result.status == sim::Status::diverged);
     CHECK(result.message == reference.message);
-    CHECK(result.message == "diverged: non-finite gradient at worker 4 in round 6");
+    CHECK(result.message == "diverged: non-finite gradient at worker 3 in round 6");
     CHECK(result.theta == reference.theta);
     if (training.is_server()) {
       CHECK(same_history(result.history, reference.history));
@@ -364,8 +396,30 @@ TEST_CASE("sample weighting over MPI equals the in-process run", "[mpi]") {
 
 namespace {
 
+// What each rank raised from run(), as "type: message" (a PeerError's nested exception, the
+// failing rank's own, after " <- ").
+template <class T>
+std::string raised(T& training) {
+  try {
+    training.run();
+  } catch (const DecodeError& e) {
+    return std::string("DecodeError: ") + e.what();
+  } catch (const mpi::PeerError& e) {
+    std::string what = std::string("PeerError: ") + e.what();
+    try {
+      std::rethrow_if_nested(e);
+    } catch (const std::exception& own) {
+      what += std::string(" <- ") + own.what();
+    }
+    return what;
+  } catch (const std::exception& e) {
+    return std::string("other: ") + e.what();
+  }
+  return "returned";
+}
+
 // Runs QSGD with `tamper` applied to worker 1's upload in round 3; returns what each rank
-// raised, as "type: message".
+// raised.
 std::string run_tampered(const std::function<void(Message&)>& tamper) {
   const Qsgd method{.uplink = {.levels = 3, .encoding = compress::Qsgd::Encoding::fixed},
                     .server = minibatch_sgd()};
@@ -373,14 +427,7 @@ std::string run_tampered(const std::function<void(Message&)>& tamper) {
                          {.tamper_upload = [&](Index k, Index m, Message& message) {
                            if (k == 3 && m == 1) tamper(message);
                          }});
-  try {
-    training.run();
-  } catch (const DecodeError& e) {
-    return std::string("DecodeError: ") + e.what();
-  } catch (const mpi::PeerError& e) {
-    return std::string("PeerError: ") + e.what();
-  }
-  return "returned";
+  return raised(training);
 }
 
 }  // namespace
@@ -391,7 +438,8 @@ TEST_CASE("a malformed upload stops every rank with a clear error", "[mpi]") {
     const std::string what = run_tampered([](Message& m) { m.bytes.pop_back(); });
     if (server) {
       CHECK_THAT(what, Catch::StartsWith("DecodeError: laconic::mpi: the upload of worker 1 in "
-                                         "round 3 has"));
+                                         "round 3 from rank") &&
+                           Catch::Contains("bytes where its"));
     } else {
       CHECK_THAT(what, Catch::StartsWith("PeerError: laconic::mpi: the server stopped the run"));
     }
@@ -414,35 +462,72 @@ TEST_CASE("a malformed upload stops every rank with a clear error", "[mpi]") {
   }
 }
 
+// Each phase's failure reaches every rank, which raises it naming the rank, the round and the
+// phase; ctest's timeout bounds each, so a rank left waiting fails the test.
 TEST_CASE("a failure on a worker rank stops every rank", "[mpi]") {
+  // Worker 1's objective throws on its third minibatch gradient (round 2) or on its third full
+  // gradient (the History row of round 2).
   struct Throwing {
     objective::Logistic inner;
+    Index worker;
+    bool in_measurement;
     Index dim() const { return inner.dim(); }
     Index size() const { return inner.size(); }
     double gradient(const Vector& x, std::span<const Index> batch, Vector& g) {
-      if (static_cast<Index>(batch.size()) < size() && ++calls == 3) {
+      if (!in_measurement && worker == 1 && ++calls == 3)
         throw std::runtime_error("out of memory, say");
-      }
       return inner.gradient(x, batch, g);
+    }
+    double full_gradient(const Vector& x, Vector& g) {
+      if (in_measurement && worker == 1 && ++calls == 3) throw std::runtime_error("disk gone, say");
+      return inner.full_gradient(x, g);
     }
     int calls = 0;
   };
-  const Sgd method{.server = minibatch_sgd()};
-  mpi::Training training(
-      method, M,
-      [](Index m) {
-        return Throwing{test::logistic_workers(M, n, p)[static_cast<std::size_t>(m)]};
-      },
-      Vector::Zero(p), {.seed = 1, .rounds = 10});
-  const bool hosts_one = training.block().size() > 0;
-  try {
-    training.run();
-    FAIL("run() returned");
-  } catch (const mpi::PeerError& e) {
-    CHECK_THAT(e.what(), Catch::Contains("failed in round 2: out of memory, say"));
-  } catch (const std::runtime_error& e) {
-    CHECK(hosts_one);  // a failing rank raises its own error
-    CHECK_THAT(e.what(), Catch::Equals("out of memory, say"));
+  const auto factory = [](bool in_measurement) {
+    return [in_measurement](Index m) {
+      return Throwing{test::logistic_workers(M, n, p)[static_cast<std::size_t>(m)], m,
+                      in_measurement};
+    };
+  };
+  const bool failing_rank =
+      mpi::Block::of(world_rank(), mpi::size_of(MPI_COMM_WORLD), M).contains(1);
+  SECTION("in training") {
+    mpi::Training training(Sgd{.server = minibatch_sgd()}, M, factory(false), Vector::Zero(p),
+                           {.seed = 1, .rounds = 10});
+    const std::string what = raised(training);
+    CHECK_THAT(what, Catch::StartsWith("PeerError: ") &&
+                         Catch::Contains("failed in round 2 (training): out of memory, say"));
+    CHECK((what.find(" <- out of memory, say") != std::string::npos) == failing_rank);
+  }
+  SECTION("in measurement") {
+    mpi::Training training(LasgWk2{.server = minibatch_sgd()}, M, factory(true), Vector::Zero(p),
+                           {.seed = 1, .rounds = 10});
+    const std::string what = raised(training);
+    CHECK_THAT(what, Catch::StartsWith("PeerError: ") &&
+                         Catch::Contains("failed in round 2 (measurement): disk gone, say"));
+    CHECK((what.find(" <- disk gone, say") != std::string::npos) == failing_rank);
+  }
+}
+
+// A worker's accounting is checked against the bytes that arrived: a count with 2^63 added is
+// refused, naming the worker and its rank, before it reaches the ledger.
+TEST_CASE("the server refuses an upload whose accounting the bytes contradict", "[mpi]") {
+  const bool server = world_rank() == 0;
+  const std::uint64_t huge = std::uint64_t{1} << 63;
+  SECTION("a bit field") {
+    const std::string what = run_tampered([&](Message& m) { m.bits.values += huge; });
+    if (server) {
+      CHECK_THAT(what, Catch::StartsWith("DecodeError: laconic::mpi: the upload of worker 1 in "
+                                         "round 3 from rank") &&
+                           Catch::Contains("beyond its"));
+    } else {
+      CHECK_THAT(what, Catch::Contains("the server stopped the run in round 3 (training)"));
+    }
+  }
+  SECTION("the paper count") {
+    const std::string what = run_tampered([&](Message& m) { m.bits.paper += huge; });
+    if (server) CHECK_THAT(what, Catch::Contains("a paper count"));
   }
 }
 
@@ -462,9 +547,9 @@ TEST_CASE("invalid parameters are refused on every rank", "[mpi]") {
 
 TEST_CASE("a worker that cannot be built is refused on every rank", "[mpi]") {
   const auto factory = [](Index m) {
-    if (m == 5) throw std::runtime_error("no data for worker 5");
+    if (m == 3) throw std::runtime_error("no data for worker 3");
     return test::logistic_workers(M, n, p)[static_cast<std::size_t>(m)];
   };
   CHECK_THROWS_WITH(mpi::Training(Sgd{}, M, factory, Vector::Zero(p)),
-                    Catch::Contains(": no data for worker 5"));
+                    Catch::Contains(": no data for worker 3"));
 }

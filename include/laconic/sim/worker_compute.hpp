@@ -1,9 +1,8 @@
 #pragma once
 
 // What a worker computes in a round — its minibatch, its gradient, its local steps — and the
-// fixed order in which the server sums per-worker quantities. Shared by the in-process loop
-// (sim/simulation.hpp) and the MPI transport (mpi/training.hpp), so that both draw the same
-// samples from the same streams and round the same sums the same way, bit for bit.
+// fixed order in which the server sums per-worker quantities (sim/worker_half.hpp and
+// sim/server_half.hpp, the round engine under both transports).
 
 #include <laconic/core/concepts.hpp>
 #include <laconic/core/rng.hpp>
@@ -136,18 +135,19 @@ Fault batch_gradient(Obj& w, Index m, const server::Batch& batch, const Vector& 
 }
 
 // τ local SGD steps of worker m from `model`, each on its next minibatch; leaves the model's
-// change in `change` and the local model in `local`. Returns what was not finite, if anything.
+// change in `change` and the local model in `local`, and counts the minibatch gradients in
+// `gradients`. Returns what was not finite, if anything.
 template <Objective Obj, class Server>
 Fault local_change(Obj& w, Index m, const Server& server, Index k, const Vector& model,
                    RandomStream& batches, Sampler& sampler, Vector& local, Vector& change,
-                   std::uint64_t& samples) {
+                   std::uint64_t& gradients) {
   const server::Batch& batch = server.params().batch;
   local = model;
   for (Index t = 0; t < server.params().local_steps; ++t) {
     const Index b = sampler.draw(batch, w.size(), batches);
     const Fault fault = batch_gradient(w, m, batch, local, sampler, b, change);
     sampler.restore(batch, b);
-    samples += static_cast<std::uint64_t>(b);
+    ++gradients;
     if (fault != Fault::none) return fault;
     local.noalias() -= server.step(k, t) * change;
   }

@@ -85,7 +85,7 @@ class LagWk {
   double rhs_ = 0;
 };
 
-class LagPs {
+class LagPs : public RecordsUploads {
  public:
   struct Params {
     LagThreshold threshold{};          // ξ defaults to 10/D, as in the LAG code
@@ -114,12 +114,6 @@ class LagPs {
     const double l = smoothness_[static_cast<std::size_t>(m)];
     return last_.never(m) || l * l * last_.distance_sq(m, theta) > thresholds_(m, rhs_);
   }
-  Bits serve(Index m, Probe& p) {
-    last_.uploaded(m, p.model());
-    return {};
-  }
-  void pass(Index m) { last_.skipped(m); }
-
   double threshold() const { return rhs_; }
   template <class Io>
   void state(Io& io) {
@@ -135,7 +129,6 @@ class LagPs {
   LagThreshold::Resolved scale_;
   std::vector<double> smoothness_;
   Window window_;
-  LastUploads last_;
   WorkerThresholds thresholds_;
   double rhs_ = 0;
 };

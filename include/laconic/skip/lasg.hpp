@@ -169,7 +169,7 @@ class LasgWk2 {
   LastUploads last_;  // θ^{k−τ_m} and τ_m, kept by each worker
 };
 
-class LasgPs {
+class LasgPs : public RecordsUploads {
  public:
   struct Params {
     LasgThreshold threshold{};
@@ -196,12 +196,6 @@ class LasgPs {
     return last_.never(m) || last_.staleness(m) >= params_.threshold.D ||
            l * l * last_.distance_sq(m, model) > window_.rhs(m);
   }
-  Bits serve(Index m, Probe& p) {
-    last_.uploaded(m, p.model());
-    return {};
-  }
-  void pass(Index m) { last_.skipped(m); }
-
   double threshold() const { return window_.rhs(); }
   std::string describe() const {
     return fmt::format("lasg_ps({})", params_.threshold.describe(window_.weight()));
@@ -216,7 +210,6 @@ class LasgPs {
   Params params_;
   LasgWindow window_;
   std::vector<double> smoothness_;
-  LastUploads last_;  // θ^{k−τ_m} and τ_m, kept by the server
 };
 
 class LasgPse {
@@ -250,16 +243,26 @@ class LasgPse {
   }
   // (17): the ratio is measured only when the worker has moved since its last upload.
   Bits serve(Index m, Probe& p) {
+    double l = estimate(m);
     if (!last_.never(m)) {
       const double moved = last_.distance_sq(m, p.model());
       if (moved > 0) {
         const double change = (p.gradient() - p.gradient_at(last_.model(m))).squaredNorm();
-        double& l = estimate_[static_cast<std::size_t>(m)];
         l = std::max(l, std::sqrt(change / moved));
         if (estimate_bits_ == 32) l = static_cast<float>(l);  // what the server receives
       }
     }
-    last_.uploaded(m, p.model());
+    return receive(m, p.model(), l);
+  }
+  // L̂_m, sent beside the upload.
+  double report(Index m) const { return estimate(m); }
+  Bits receive(Index m, const Vector& theta, double report) {
+    if (!(std::isfinite(report) && report >= 0)) {
+      throw DecodeError(
+          fmt::format("lasg_pse: a smoothness estimate L̂ = {} is not finite and >= 0", report));
+    }
+    estimate_[static_cast<std::size_t>(m)] = report;
+    last_.uploaded(m, theta);
     return Bits{.metadata = static_cast<std::uint64_t>(estimate_bits_), .paper = 32};
   }
   void pass(Index m) { last_.skipped(m); }

@@ -20,7 +20,14 @@
 //                                                  records the outcome in m's state
 //   server side:  bool contact(Index m, const Vector& theta) const
 //                 Bits serve(Index m, Probe& p)     m was contacted and computed; returns the
-//                                                  bits it uploads beside its message
+//                                                  bits it uploads beside its message. Runs
+//                                                  where m's data is: in process, or on the
+//                                                  MPI rank hosting m (that rank's copy)
+//                 double report(Index m) const      what serve() learned of m that the server
+//                                                  needs (LASG-PSE's L̂_m; 0 if nothing)
+//                 Bits receive(Index m, const Vector& theta, double report)
+//                                                  the server's side of serve() over MPI: the
+//                                                  same state change and bits, from the report
 //                 void pass(Index m)                m was not contacted
 //   void end_round(double step_sq)                 ‖θ^{k+1} − θ^k‖² after the update
 //   void state(Io&)                                its state, for checkpoints (core/archive.hpp)
@@ -211,6 +218,23 @@ class LastUploads {
   std::vector<Index> staleness_;
 };
 
+// The server side of a rule that learns nothing of a contacted worker but that it computed at
+// θ^k (LAG-PS, LASG-PS): the SkipRule members serve(), report(), receive() and pass() over the
+// models of the workers' last uploads.
+class RecordsUploads {
+ public:
+  Bits serve(Index m, Probe& p) { return receive(m, p.model(), 0); }
+  double report(Index) const { return 0; }
+  Bits receive(Index m, const Vector& theta, double /*report*/) {
+    last_.uploaded(m, theta);
+    return {};
+  }
+  void pass(Index m) { last_.skipped(m); }
+
+ protected:
+  LastUploads last_;  // θ^{k−τ_m} and τ_m, kept by the server
+};
+
 namespace detail {
 
 // Stands in for a rule on the other side, so that a side's requirements are checked on R
@@ -219,6 +243,8 @@ struct AnySide {
   bool upload(Index, Probe&);
   bool contact(Index, const Vector&) const;
   Bits serve(Index, Probe&);
+  double report(Index) const;
+  Bits receive(Index, const Vector&, double);
   void pass(Index);
 };
 template <class R, Side S>
@@ -245,6 +271,8 @@ concept SkipRule = requires(R& r, const R& cr, const Setup& setup, Index k, Inde
   { worker.upload(m, p) } -> std::convertible_to<bool>;
   { cserver.contact(m, theta) } -> std::convertible_to<bool>;
   { server.serve(m, p) } -> std::same_as<Bits>;
+  { cserver.report(m) } -> std::convertible_to<double>;
+  { server.receive(m, theta, step_sq) } -> std::same_as<Bits>;
   server.pass(m);
 };
 

@@ -1,0 +1,343 @@
+#pragma once
+
+// The server's half of a round, the same in process (sim/simulation.hpp) and over MPI
+// (mpi/training.hpp). Round k:
+//   open():    θ^k through the downlink (encoded once, counted per recipient), the skip
+//              rule's round, and the participants: those the server update's participation
+//              policy draws (all workers, r of n, or each with probability q), of which a
+//              server-side skip rule (LAG-PS, LASG-PS/PSE) keeps those it contacts;
+//   accept():  each participant's decoded upload added to its group's sum — under a skip rule
+//              the change of that worker's contribution, what the server holds from its last
+//              upload: ∇^k = ∇^{k−1} + (1/M) Σ_{m uploaded} w_m δ_m^k;
+//   account(): the ledger and the simulated time of the participants;
+//   close():   the aggregate, the update of θ, and (CD-Adam's AMSGrad) the aggregate through
+//              the downlink to every worker, which applies the update to its own model.
+// record() makes a History row at the exact θ from every worker's full loss and gradient.
+// The workers' half (sim/worker_half.hpp) computes and uploads. Per-worker quantities are
+// summed in fixed groups of consecutive workers, each in worker order, then the groups in
+// order, so that the sums are bit-identical for every thread count and every MPI layout.
+
+#include <laconic/compress/channel.hpp>
+#include <laconic/core/archive.hpp>
+#include <laconic/core/ledger.hpp>
+#include <laconic/core/rng.hpp>
+#include <laconic/sim/composition.hpp>
+#include <laconic/sim/cost_model.hpp>
+#include <laconic/sim/history.hpp>
+#include <laconic/sim/run.hpp>
+#include <laconic/sim/thread_pool.hpp>
+#include <laconic/sim/worker_compute.hpp>
+
+#include <Eigen/Core>
+
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+namespace laconic::sim {
+
+// What one participant's part of a round leaves for the server.
+struct Upload {
+  Fault fault = Fault::none;
+  bool uploaded = false;
+  Bits bits;                    // its message's, and a server-side skip rule's extra bits
+  std::uint64_t gradients = 0;  // minibatch gradients evaluated, b_m samples each
+  double report = 0;            // a server-side skip rule's report (SkipRule::report)
+  Message message;              // the encoded upload, where the link's ends are apart (MPI)
+};
+
+// The compressors' stream of round k on worker m's uplink (the downlink's when m = M), as the
+// sender starts it; a receiver decodes with the same stream.
+inline RandomStream link_stream(std::uint64_t seed, Index k, Index m) {
+  return {seed, Purpose::compress, static_cast<std::uint64_t>(k), static_cast<std::uint64_t>(m)};
+}
+
+template <class M>
+class ServerHalf {
+  using Parts = Composition<M>;
+  using Uplink = typename Parts::Uplink;
+  using Downlink = typename Parts::Downlink;
+  static constexpr skip::Side side = Parts::side;
+  static constexpr bool lazy = Parts::lazy;
+  static constexpr bool broadcasts_aggregate = Parts::broadcasts_aggregate;
+
+ public:
+  // `parts` has been start()ed for these workers. `apart`: the links' two ends are kept apart
+  // (MPI): open() and close() are then given a message to encode into, and the server decodes
+  // θ^k with its own copy of the downlink's receiving end.
+  ServerHalf(Parts& parts, Vector theta0, const Options& options, Index workers, ThreadPool& pool,
+             bool apart)
+      : parts_(parts),
+        options_(options),
+        pool_(pool),
+        workers_(workers),
+        ledger_(workers),
+        theta_(std::move(theta0)) {
+    const Index p = theta_.size();
+    const auto groups = std::min<std::size_t>(static_cast<std::size_t>(workers), max_groups);
+    group_sum_.assign(groups, Vector::Zero(p));
+    group_loss_.assign(groups, 0.0);
+    up_state_.reserve(static_cast<std::size_t>(workers));
+    for (Index m = 0; m < workers; ++m) up_state_.push_back(parts_.uplink.make_state(p));
+    down_state_ = parts_.downlink.make_state(p);
+    if (apart) down_mirror_ = parts_.downlink.make_state(p);
+    model_ = Vector::Zero(p);
+    aggregate_ = Vector::Zero(p);
+    total_ = Vector::Zero(p);
+    if constexpr (broadcasts_aggregate) broadcast_ = Vector::Zero(p);
+    if constexpr (lazy) {
+      contribution_.assign(static_cast<std::size_t>(workers), Vector::Zero(p));
+      previous_theta_ = Vector::Zero(p);
+    }
+    if constexpr (side == skip::Side::server)
+      contacted_.assign(static_cast<std::size_t>(workers), 0);
+    participants_.reserve(static_cast<std::size_t>(workers));
+    history_.description = parts_.describe(options_, workers, p);
+  }
+
+  // Opens round k = round(): θ^k through the downlink — into `message` when the ends are
+  // apart, else decoded straight into model() — the skip rule's round and the participants.
+  // A θ^k its compressor cannot carry ends the run as diverged.
+  std::optional<Divergence> open(Message* message) {
+    const Index k = round_;
+    if constexpr (broadcasts_aggregate) {
+      model_ = theta_;  // the workers' own model
+    } else if (!send_down(theta_, model_, message)) {
+      return Divergence{k, -1, "message"};
+    }
+    parts_.skip.begin_round(k, model_);
+    parts_.server.params().participation.draw(options_.seed, k, workers_, participants_);
+    if constexpr (side == skip::Side::server) {
+      // Every worker is asked, so that the rounds since its last upload count on.
+      for_each_in_groups(static_cast<std::size_t>(workers_), [&](std::size_t m, int, std::size_t) {
+        const auto w = static_cast<Index>(m);
+        contacted_[m] = parts_.skip.contact(w, model_);
+        if (!contacted_[m]) parts_.skip.pass(w);
+      });
+      std::erase_if(participants_,
+                    [&](Index m) { return !contacted_[static_cast<std::size_t>(m)]; });
+    }
+    return std::nullopt;
+  }
+
+  // Runs body(i, thread, g) for i in 0..count−1 on the pool, in min(count, max_groups) fixed
+  // groups g of consecutive i whose group_sum(g) starts at zero. Returns the number of groups.
+  template <class Body>
+  std::size_t for_each_in_groups(std::size_t count, Body&& body) {
+    const std::size_t groups = std::min(count, group_sum_.size());
+    pool_.parallel_for(static_cast<std::int64_t>(groups), [&](std::int64_t gi, int t) {
+      const auto g = static_cast<std::size_t>(gi);
+      group_sum_[g].setZero();
+      const std::size_t end = group_begin(g + 1, count, groups);
+      for (std::size_t i = group_begin(g, count, groups); i < end; ++i) body(i, t, g);
+    });
+    return groups;
+  }
+  Vector& group_sum(std::size_t g) { return group_sum_[g]; }
+
+  // Adds what the server gains from worker m's decoded upload to its group's sum; `decoded`
+  // is left as scratch.
+  void accept(Index m, Vector& decoded, Vector& sum) {
+    const auto i = static_cast<std::size_t>(m);
+    if constexpr (lazy) {
+      Vector& held = contribution_[i];
+      sum += parts_.weights[i] * (decoded - held);
+      held.swap(decoded);
+    } else {
+      sum += parts_.weights[i] * decoded;
+    }
+  }
+
+  // The ledger and simulated time of round k's participants, whose uploads are `uploads` (in
+  // the order of participants()); a participant's fault ends the run as diverged.
+  std::optional<Divergence> account(std::span<const Upload> uploads) {
+    const Index k = round_;
+    const CostModel& cost = options_.cost;
+    timing_.emplace(cost);
+    const double down_time = broadcasts_aggregate ? 0 : cost.download(down_);
+    for (std::size_t i = 0; i < participants_.size(); ++i) {
+      const Upload& up = uploads[i];
+      const Index m = participants_[i];
+      const auto samples = up.gradients * static_cast<std::uint64_t>(
+                                              parts_.batch_sizes[static_cast<std::size_t>(m)]);
+      if constexpr (!broadcasts_aggregate) ledger_.download(m, down_);
+      ledger_.gradient_samples(m, samples);
+      if (up.fault != Fault::none) return Divergence{k, m, to_string(up.fault)};
+      if (up.uploaded) ledger_.upload(m, up.bits);
+      timing_->participant(down_time, cost.compute(options_.seed, k, m, samples),
+                           up.uploaded ? cost.upload(up.bits) : 0);
+    }
+    return std::nullopt;
+  }
+
+  // Closes round k with the first `groups` group sums: the aggregate, the update of θ and,
+  // for a broadcast aggregate, its message (into `message` when the ends are apart).
+  std::optional<Divergence> close(std::size_t groups, Message* message) {
+    const Index k = round_;
+    if constexpr (lazy) {
+      aggregate_ += sum_groups(groups) / static_cast<double>(workers_);
+      previous_theta_ = theta_;
+    } else if (participants_.empty()) {
+      aggregate_.setZero();
+    } else {
+      double weight = 0;  // the participants' Σ M·w_m: their count for the plain mean
+      for (const Index m : participants_) weight += parts_.weights[static_cast<std::size_t>(m)];
+      aggregate_ = sum_groups(groups) / weight;
+    }
+    if constexpr (broadcasts_aggregate) {
+      if (!send_down(aggregate_, broadcast_, message)) return Divergence{k, -1, "message"};
+      for (Index m = 0; m < workers_; ++m) ledger_.download(m, down_);
+      parts_.server.update(k, broadcast_, theta_);
+      time_ += timing_->seconds(options_.cost.download(down_));
+    } else {
+      parts_.server.update(k, aggregate_, theta_);
+      time_ += timing_->seconds(0);
+    }
+    ++round_;
+    if (!all_finite(theta_)) return Divergence{k, -1, "model"};
+    step_sq_ = 0;
+    if constexpr (lazy) {
+      step_sq_ = (theta_ - previous_theta_).squaredNorm();
+      parts_.skip.end_round(step_sq_);
+    }
+    return std::nullopt;
+  }
+
+  // Appends the History row for the current θ: the loss and gradient of f = Σ w_m f_m from
+  // every worker's full loss and gradient, evaluate(m, thread) → {f_m(θ), ∇f_m(θ)} (not
+  // counted in the ledger: this is measurement, not training).
+  template <class Evaluate>
+  const Record& record(Evaluate&& evaluate) {
+    std::fill(group_loss_.begin(), group_loss_.end(), 0.0);
+    const std::size_t groups = for_each_in_groups(
+        static_cast<std::size_t>(workers_), [&](std::size_t m, int t, std::size_t g) {
+          const auto [loss, gradient] = evaluate(static_cast<Index>(m), t);
+          group_loss_[g] += parts_.weights[m] * loss;
+          group_sum_[g] += parts_.weights[m] * gradient;
+        });
+    double loss = 0;
+    for (double l : group_loss_) loss += l;
+    const auto workers = static_cast<double>(workers_);
+    Record row;
+    row.round = round_;
+    row.loss = loss / workers;
+    row.grad_norm_sq = (sum_groups(groups) / workers).squaredNorm();
+    if (options_.test_accuracy && round_ % options_.eval_every == 0) {
+      row.test_accuracy = options_.test_accuracy(theta_);
+    }
+    row.traffic = ledger_.total();
+    row.time = time_;
+    history_.rows.push_back(row);
+    return history_.rows.back();
+  }
+
+  // The server's state for a checkpoint (sim/checkpoint.hpp), in the order a run writes it.
+  template <class Io>
+  void state(Io& io) {
+    io(round_);
+    io(time_);
+    io(theta_);
+    io(model_);
+    io(aggregate_);
+    io(broadcast_);
+    io(previous_theta_);
+    io(contribution_);
+    io(up_state_);
+    io(down_state_);
+    io(parts_.skip);
+    io(parts_.server);
+    io(ledger_);
+    io(history_.rows);
+  }
+  // The lengths in the state that the workers and the dimension fix, i.e. all but the History
+  // and the server update's (AMSGrad sizes its moments at its first step and checks them).
+  ArchiveShape fixed_shape() {
+    ArchiveShape shape;
+    for (Vector* v : {&theta_, &model_, &aggregate_, &broadcast_, &previous_theta_}) shape(*v);
+    shape(contribution_);
+    shape(up_state_);
+    shape(down_state_);
+    shape(parts_.skip);
+    shape(ledger_);
+    return shape;
+  }
+
+  const Index& round() const { return round_; }
+  Index workers() const { return workers_; }
+  const Vector& theta() const { return theta_; }
+  const Vector& model() const { return model_; }  // θ^k as the workers decode it
+  const Vector& aggregate() const { return aggregate_; }
+  const Ledger& ledger() const { return ledger_; }
+  History& history() { return history_; }
+  const History& history() const { return history_; }
+  double step_sq() const { return step_sq_; }  // ‖θ^{k+1} − θ^k‖² of the last round (lazy)
+  const std::vector<Index>& participants() const { return participants_; }  // ascending
+  // Under a server-side skip rule: whether worker m was contacted this round.
+  bool contacted(Index m) const { return contacted_[static_cast<std::size_t>(m)] != 0; }
+  // The server's end of worker m's uplink, and what it holds from m (under a skip rule).
+  typename Uplink::State& receiver(Index m) { return up_state_[static_cast<std::size_t>(m)]; }
+  Vector& contribution(Index m) { return contribution_[static_cast<std::size_t>(m)]; }
+  const Vector& contribution(Index m) const {
+    return contribution_.at(static_cast<std::size_t>(m));
+  }
+
+ private:
+  // Sends v through the downlink into `decoded`, and into `message` when the ends are apart
+  // (it is null in process); false if its compressor cannot carry it.
+  bool send_down(const Vector& v, Vector& decoded, Message* message) {
+    RandomStream rng = link_stream(options_.seed, round_, workers_);
+    try {
+      if (message != nullptr) {
+        *message = parts_.downlink.encode(down_state_, v, rng);
+        RandomStream receivers = link_stream(options_.seed, round_, workers_);
+        parts_.downlink.decode(down_mirror_, *message, decoded, receivers);
+        down_ = message->bits;
+      } else {
+        down_ = parts_.downlink.send(down_state_, v, decoded, rng);
+      }
+    } catch (const std::domain_error&) {
+      return false;
+    }
+    return true;
+  }
+
+  // The first `groups` groups' sums added in group order (into scratch).
+  const Vector& sum_groups(std::size_t groups) {
+    total_.setZero();
+    for (std::size_t g = 0; g < groups; ++g) total_ += group_sum_[g];
+    return total_;
+  }
+
+  Parts& parts_;
+  const Options& options_;
+  ThreadPool& pool_;
+  Index workers_;
+  Ledger ledger_;
+  History history_;
+  Vector theta_;
+  Index round_ = 0;
+  double time_ = 0;     // simulated time so far
+  double step_sq_ = 0;  // ‖θ^{k+1} − θ^k‖² of the last round, under a skip rule
+  Bits down_;           // this round's downlink message
+  std::optional<CostModel::Round> timing_;
+
+  std::vector<typename Uplink::State> up_state_;  // the server's end of each worker's uplink
+  typename Downlink::State down_state_;           // the broadcast channel's sending end
+  typename Downlink::State down_mirror_;          // apart: the server's own receiving end
+  Vector model_;                                  // θ^k as the workers decode it
+  Vector broadcast_;  // broadcast_aggregate: the aggregate as the workers decoded it
+  Vector aggregate_;  // ∇: the mean of the workers' latest contributions
+  Vector total_;      // sum_groups()' scratch
+  std::vector<Vector> contribution_;  // under a skip rule: each worker's last decoded upload
+  Vector previous_theta_;             // under a skip rule: θ before the update
+  std::vector<Vector> group_sum_;
+  std::vector<double> group_loss_;
+  std::vector<Index> participants_;  // this round's, ascending
+  std::vector<char> contacted_;      // under a server-side skip rule: this round's decisions
+};
+
+}  // namespace laconic::sim
