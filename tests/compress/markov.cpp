@@ -102,6 +102,25 @@ TEST_CASE("Markov with an exact start sends w_0 as floats, then innovations",
   CHECK(out == vec({0, 0, 3, 0}));
 }
 
+// Two messages each finite, whose sum is not: the receiver refuses the second and keeps its
+// estimate (a crafted sequence fuzz_message found for Markov<Uniform>).
+TEST_CASE("Markov's receiver refuses a message that takes its estimate beyond the floats",
+          "[compress][markov]") {
+  const Markov<compress::Identity> channel;
+  const Vector huge = Vector::Constant(3, 1e308);
+  RandomStream rng(1, Purpose::compress, 0, 0);
+  auto sender = channel.make_state(3);
+  const Message first = channel.encode(sender, huge, rng);
+  auto other_sender = channel.make_state(3);
+  const Message second = channel.encode(other_sender, huge, rng);
+  auto receiver = channel.make_state(3);
+  Vector out(3);
+  channel.decode(receiver, first, out, rng);
+  CHECK(out == huge);
+  CHECK_THROWS_AS(channel.decode(receiver, second, out, rng), DecodeError);
+  CHECK(receiver.estimate == huge);
+}
+
 TEST_CASE("Markov: invalid parameters name themselves, their value and the allowed range",
           "[compress][markov]") {
   using Catch::Contains;

@@ -88,6 +88,11 @@ class Markov {
       first_.decode(message, receiver.estimate);
     } else {
       compress::decode(compressor_, message, receiver.innovation, rng);
+      // Finite innovations can still sum past the floats: such a message is refused, and the
+      // estimate is left as it was (fuzz_message found one for Markov<Uniform>).
+      if (!all_finite(receiver.estimate + receiver.innovation)) {
+        throw DecodeError("markov: the message takes the estimate beyond the floats");
+      }
       receiver.estimate += receiver.innovation;
     }
     receiver.started = true;
