@@ -248,3 +248,20 @@ TEST_CASE("Uniform refuses bad input", "[compress][uniform]") {
   const Vector exact = test::check_round_trip(Uniform(), tiny, 1);
   for (Index i = 0; i < 3; ++i) CHECK(std::abs(exact[i] - tiny[i]) <= 1e-300 / 15 * (1 + 1e-12));
 }
+
+// A radius whose grid points overflow: refused when compressing (std::domain_error, which a
+// run reports as a fault of the message) and when decoding (fuzz_message found such a message).
+TEST_CASE("Uniform refuses a radius whose grid points overflow", "[compress][uniform]") {
+  const compress::Uniform uniform({.bits = 4});
+  const Vector huge = Vector::Constant(3, 1e308);
+  Vector out(3);
+  RandomStream rng(1, Purpose::compress, 0, 0);
+  CHECK_THROWS_AS(uniform.compress(huge, out, rng), std::domain_error);
+  Message message;
+  BitWriter writer(message);
+  writer.write_f64(1e308, Field::metadata);
+  const std::uint32_t q[3] = {15, 15, 15};
+  writer.write_fields(q, 3, 4, Field::values);
+  writer.finish();
+  CHECK_THROWS_AS(uniform.decode(message, out), DecodeError);
+}

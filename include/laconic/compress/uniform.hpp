@@ -101,9 +101,11 @@ class Uniform {
     BitReader reader(message.bytes);
     const double radius =
         float_bits_ == 32 ? static_cast<double>(reader.read_f32()) : reader.read_f64();
-    if (!std::isfinite(radius) || std::signbit(radius)) {
-      throw DecodeError(
-          fmt::format("uniform: the radius {} is not finite and non-negative", radius));
+    if (!std::isfinite(radius) || std::signbit(radius) || radius > largest_radius()) {
+      throw DecodeError(fmt::format(
+          "uniform: the radius {} is not finite, non-negative and at most {} (beyond it the "
+          "grid's points overflow)",
+          radius, largest_radius()));
     }
     const Index p = out.size();
     const Grid grid(radius, top_, p);
@@ -209,6 +211,12 @@ class Uniform {
     const double* table = nullptr;
   };
 
+  // The largest R whose grid (2q − M)·R/M stays finite, 2R included (fuzz_message found a
+  // radius near the largest double that decoded to infinities).
+  double largest_radius() const {
+    return std::numeric_limits<double>::max() / std::max(2.0, static_cast<double>(top_));
+  }
+
   // ‖x‖_∞ as the wire carries it (at 32 bits rounded up to a float, returned widened); refuses
   // non-finite x and, at 32 bits, radii beyond the float range.
   double wire_radius(const Vector& x) const {
@@ -218,6 +226,11 @@ class Uniform {
     // vectorised passes; Eigen's NaN-propagating maximum alone is slower than both.
     require_finite_input(all_finite(x), "uniform");
     const double radius = x.cwiseAbs().maxCoeff();
+    if (radius > largest_radius()) {
+      throw std::domain_error(fmt::format(
+          "uniform: the radius {} of the vector to compress puts grid points beyond the floats",
+          radius));
+    }
     if (float_bits_ == 64) return radius;
     float rounded = static_cast<float>(radius);
     if (static_cast<double>(rounded) < radius) {
