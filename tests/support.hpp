@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -36,6 +37,12 @@ inline std::filesystem::path write_temp(const std::string& name, const std::stri
   const auto path = dir / name;
   std::ofstream(path, std::ios::binary) << text;
   return path;
+}
+
+// The whole contents of a file ("" when it cannot be read).
+inline std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 // The message of the std::invalid_argument that make() throws, or "accepted" when it throws

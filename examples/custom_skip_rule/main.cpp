@@ -51,6 +51,11 @@ class RelativeChange {
   void state(Io& io) {
     io(skips_);  // the same function writes and reads a checkpoint
   }
+  // Worker m's own part of the state: over MPI, the rank hosting m keeps it.
+  template <class Io>
+  void worker_state(Index m, Io& io) {
+    io(skips_[static_cast<std::size_t>(m)]);
+  }
   std::string describe() const {
     return fmt::format("relative_change(fraction={}, max_skips={})", params_.fraction,
                        params_.max_skips);

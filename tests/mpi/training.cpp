@@ -13,6 +13,9 @@
 #include "skip/fixtures.hpp"
 
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <string>
 #include <vector>
@@ -89,6 +92,58 @@ std::uint64_t sum_over_ranks(std::uint64_t mine) {
 
 enum class Saves { nothing, uploads, downloads };
 
+// A file of this test process (rank 0 writes it), apart from the other rank counts' runs.
+std::filesystem::path scratch_file(const std::string& name) {
+  return std::filesystem::temp_directory_path() /
+         fmt::format("laconic_mpi_{}ranks_{}", mpi::size_of(MPI_COMM_WORLD), name);
+}
+
+std::string file_bytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Checkpoints halfway through `reference`'s rounds: the MPI run's file is the in-process run's
+// byte for byte, and each resumes on the other transport to finish as `reference` did.
+template <class Method>
+void check_checkpoints(const Method& method, const sim::Options& options,
+                       const sim::RunResult& reference) {
+  const Index half = options.rounds / 2;
+  const auto in_process_file = scratch_file("in_process.ckpt");
+  const auto mpi_file = scratch_file("mpi.ckpt");
+  const bool server = world_rank() == 0;
+  if (server) {
+    sim::Simulation saved(method, test::logistic_workers(M, n, p), Vector::Zero(p), options);
+    saved.run_until(half);
+    saved.save(in_process_file);
+  }
+  mpi::Training split(method, M, logistic_factory(), Vector::Zero(p), options);
+  split.run_until(half);
+  split.save(mpi_file);
+  if (server) CHECK(file_bytes(mpi_file) == file_bytes(in_process_file));
+
+  mpi::Training resumed(method, M, logistic_factory(), Vector::Zero(p), options);
+  resumed.load(in_process_file);
+  CHECK(resumed.round() == half);
+  for (mpi::Training<Method, objective::Logistic>* t : {&split, &resumed}) {
+    INFO((t == &split ? "the MPI run that was saved, going on" : "the MPI run resumed"));
+    const mpi::RunResult result = t->run_until(options.rounds);
+    CHECK(result.theta == reference.theta);
+    if (server) {
+      CHECK(same_history(result.history, reference.history));
+      CHECK(result.ledger == reference.ledger);
+    }
+  }
+  if (server) {
+    sim::Simulation back(method, test::logistic_workers(M, n, p), Vector::Zero(p), options);
+    back.load(mpi_file);
+    const sim::RunResult result = back.run_until(options.rounds);
+    CHECK(result.theta == reference.theta);
+    CHECK(same_history(result.history, reference.history));
+    CHECK(result.ledger == reference.ledger);
+  }
+}
+
 // `saves` says what the method saves, to prove the runs exercise skipping and partial
 // participation rather than agreeing trivially.
 template <class Method>
@@ -132,6 +187,7 @@ void check_same(const Method& method, sim::Options options = {.seed = 7, .rounds
   } else if (all_take_part && training.block().size() > 0) {
     CHECK(result.wire.payload_received == expected.down_per_rank);
   }
+  check_checkpoints(method, options, reference);
 }
 
 server::Sgd::Params minibatch_sgd(double eta = 0.5) {
@@ -398,12 +454,14 @@ namespace {
 
 // What each rank raised from run(), as "type: message" (a PeerError's nested exception, the
 // failing rank's own, after " <- ").
-template <class T>
-std::string raised(T& training) {
+template <class F>
+std::string raised_by(F&& f) {
   try {
-    training.run();
+    f();
   } catch (const DecodeError& e) {
     return std::string("DecodeError: ") + e.what();
+  } catch (const CheckpointError& e) {
+    return std::string("CheckpointError: ") + e.what();
   } catch (const mpi::PeerError& e) {
     std::string what = std::string("PeerError: ") + e.what();
     try {
@@ -416,6 +474,10 @@ std::string raised(T& training) {
     return std::string("other: ") + e.what();
   }
   return "returned";
+}
+template <class T>
+std::string raised(T& training) {
+  return raised_by([&] { training.run(); });
 }
 
 // Runs QSGD with `tamper` applied to worker 1's upload in round 3; returns what each rank
@@ -552,4 +614,59 @@ TEST_CASE("a worker that cannot be built is refused on every rank", "[mpi]") {
   };
   CHECK_THROWS_WITH(mpi::Training(Sgd{}, M, factory, Vector::Zero(p)),
                     Catch::Contains(": no data for worker 3"));
+}
+
+// Options::checkpoint_every saves while running, as save() does, and Options::history_path
+// keeps every recorded row on disk; a checkpoint that cannot be written, or one that cannot
+// be read, reaches every rank.
+TEST_CASE("checkpoints while running over MPI, and checkpoints that fail", "[mpi]") {
+  const bool server = world_rank() == 0;
+  const LasgWk2 method{.skip = {.D = 10, .d_max = 5}, .server = minibatch_sgd()};
+  sim::Options options{.seed = 3,
+                       .rounds = 23,
+                       .record_every = 2,
+                       .checkpoint_every = 5,
+                       .checkpoint_path = scratch_file("periodic.ckpt"),
+                       .history_path = scratch_file("periodic.csv")};
+  SECTION("every 5 rounds and at the end, with the History on disk row by row") {
+    mpi::Training training(method, M, logistic_factory(), Vector::Zero(p), options);
+    const mpi::RunResult result = training.run();
+    if (server) {
+      CHECK(file_bytes(options.history_path) == result.history.to_csv());
+      sim::Simulation last(method, test::logistic_workers(M, n, p), Vector::Zero(p), options);
+      last.load(options.checkpoint_path);
+      CHECK(last.round() == 23);
+      CHECK(last.history() == result.history);
+      CHECK(last.theta() == result.theta);
+    }
+  }
+  SECTION("a checkpoint that cannot be written stops every rank") {
+    const auto file = scratch_file("a_file");
+    if (server) std::ofstream(file) << "not a directory";
+    options.checkpoint_path = file / "run.ckpt";
+    mpi::Training training(method, M, logistic_factory(), Vector::Zero(p), options);
+    const std::string what = raised(training);
+    CHECK_THAT(what, Catch::Contains("run.ckpt: cannot write the checkpoint: "));
+    if (server) {
+      CHECK_THAT(what, Catch::StartsWith("CheckpointError: "));
+    } else {
+      CHECK_THAT(what, Catch::StartsWith("PeerError: laconic::mpi: the server stopped the run in "
+                                         "round 5 (checkpoint)"));
+    }
+  }
+  SECTION("a file that is no checkpoint is refused on every rank, which stay as they were") {
+    const auto file = scratch_file("not_a_checkpoint");
+    if (server) std::ofstream(file) << "hello";
+    options = {.seed = 3, .rounds = 12, .record_every = 2};
+    mpi::Training training(method, M, logistic_factory(), Vector::Zero(p), options);
+    const std::string what = raised_by([&] { training.load(file); });
+    CHECK_THAT(what, Catch::Contains("not_a_checkpoint: not a laconic checkpoint"));
+    if (!server) CHECK_THAT(what, Catch::Contains("(checkpoint)"));
+    Expected expected;
+    const sim::RunResult reference =
+        in_process(method, test::logistic_workers(M, n, p), options, expected);
+    const mpi::RunResult result = training.run();
+    CHECK(result.theta == reference.theta);
+    if (server) CHECK(same_history(result.history, reference.history));
+  }
 }

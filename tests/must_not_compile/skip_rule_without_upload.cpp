@@ -19,6 +19,8 @@ struct EveryOtherRound {
   void state(Io& io) {
     io(odd_);
   }
+  template <class Io>
+  void worker_state(Index, Io&) {}
   std::string describe() const { return "every_other_round"; }
 #ifndef LACONIC_MISUSE
   bool upload(Index, skip::Probe&) const {

@@ -214,3 +214,44 @@ TEST_CASE("saving replaces a checkpoint in one step", "[sim]") {
   fresh.load(path);
   CHECK(fresh.round() == 6);
 }
+
+// A job killed between two periodic checkpoints: the History file on disk holds every row
+// recorded before the kill, and run_until() from the last checkpoint finishes as the
+// uninterrupted run, rewriting the file to the same bytes.
+TEST_CASE("a run killed between periodic checkpoints loses no recorded row and resumes exactly",
+          "[sim]") {
+  const LasgWk2 method{
+      .skip = {.D = 10},
+      .server = {.step = server::StepSize::constant(0.3), .batch = server::Batch::of(10)}};
+  const auto whole = make(method, 23, 1, {.record_every = 2}).run();
+  const sim::Options options{.record_every = 2,
+                             .checkpoint_every = 5,
+                             .checkpoint_path = checkpoint_path("periodic"),
+                             .history_path = checkpoint_path("periodic_history")};
+  std::filesystem::remove(options.checkpoint_path);
+  auto killed = make(method, 23, 1, options);
+  const auto kill_at_13 = [](const sim::RoundView& v) -> sim::Control {
+    if (v.round == 13) throw std::runtime_error("killed");
+    return sim::Control::proceed;
+  };
+  CHECK_THROWS_WITH(killed.run(kill_at_13), "killed");
+  sim::History recorded{whole.history.description, {}};
+  for (const sim::Record& row : whole.history.rows) {
+    if (row.round <= 13) recorded.rows.push_back(row);
+  }
+  CHECK(test::read_file(options.history_path) == recorded.to_csv());  // rows 0, 2, …, 12
+
+  auto resumed = make(method, 23, 2, options);
+  resumed.load(options.checkpoint_path);
+  CHECK(resumed.round() == 10);
+  const auto rest = resumed.run_until(23);
+  CHECK(rest.theta == whole.theta);
+  CHECK(rest.history == whole.history);
+  CHECK(rest.ledger == whole.ledger);
+  CHECK(test::read_file(options.history_path) == whole.history.to_csv());
+
+  CHECK_THROWS_WITH(resumed.run_until(22),
+                    Catch::Contains("run_until round = 22: must be in 23..2^40"));
+  CHECK_THROWS_WITH(make(method, 1, 1, {.checkpoint_every = 5}),
+                    Catch::Contains("checkpoint_path = empty"));
+}

@@ -12,7 +12,10 @@
 //       receiver reconstructs into out; returns the bits of the message
 //   Message encode(State& sender, const Vector& w, RandomStream& rng) const;
 //   void decode(State& receiver, const Message& m, Vector& out, RandomStream& rng) const;
-//       the two ends kept apart, as over a real network; send() equals their composition.
+//       the two ends kept apart, as over a real network; send() equals their composition,
+//       and encode() leaves the sender's state as send() leaves the shared one: that is the
+//       link's state in a checkpoint, from which a receiver's end is rebuilt (its own state
+//       must be a copy of the sender's, or unused, as error feedback leaves it).
 //       The receiver's rng is the sender's stream as it was before encode() — both ends build
 //       it from the same (seed, purpose, round, worker) — for compressors that redraw what
 //       the sender drew (rand-k with a shared seed)

@@ -2,11 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
 
 namespace laconic {
 
@@ -55,6 +57,12 @@ class CheckpointError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+// The operating system's reason for the last failed file operation (errno), for people.
+inline std::string os_reason() {
+  const int code = errno;
+  return code == 0 ? std::string("unknown reason") : std::generic_category().message(code);
+}
 
 // An invalid parameter: what() names it by its path ("top_k.k"; from a method, the whole path
 // "uplink.top_k.k"), its value and the allowed range.

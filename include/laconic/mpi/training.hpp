@@ -26,10 +26,12 @@
 // exception nested in it); rank 0 raises its own errors as they are and tells the others.
 
 #include <laconic/compress/channel.hpp>
+#include <laconic/core/archive.hpp>
 #include <laconic/core/concepts.hpp>
 #include <laconic/core/errors.hpp>
 #include <laconic/core/ledger.hpp>
 #include <laconic/mpi/comm.hpp>
+#include <laconic/sim/checkpoint.hpp>
 #include <laconic/sim/composition.hpp>
 #include <laconic/sim/history.hpp>
 #include <laconic/sim/method.hpp>
@@ -45,6 +47,7 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <filesystem>
 #include <functional>
 #include <limits>
 #include <optional>
@@ -115,28 +118,60 @@ class Training {
   const Ledger& ledger() const { return is_server() ? server_->ledger() : no_ledger_; }
   const sim::History& history() const { return is_server() ? server_->history() : no_history_; }
   const Vector& theta() const { return is_server() ? server_->theta() : theta0_; }
+  // The rounds done: the server's; on a worker rank, the last round it took part in or loaded.
+  Index round() const { return is_server() ? server_->round() : round_; }
 
   // The CSV header line, as sim::Simulation::describe() writes it.
   std::string describe() const { return parts_.describe(options_, workers_, theta0_.size()); }
 
-  // Runs on every rank at once; the callback is called on rank 0 only.
+  // Runs options.rounds more rounds on every rank at once; the callback is called on rank 0
+  // only.
   RunResult run(const sim::Callback& on_round = {}) {
+    return run_until(round() + std::min(options_.rounds, sim::max_round - round()), on_round);
+  }
+  // Runs until round `end`, as sim::Simulation::run_until; rank 0's `end` counts.
+  RunResult run_until(Index end, const sim::Callback& on_round = {}) {
     const auto start = std::chrono::steady_clock::now();
-    RunResult result = is_server() ? serve(on_round) : work();
+    RunResult result = is_server() ? serve(end, on_round) : work();
     result.wire = wire_;
     result.wall_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return result;
   }
 
+  // Writes the run's checkpoint on rank 0, collectively: each worker rank sends its workers'
+  // parts of the state (Composition::worker_part), and the file is the one sim::Simulation
+  // writes at the same round, byte for byte. Options::checkpoint_every saves the same way
+  // while running.
+  void save(const std::filesystem::path& path) {
+    if (!is_server()) {
+      work();
+      return;
+    }
+    guarded([&] { checkpoint(path); });
+    send_command({.kind = Kind::done});
+  }
+  // Restores a checkpoint of this run written in process or over MPI, with any number of
+  // ranks, collectively: rank 0 reads the file and sends the state to every rank, which
+  // keeps its workers' parts. A checkpoint that rank 0 refuses (sim::Simulation::load) leaves
+  // every rank unchanged; rank 0 raises CheckpointError and the others PeerError.
+  void load(const std::filesystem::path& path) {
+    if (!is_server()) {
+      work();
+      return;
+    }
+    guarded([&] { restore(path); });
+    send_command({.kind = Kind::done});
+  }
+
  private:
-  enum class Kind : std::int64_t { round = 1, evaluate, finish, fail };
+  enum class Kind : std::int64_t { round = 1, evaluate, save, load, done, finish, fail };
   // What rank 0 broadcasts before each phase; all ranks share one ABI.
   struct Command {
     Kind kind = Kind::round;
     std::int64_t round = 0;
     double step_sq = 0;       // round: ‖θ^k − θ^{k−1}‖², the skip rules' window
-    std::uint64_t bytes = 0;  // round: the downlink message; fail: the reason
+    std::uint64_t bytes = 0;  // round: the downlink message; load: the state; fail: the reason
     std::int64_t masked = 0;  // round: a mask follows
     std::int64_t status = 0;  // finish: sim::Status
     std::int64_t diverged_round = 0, diverged_worker = -1, diverged_what = 0, diverged_rises = 0;
@@ -321,21 +356,68 @@ class Training {
 
   // ---------------------------------------------------------------- the server (rank 0)
 
-  RunResult serve(const sim::Callback& on_round) {
+  RunResult serve(Index end, const sim::Callback& on_round) {
     sim::ServerHalf<M>& s = *server_;
     RunResult result;
     result.warnings = parts_.warnings;
-    try {
+    guarded([&] {
       sim::run_rounds(
-          options_, s.history(), s.round(), s.theta(), s.ledger(), [&] { return step(); },
-          [&]() -> const sim::Record& { return record(); }, on_round, result);
+          options_, sim::checked_end(end, s.round()), s.history(), s.round(), s.theta(), s.ledger(),
+          [&] { return step(); }, [&]() -> const sim::Record& { return record(); },
+          [&](const std::filesystem::path& path) { checkpoint(path); }, on_round, result);
+    });
+    finish(result);
+    result.ledger = s.ledger();
+    return result;
+  }
+
+  // Runs f on rank 0; if it throws, tells the worker ranks (waiting for a command) first.
+  template <class F>
+  void guarded(F&& f) {
+    try {
+      f();
     } catch (const std::exception& e) {
       fail(e.what());
       throw;
     }
-    finish(result);
-    result.ledger = s.ledger();
-    return result;
+  }
+
+  // The checkpoint: the worker ranks' parts of the state gathered into the server's copies of
+  // them (for a link, the receiving end takes the sender's state, as in process), and the
+  // whole written.
+  void checkpoint(const std::filesystem::path& path) {
+    phase_ = "checkpoint";
+    sim::ServerHalf<M>& s = *server_;
+    send_command({.kind = Kind::save});
+    std::vector<int> at;
+    const std::string failures = gather({}, false, received_bytes_, at, "checkpoint", s.round());
+    if (!failures.empty()) throw PeerError(failures);
+    wire_.control_received += received_bytes_.size();
+    const ArchiveShape shape = s.fixed_shape();
+    for (int r = 1; r < ranks_; ++r) {
+      const auto ri = static_cast<std::size_t>(r);
+      const auto* first = reinterpret_cast<const char*>(received_bytes_.data()) + at[ri];
+      ArchiveReader reader(std::string_view(first, static_cast<std::size_t>(at[ri + 1] - at[ri])),
+                           fmt::format("laconic::mpi: the state from rank {}", r));
+      const Block b = Block::of(r, ranks_, workers_);
+      for (Index m = b.first; m < b.last; ++m) parts_.worker_part(m, s.receiver(m), reader);
+      if (!reader.at_end()) reader.fail("trailing bytes");
+      if (s.fixed_shape() != shape) reader.fail("vectors of another length than this run's");
+    }
+    sim::write_checkpoint(path, describe(), s.saved_state());
+  }
+
+  // Restores the server's half from the checkpoint at `path`, then every worker rank's.
+  void restore(const std::filesystem::path& path) {
+    phase_ = "checkpoint";
+    sim::ServerHalf<M>& s = *server_;
+    std::string state = sim::read_checkpoint(path, describe());
+    s.restore(state, path.string());
+    send_command({.kind = Kind::load, .bytes = state.size()});
+    bcast(state.data(), state.size());
+    std::vector<int> at;
+    const std::string failures = gather({}, false, received_bytes_, at, "checkpoint", s.round());
+    if (!failures.empty()) throw PeerError(failures);
   }
 
   // Tells every worker rank that the run failed, and why; they raise PeerError.
@@ -634,6 +716,14 @@ class Training {
         case Kind::evaluate:
           evaluate(c);
           break;
+        case Kind::save:
+          send_state();
+          break;
+        case Kind::load:
+          receive_state(c);
+          break;
+        case Kind::done:
+          return result;
         case Kind::finish: {
           std::vector<int> at;
           gather(as_bytes(pending_error_), !pending_error_.empty(), received_bytes_, at, "finish",
@@ -722,7 +812,8 @@ class Training {
           throw DecodeError(fmt::format("the downlink of round {}: {}", k, e.what()));
         }
       }
-      if (k > 0) parts_.skip.end_round(c.step_sq);
+      if (step_pending_) parts_.skip.end_round(c.step_sq);
+      step_pending_ = true;
       parts_.skip.begin_round(k, half.model());
       if constexpr (side == skip::Side::server) {
         for (Index m = block_.first; m < block_.last; ++m) {
@@ -805,6 +896,41 @@ class Training {
     payload_.insert(payload_.end(), bytes, bytes + sizeof value);
   }
 
+  // This rank's workers' parts of the state, for the server's checkpoint.
+  void send_state() {
+    std::string error;
+    ArchiveWriter writer;
+    try {
+      if (!pending_error_.empty()) throw std::runtime_error(pending_error_);
+      for (Index m = block_.first; m < block_.last; ++m) workers_half_->worker_part(m, writer);
+    } catch (const std::exception& e) {
+      error = failed(e);
+    }
+    const std::string& mine = error.empty() ? writer.bytes() : error;
+    std::vector<int> at;
+    gather(as_bytes(mine), !error.empty(), received_bytes_, at, "checkpoint", round_);
+    if (error.empty()) wire_.control_sent += mine.size();
+  }
+
+  // The state of a checkpoint from the server: the whole read into a server half over this
+  // rank's parts (so its skip rule and server update take theirs), and its workers' kept.
+  void receive_state(const Command& c) {
+    std::string state(c.bytes, '\0');
+    bcast(state.data(), state.size());
+    std::string error;
+    try {
+      sim::ServerHalf<M> whole(parts_, theta0_, options_, workers_, pool_, false);
+      whole.restore(state, "laconic::mpi: the checkpoint from the server");
+      workers_half_->restore(whole);
+      round_ = whole.round();
+      step_pending_ = false;  // the checkpoint's window holds the last step
+    } catch (const std::exception& e) {
+      error = failed(e);
+    }
+    std::vector<int> at;
+    gather(as_bytes(error), !error.empty(), received_bytes_, at, "checkpoint", round_);
+  }
+
   // Every hosted worker's full loss and gradient at the exact θ, for the server's History.
   void evaluate(const Command&) {
     Vector theta(theta0_.size());
@@ -866,6 +992,7 @@ class Training {
   std::vector<Index> mine_;  // this round's hosted participants
   std::vector<std::uint8_t> payload_;
   Index round_ = 0;
+  bool step_pending_ = false;  // the skip rule's window lacks the last round's step
   std::string pending_error_;
   std::exception_ptr own_error_;
 };

@@ -45,12 +45,6 @@ inline void append_word(std::string& out, std::uint64_t w) {
   for (int b = 0; b < 8; ++b) out.push_back(static_cast<char>((w >> (8 * b)) & 0xff));
 }
 
-// The operating system's reason for the last failed file operation (errno), for people.
-inline std::string os_reason() {
-  const int code = errno;
-  return code == 0 ? std::string("unknown reason") : std::generic_category().message(code);
-}
-
 inline std::uint64_t word_at(std::string_view bytes, std::size_t at) {
   std::uint64_t w = 0;
   for (int b = 0; b < 8; ++b) {
@@ -71,20 +65,21 @@ inline void write_checkpoint(const std::filesystem::path& path, std::string_view
   file.append(state);
   detail::append_word(file, detail::fnv1a(file));
 
-  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
   auto temporary = path;
   temporary += ".tmp";
-  {
+  try {
+    if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
     errno = 0;
     std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
     out.write(file.data(), static_cast<std::streamsize>(file.size()));
     out.flush();
-    if (!out) {
-      throw CheckpointError(fmt::format("{}: cannot write the checkpoint: {}", temporary.string(),
-                                        detail::os_reason()));
-    }
+    if (!out) throw std::system_error(errno, std::generic_category());
+    out.close();
+    std::filesystem::rename(temporary, path);
+  } catch (const std::system_error& e) {  // std::filesystem::filesystem_error is one
+    throw CheckpointError(fmt::format("{}: cannot write the checkpoint: {}", path.string(),
+                                      e.code() ? e.code().message() : os_reason()));
   }
-  std::filesystem::rename(temporary, path);
 }
 
 // The state of the checkpoint at `path`, which must have been written for `description`.
@@ -98,13 +93,11 @@ inline std::string read_checkpoint(const std::filesystem::path& path,
   errno = 0;
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    throw CheckpointError(
-        fmt::format("{}: cannot open the checkpoint: {}", name, detail::os_reason()));
+    throw CheckpointError(fmt::format("{}: cannot open the checkpoint: {}", name, os_reason()));
   }
   const std::string file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) {
-    throw CheckpointError(
-        fmt::format("{}: cannot read the checkpoint: {}", name, detail::os_reason()));
+    throw CheckpointError(fmt::format("{}: cannot read the checkpoint: {}", name, os_reason()));
   }
   auto fail = [&](std::string_view what) -> CheckpointError {
     return CheckpointError(fmt::format("{}: {}", name, what));

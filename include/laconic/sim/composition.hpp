@@ -176,6 +176,15 @@ class Composition {
         options.cost.describe());
   }
 
+  // Worker m's part of a run's state that, over MPI, only the rank hosting m holds: the
+  // sending end of its uplink (a link's state, as in process, is its sender's: the receiver's
+  // end is rebuilt from it) and its part of a worker-side skip rule's state.
+  template <class Io>
+  void worker_part(Index m, typename Uplink::State& sender, Io& io) {
+    io(sender);
+    if constexpr (side == skip::Side::worker) skip.worker_state(m, io);
+  }
+
   Skip skip;
   Uplink uplink;
   Server server;

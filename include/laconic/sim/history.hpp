@@ -2,6 +2,7 @@
 
 // The per-round record of a run, written as CSV with a header comment that says what ran.
 
+#include <laconic/core/errors.hpp>
 #include <laconic/core/ledger.hpp>
 #include <laconic/core/types.hpp>
 
@@ -10,6 +11,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <string>
 #include <system_error>
@@ -55,17 +57,19 @@ class History {
       "bits_down_metadata,gradient_samples,time,bits_up_paper,bits_down_paper";
 
   std::string to_csv() const {
-    std::string out = fmt::format("# {}\n{}\n", description, csv_columns);
-    for (const Record& r : rows) {
-      const Traffic& t = r.traffic;
-      fmt::format_to(std::back_inserter(out),
-                     "{},{:.17g},{:.17g},{:.17g},{},{},{},{},{},{},{},{},{},{},{},{:.17g},{},{}\n",
-                     r.round, r.loss, r.grad_norm_sq, r.test_accuracy, t.uploads, t.downloads,
-                     t.up.total(), t.down.total(), t.up.values, t.up.indices, t.up.metadata,
-                     t.down.values, t.down.indices, t.down.metadata, t.gradient_samples, r.time,
-                     t.up.paper, t.down.paper);
-    }
+    std::string out = header();
+    for (const Record& r : rows) out += csv_row(r);
     return out;
+  }
+  // The CSV's first two lines: the description as a comment, and the columns.
+  std::string header() const { return fmt::format("# {}\n{}\n", description, csv_columns); }
+  static std::string csv_row(const Record& r) {
+    const Traffic& t = r.traffic;
+    return fmt::format(
+        "{},{:.17g},{:.17g},{:.17g},{},{},{},{},{},{},{},{},{},{},{},{:.17g},{},{}\n", r.round,
+        r.loss, r.grad_norm_sq, r.test_accuracy, t.uploads, t.downloads, t.up.total(),
+        t.down.total(), t.up.values, t.up.indices, t.up.metadata, t.down.values, t.down.indices,
+        t.down.metadata, t.gradient_samples, r.time, t.up.paper, t.down.paper);
   }
 
   // Writes the CSV next to `path` and renames it into place, so an existing file is never
@@ -82,6 +86,37 @@ class History {
   }
 
   friend bool operator==(const History&, const History&) = default;
+};
+
+// A History's CSV kept on disk while a run records it (Options::history_path): opening writes
+// the rows so far (as write_csv), and each appended row is flushed at once, so that a run
+// killed at any moment leaves every row it recorded.
+class HistoryFile {
+ public:
+  HistoryFile() = default;  // none: append() does nothing
+  HistoryFile(const History& history, std::filesystem::path path) : path_(std::move(path)) {
+    history.write_csv(path_);
+    errno = 0;
+    out_.open(path_, std::ios::app);
+    if (!out_) fail();
+  }
+
+  void append(const Record& row) {
+    if (path_.empty()) return;
+    errno = 0;
+    out_ << History::csv_row(row);
+    out_.flush();
+    if (!out_) fail();
+  }
+
+ private:
+  [[noreturn]] void fail() const {
+    throw std::runtime_error(
+        fmt::format("{}: cannot write the history: {}", path_.string(), os_reason()));
+  }
+
+  std::filesystem::path path_;
+  std::ofstream out_;
 };
 
 }  // namespace laconic::sim

@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <limits>
 #include <optional>
@@ -62,6 +63,15 @@ struct Options {
   double target_grad_norm_sq = 0;
   double target_loss_gap = 0;
   double optimal_loss = std::numeric_limits<double>::quiet_NaN();
+  // Checkpoints while running: after each round that is a multiple of checkpoint_every, and
+  // when run() returns, the whole state is saved to checkpoint_path as save() writes it
+  // (atomically: a crash while saving keeps the previous file). 0: never. A job killed at any
+  // moment loses at most checkpoint_every rounds; load() the file and run_until() to go on.
+  Index checkpoint_every = 0;
+  std::filesystem::path checkpoint_path{};
+  // When set, the History as CSV (History::to_csv), each row appended and flushed as it is
+  // recorded; run() first rewrites the file with the rows the run already holds.
+  std::filesystem::path history_path{};
 
   void validate() const {
     cost.validate();
@@ -82,6 +92,12 @@ struct Options {
     if (target_loss_gap > 0) {
       require_param(std::isfinite(optimal_loss), "optimal_loss", optimal_loss,
                     "finite: f*, which target_loss_gap measures from");
+    }
+    require_param(checkpoint_every >= 0, "checkpoint_every", checkpoint_every,
+                  ">= 0 (0: no periodic checkpoints)");
+    if (checkpoint_every > 0) {
+      require_param(!checkpoint_path.empty(), "checkpoint_path", "empty",
+                    "a file to save to every checkpoint_every rounds");
     }
   }
 };
@@ -216,29 +232,47 @@ struct RoundView {
 enum class Control { proceed, stop };
 using Callback = std::function<Control(const RoundView&)>;
 
+// The end round of a run_until(): at least the current round, at most max_round.
+inline Index checked_end(Index end, Index round) {
+  require_param(end >= round && end <= max_round, "run_until round", end,
+                fmt::format("in {}..2^40 (the run is at round {})", round, round));
+  return end;
+}
+
 // The rounds of a run() on the server, the same for both transports: a History row first if
-// there is none, then rounds until options.rounds more are done, a callback stops the run, a
-// number diverges or a target is reached. `step()` runs one round and returns a Divergence if
-// one happened; `record()` appends a History row and returns it; `round`, `theta` and `ledger`
-// are the run's own, for the callback. Fills the status, divergence and message of `result`.
-template <class Step, class RecordRow>
-void run_rounds(const Options& options, History& history, const Index& round, const Vector& theta,
-                const Ledger& ledger, Step&& step, RecordRow&& record, const Callback& on_round,
-                RunResult& result) {
+// there is none, then rounds until round `end`, a callback stops the run, a number diverges or
+// a target is reached. `step()` runs one round and returns a Divergence if one happened;
+// `record()` appends a History row and returns it; `save(path)` writes a checkpoint; `round`,
+// `theta` and `ledger` are the run's own, for the callback. Rows go to Options::history_path
+// as they are recorded, and checkpoints to Options::checkpoint_path. Fills the status,
+// divergence and message of `result`.
+template <class Step, class RecordRow, class Save>
+void run_rounds(const Options& options, Index end, History& history, const Index& round,
+                const Vector& theta, const Ledger& ledger, Step&& step, RecordRow&& record,
+                Save&& save, const Callback& on_round, RunResult& result) {
   continue_history(history, round, options);
+  HistoryFile csv;
+  if (!options.history_path.empty()) csv = HistoryFile(history, options.history_path);
+  const auto add_row = [&]() -> const Record& {
+    const Record& row = record();
+    csv.append(row);
+    return row;
+  };
+  const Index every = options.checkpoint_every;
+  Index saved = -1;  // the round of the last checkpoint
   if (history.rows.empty()) {
-    record();
+    add_row();
     if (target_reached(history.rows.back(), options)) result.status = Status::reached;
   }
-  for (Index r = 0; r < options.rounds && result.status == Status::completed; ++r) {
+  while (round < end && result.status == Status::completed) {
     if (auto divergence = step()) {
       result.status = Status::diverged;
       result.divergence = divergence;
     }
-    const bool last = r + 1 == options.rounds;
+    const bool last = round == end;
     const Record* row = nullptr;
     if (!result.divergence && (round % options.record_every == 0 || last)) {
-      row = &record();
+      row = &add_row();
       if (auto divergence = check_last_row(history, options)) {
         result.status = Status::diverged;
         result.divergence = divergence;
@@ -250,7 +284,12 @@ void run_rounds(const Options& options, History& history, const Index& round, co
         on_round(RoundView{round, theta, ledger, row}) == Control::stop) {
       result.status = Status::stopped;
     }
+    if (every > 0 && round % every == 0) {
+      save(options.checkpoint_path);
+      saved = round;
+    }
   }
+  if (every > 0 && saved != round) save(options.checkpoint_path);
   result.history = history;
   result.message = explain(result, options);
 }

@@ -19,6 +19,7 @@
 
 #include <laconic/compress/channel.hpp>
 #include <laconic/core/archive.hpp>
+#include <laconic/core/errors.hpp>
 #include <laconic/core/ledger.hpp>
 #include <laconic/core/rng.hpp>
 #include <laconic/sim/composition.hpp>
@@ -35,6 +36,8 @@
 #include <optional>
 #include <span>
 #include <stdexcept>
+#include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -75,6 +78,7 @@ class ServerHalf {
         options_(options),
         pool_(pool),
         workers_(workers),
+        apart_(apart),
         ledger_(workers),
         theta_(std::move(theta0)) {
     const Index p = theta_.size();
@@ -150,6 +154,19 @@ class ServerHalf {
     } else {
       sum += parts_.weights[i] * decoded;
     }
+  }
+
+  // Apart: decodes worker m's upload of this round, `message`, with the server's end of its
+  // uplink (into `decoded`, scratch) and accepts it into `sum`.
+  void receive(Index m, const Message& message, Vector& decoded, Vector& sum) {
+    try {
+      RandomStream senders = link_stream(options_.seed, round_, m);
+      parts_.uplink.decode(receiver(m), message, decoded, senders);
+    } catch (const DecodeError& e) {
+      throw DecodeError(
+          fmt::format("the upload of worker {} in round {}: {}", m, round_, e.what()));
+    }
+    accept(m, decoded, sum);
   }
 
   // The ledger and simulated time of round k's participants, whose uploads are `uploads` (in
@@ -235,23 +252,38 @@ class ServerHalf {
     return history_.rows.back();
   }
 
-  // The server's state for a checkpoint (sim/checkpoint.hpp), in the order a run writes it.
-  template <class Io>
-  void state(Io& io) {
-    io(round_);
-    io(time_);
-    io(theta_);
-    io(model_);
-    io(aggregate_);
-    io(broadcast_);
-    io(previous_theta_);
-    io(contribution_);
-    io(up_state_);
-    io(down_state_);
-    io(parts_.skip);
-    io(parts_.server);
-    io(ledger_);
-    io(history_.rows);
+  // The run's whole state, as a checkpoint holds it (sim/checkpoint.hpp): θ, every policy's
+  // state on both ends of every link, the skip rule's window and per-worker memories, the
+  // server's state, the ledger and the History. Random streams are keyed by round, so the
+  // round is all they need.
+  std::string saved_state() const {
+    ArchiveWriter writer;
+    const_cast<ServerHalf&>(*this).state(writer);  // state() only reads when given a writer
+    return writer.bytes();
+  }
+  // Restores a state saved by saved_state() of a run of the same shape, read from `source`
+  // (named in errors); throws CheckpointError saying why otherwise, and then leaves this half,
+  // and the policies it shares, unchanged.
+  void restore(std::string_view bytes, const std::string& source) {
+    ArchiveWriter backup;
+    state(backup);
+    const ArchiveShape shape = fixed_shape();
+    try {
+      ArchiveReader reader(bytes, source);
+      state(reader);
+      if (!reader.at_end()) reader.fail("trailing bytes after the state");
+      if (round_ < 0 || round_ > max_round) {
+        reader.fail(fmt::format("round {} outside 0..2^40", round_));
+      }
+      if (fixed_shape() != shape) {
+        reader.fail("its vectors and lists differ in length from this run's workers and dimension");
+      }
+    } catch (...) {
+      ArchiveReader undo(backup.bytes(), "the state before load()");
+      state(undo);
+      throw;
+    }
+    if (apart_) down_mirror_ = down_state_;
   }
   // The lengths in the state that the workers and the dimension fix, i.e. all but the History
   // and the server update's (AMSGrad sizes its moments at its first step and checks them).
@@ -270,6 +302,8 @@ class ServerHalf {
   Index workers() const { return workers_; }
   const Vector& theta() const { return theta_; }
   const Vector& model() const { return model_; }  // θ^k as the workers decode it
+  // Under a broadcast aggregate: the last aggregate as the workers decoded it.
+  const Vector& broadcast() const { return broadcast_; }
   const Vector& aggregate() const { return aggregate_; }
   const Ledger& ledger() const { return ledger_; }
   History& history() { return history_; }
@@ -280,12 +314,35 @@ class ServerHalf {
   bool contacted(Index m) const { return contacted_[static_cast<std::size_t>(m)] != 0; }
   // The server's end of worker m's uplink, and what it holds from m (under a skip rule).
   typename Uplink::State& receiver(Index m) { return up_state_[static_cast<std::size_t>(m)]; }
+  const typename Uplink::State& receiver(Index m) const {
+    return up_state_[static_cast<std::size_t>(m)];
+  }
+  // The downlink's sending end, whose state is the link's.
+  const typename Downlink::State& downlink_state() const { return down_state_; }
   Vector& contribution(Index m) { return contribution_[static_cast<std::size_t>(m)]; }
   const Vector& contribution(Index m) const {
     return contribution_.at(static_cast<std::size_t>(m));
   }
 
  private:
+  template <class Io>
+  void state(Io& io) {
+    io(round_);
+    io(time_);
+    io(theta_);
+    io(model_);
+    io(aggregate_);
+    io(broadcast_);
+    io(previous_theta_);
+    io(contribution_);
+    io(up_state_);
+    io(down_state_);
+    io(parts_.skip);
+    io(parts_.server);
+    io(ledger_);
+    io(history_.rows);
+  }
+
   // Sends v through the downlink into `decoded`, and into `message` when the ends are apart
   // (it is null in process); false if its compressor cannot carry it.
   bool send_down(const Vector& v, Vector& decoded, Message* message) {
@@ -316,6 +373,7 @@ class ServerHalf {
   const Options& options_;
   ThreadPool& pool_;
   Index workers_;
+  bool apart_;
   Ledger ledger_;
   History history_;
   Vector theta_;

@@ -27,6 +27,7 @@
 #include <laconic/sim/thread_pool.hpp>
 #include <laconic/sim/worker_half.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <optional>
@@ -57,14 +58,22 @@ class Simulation {
     return parts_.describe(options_, server_.workers(), server_.theta().size());
   }
 
-  // Runs options.rounds rounds (or until a callback stops it or a number diverges).
+  // Runs options.rounds more rounds (or until a callback stops it or a number diverges).
   RunResult run(const Callback& on_round = {}) {
+    return run_until(round() + std::min(options_.rounds, max_round - round()), on_round);
+  }
+  // Runs until round `end` (or until a callback stops it or a number diverges): a resumed
+  // run finishes where the run it was saved from was headed, e.g. after load(), run_until(T)
+  // equals a run of T rounds from round 0.
+  RunResult run_until(Index end, const Callback& on_round = {}) {
+    checked_end(end, round());
     const auto start = std::chrono::steady_clock::now();
     RunResult result;
     result.warnings = parts_.warnings;
     run_rounds(
-        options_, server_.history(), server_.round(), server_.theta(), server_.ledger(),
-        [&] { return step(); }, [&]() -> const Record& { return record(); }, on_round, result);
+        options_, end, server_.history(), server_.round(), server_.theta(), server_.ledger(),
+        [&] { return step(); }, [&]() -> const Record& { return record(); },
+        [&](const std::filesystem::path& path) { save(path); }, on_round, result);
     result.theta = server_.theta();
     result.ledger = server_.ledger();
     result.wall_seconds =
@@ -72,39 +81,19 @@ class Simulation {
     return result;
   }
 
-  // Writes the whole state of the run — θ, every policy's state on both ends of every link,
-  // the skip rule's window and per-worker memories, the server's state, the ledger and the
-  // history — to a checkpoint (sim/checkpoint.hpp). Random streams are keyed by round, so
-  // the round is all they need. A simulation built with the same method, parameters, data
-  // and seed that load()s it continues exactly as this one would.
+  // Writes the whole state of the run (ServerHalf::saved_state) to a checkpoint
+  // (sim/checkpoint.hpp). A run built with the same method, parameters, data and seed that
+  // load()s it continues exactly as this one would — in process or over MPI
+  // (mpi::Training::load), with any number of threads.
   void save(const std::filesystem::path& path) const {
-    ArchiveWriter writer;
-    const_cast<ServerHalf<M>&>(server_).state(writer);  // state() only reads when given a writer
-    write_checkpoint(path, describe(), writer.bytes());
+    write_checkpoint(path, describe(), server_.saved_state());
   }
 
-  // Restores a checkpoint written by save() of a run with the same description; throws
-  // CheckpointError saying why otherwise, and then leaves this simulation unchanged.
+  // Restores a checkpoint written by save() (or mpi::Training::save) of a run with the same
+  // description; throws CheckpointError saying why otherwise, and then leaves this simulation
+  // unchanged.
   void load(const std::filesystem::path& path) {
-    const std::string bytes = read_checkpoint(path, describe());
-    ArchiveWriter backup;
-    server_.state(backup);
-    const ArchiveShape shape = server_.fixed_shape();
-    try {
-      ArchiveReader reader(bytes, path.string());
-      server_.state(reader);
-      if (!reader.at_end()) reader.fail("trailing bytes after the state");
-      if (server_.round() < 0 || server_.round() > max_round) {
-        reader.fail(fmt::format("round {} outside 0..2^40", server_.round()));
-      }
-      if (server_.fixed_shape() != shape) {
-        reader.fail("its vectors and lists differ in length from this run's workers and dimension");
-      }
-    } catch (...) {
-      ArchiveReader undo(backup.bytes(), "the state before load()");
-      server_.state(undo);
-      throw;
-    }
+    server_.restore(read_checkpoint(path, describe()), path.string());
   }
 
   Index round() const { return server_.round(); }

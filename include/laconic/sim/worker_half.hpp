@@ -141,6 +141,31 @@ class WorkerHalf {
     return {loss, s.gradient};
   }
 
+  // Apart: hosted worker m's part of the run's state that only this half holds
+  // (Composition::worker_part), for the server's checkpoint.
+  template <class Io>
+  void worker_part(Index m, Io& io) {
+    parts_.worker_part(m, senders_[static_cast<std::size_t>(m - first_)], io);
+  }
+  // Apart: this half's state from `whole`, a server half restored from a checkpoint with the
+  // same parts (which then hold the skip rule's and the server update's state): each hosted
+  // worker's sending end (and, under a skip rule, the mirror of the server's end and what
+  // the server holds), the downlink's receiving end and the workers' own model.
+  void restore(const ServerHalf<M>& whole) {
+    for (std::size_t j = 0; j < senders_.size(); ++j) {
+      const Index m = first_ + static_cast<Index>(j);
+      senders_[j] = whole.receiver(m);
+      if constexpr (lazy) {
+        mirrors_[j] = whole.receiver(m);
+        held_[j] = whole.contribution(m);
+      }
+    }
+    down_state_ = whole.downlink_state();
+    model_ = whole.model();
+    theta_ = whole.theta();
+    if constexpr (broadcasts_aggregate) broadcast_ = whole.broadcast();
+  }
+
   Index first() const { return first_; }
   Index size() const { return static_cast<Index>(objectives_.size()); }
   const std::vector<Obj>& objectives() const { return objectives_; }

@@ -73,6 +73,8 @@ class LagWk {
   void state(Io& io) {
     io(window_);
   }
+  template <class Io>
+  void worker_state(Index, Io&) {}  // none: the rule compares what the probe shows
   std::string describe() const {
     return fmt::format("lag_wk(D={}, xi={}, c={})", params_.D, scale_.xi, scale_.c);
   }

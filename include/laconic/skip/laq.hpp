@@ -83,6 +83,11 @@ class Laq {
     io(last_error_);
     io(since_upload_);
   }
+  template <class Io>
+  void worker_state(Index m, Io& io) {
+    io(last_error_[static_cast<std::size_t>(m)]);
+    io(since_upload_[static_cast<std::size_t>(m)]);
+  }
   std::string describe() const {
     return fmt::format("laq(D={}, xi={}, c={}, t_bar={}, error_weight={}, warmup={})",
                        params_.threshold.D, scale_.xi, scale_.c, params_.t_bar,

@@ -117,6 +117,10 @@ class LasgWk1 {
     io(snapshot_);
     io(stored_);
   }
+  template <class Io>
+  void worker_state(Index m, Io& io) {
+    io(stored_[static_cast<std::size_t>(m)]);
+  }
 
  private:
   Params params_;
@@ -161,6 +165,10 @@ class LasgWk2 {
   void state(Io& io) {
     io(window_);
     io(last_);
+  }
+  template <class Io>
+  void worker_state(Index m, Io& io) {
+    last_.worker_state(m, io);
   }
 
  private:

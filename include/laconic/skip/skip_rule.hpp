@@ -18,6 +18,9 @@
 //   void begin_round(Index k, const Vector& theta) once per round, before any worker
 //   worker side:  bool upload(Index m, Probe& p)    decides after m's fresh gradient and
 //                                                  records the outcome in m's state
+//                 void worker_state(Index m, Io&)   m's own part of state(): over MPI the
+//                                                  rank hosting m keeps it, and a checkpoint
+//                                                  collects it from there
 //   server side:  bool contact(Index m, const Vector& theta) const
 //                 Bits serve(Index m, Probe& p)     m was contacted and computed; returns the
 //                                                  bits it uploads beside its message. Runs
@@ -212,6 +215,11 @@ class LastUploads {
     io(models_);
     io(staleness_);
   }
+  template <class Io>
+  void worker_state(Index m, Io& io) {
+    io(models_[static_cast<std::size_t>(m)]);
+    io(staleness_[static_cast<std::size_t>(m)]);
+  }
 
  private:
   std::vector<Vector> models_;
@@ -241,6 +249,8 @@ namespace detail {
 // itself (and the compiler names the missing expression) only when R is on that side.
 struct AnySide {
   bool upload(Index, Probe&);
+  template <class Io>
+  void worker_state(Index, Io&);
   bool contact(Index, const Vector&) const;
   Bits serve(Index, Probe&);
   double report(Index) const;
@@ -269,6 +279,8 @@ concept SkipRule = requires(R& r, const R& cr, const Setup& setup, Index k, Inde
   r.state(reader);
   { cr.describe() } -> std::convertible_to<std::string>;
   { worker.upload(m, p) } -> std::convertible_to<bool>;
+  worker.worker_state(m, writer);
+  worker.worker_state(m, reader);
   { cserver.contact(m, theta) } -> std::convertible_to<bool>;
   { server.serve(m, p) } -> std::same_as<Bits>;
   { cserver.report(m) } -> std::convertible_to<double>;
