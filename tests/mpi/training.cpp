@@ -168,6 +168,7 @@ void check_same(const Method& method, sim::Options options = {.seed = 7, .rounds
   CHECK(result.status == reference.status);
   CHECK(result.message == reference.message);
   CHECK(result.theta == reference.theta);  // every rank knows the final θ
+  CHECK(training.theta() == reference.theta);
   const std::uint64_t up_sent = sum_over_ranks(training.is_server() ? 0 : result.wire.payload_sent);
   if (training.is_server()) {
     CHECK(same_history(result.history, reference.history));

@@ -12,18 +12,19 @@
 //   2. θ^k's bytes go by MPI_Bcast when every worker rank hosts a participant, else only to the
 //      ranks that do;
 //   3. each worker rank decodes θ^k and runs its participants on its thread pool;
-//   4. uplink: MPI_Gather of each rank's status and byte count, MPI_Gatherv of each upload's
-//      accounting, MPI_Gatherv of the encoded bytes (a worker that skips contributes none);
+//   4. uplink: the encoded bytes gathered (a worker that skips contributes none), and each
+//      upload's accounting beside them (mpi/upload_header.hpp);
 //   5. rank 0 checks every accounting field against the bytes, decodes each upload with its
 //      end of the worker's channel, sums in the engine's fixed groups and closes the round; for
 //      a broadcast aggregate (CD-Adam) it broadcasts the aggregate, and every rank applies the
 //      update to its own model.
 // A History row needs the loss at the exact θ: rank 0 broadcasts θ as doubles and gathers each
-// worker's full loss and gradient (measurement traffic, counted as control in Wire).
-// Failures: every phase (set-up, training, measurement, finish) ends in a gather in which each
-// rank says whether it failed and why, so that any rank's exception reaches every rank; each
-// then raises mpi::PeerError naming the rank, the round and the phase (the failing rank's own
-// exception nested in it); rank 0 raises its own errors as they are and tells the others.
+// worker's full loss and gradient. A checkpoint gathers what only the worker ranks hold.
+// Failures: every phase (set-up, training, measurement, checkpoint, finish) ends in a gather
+// in which each rank says whether it failed and why (Collectives::gather), so that any rank's
+// exception reaches every rank; each then raises mpi::PeerError naming the rank, the round and
+// the phase (the failing rank's own exception nested in it); rank 0 raises its own errors as
+// they are and tells the others.
 
 #include <laconic/compress/channel.hpp>
 #include <laconic/core/archive.hpp>
@@ -31,6 +32,7 @@
 #include <laconic/core/errors.hpp>
 #include <laconic/core/ledger.hpp>
 #include <laconic/mpi/comm.hpp>
+#include <laconic/mpi/upload_header.hpp>
 #include <laconic/sim/checkpoint.hpp>
 #include <laconic/sim/composition.hpp>
 #include <laconic/sim/history.hpp>
@@ -72,10 +74,6 @@ struct RunResult : sim::RunResult {
   Wire wire;
 };
 
-// The most minibatch gradients one worker may report for one round (its own, its local steps,
-// and those a skip rule asks for): a bound on what the server believes of a worker.
-inline constexpr std::uint64_t max_gradients_per_round = std::uint64_t{1} << 20;
-
 template <class M, Objective Obj>
 class Training {
   using Parts = sim::Composition<M>;
@@ -92,32 +90,33 @@ class Training {
         options_(std::move(options)),
         mpi_(std::move(mpi)),
         pool_((options_.validate(), options_.threads)),
+        net_((checked(mpi_.comm), mpi_.comm)),
         workers_(workers),
         theta0_(std::move(theta0)) {
     require_param(workers >= 1, "workers", workers, ">= 1");
-    // Refused on every rank alike, before MPI would abort on it.
-    require_param(mpi_.comm != MPI_COMM_NULL, "mpi.comm", "MPI_COMM_NULL", "a communicator");
-    rank_ = rank_in(mpi_.comm);
-    ranks_ = size_of(mpi_.comm);
-    require_param(ranks_ >= 2, "MPI ranks", ranks_, ">= 2 (rank 0 is the server)");
-    block_ = Block::of(rank_, ranks_, workers_);
-    owner_.resize(static_cast<std::size_t>(workers_));
-    for (int r = 1; r < ranks_; ++r) {
-      const Block b = Block::of(r, ranks_, workers_);
-      for (Index m = b.first; m < b.last; ++m) owner_[static_cast<std::size_t>(m)] = r;
+    require_param(net_.ranks() >= 2, "MPI ranks", net_.ranks(), ">= 2 (rank 0 is the server)");
+    block_ = Block::of(net_.rank(), net_.ranks(), workers_);
+    for (int r = 1; r < net_.ranks(); ++r) {
+      const Block b = Block::of(r, net_.ranks(), workers_);
+      owner_.insert(owner_.end(), static_cast<std::size_t>(b.size()), r);
     }
-    share_theta0();
+    std::int64_t p = theta0_.size();
+    net_.bcast(&p, sizeof p);
+    theta0_.resize(p);
+    net_.bcast(theta0_.data(), static_cast<std::uint64_t>(p) * sizeof(double));
+    theta_ = theta0_;
     set_up(make_worker);
   }
 
-  bool is_server() const { return rank_ == 0; }
-  int rank() const { return rank_; }
-  int ranks() const { return ranks_; }
+  bool is_server() const { return net_.is_server(); }
+  int rank() const { return net_.rank(); }
+  int ranks() const { return net_.ranks(); }
   Block block() const { return block_; }  // the logical workers this rank hosts
-  const Wire& wire() const { return wire_; }
+  const Wire& wire() const { return net_.wire(); }
   const Ledger& ledger() const { return is_server() ? server_->ledger() : no_ledger_; }
   const sim::History& history() const { return is_server() ? server_->history() : no_history_; }
-  const Vector& theta() const { return is_server() ? server_->theta() : theta0_; }
+  // θ: the server's; on a worker rank, θ^0 until a run finishes or a checkpoint is loaded.
+  const Vector& theta() const { return is_server() ? server_->theta() : theta_; }
   // The rounds done: the server's; on a worker rank, the last round it took part in or loaded.
   Index round() const { return is_server() ? server_->round() : round_; }
 
@@ -133,7 +132,7 @@ class Training {
   RunResult run_until(Index end, const sim::Callback& on_round = {}) {
     const auto start = std::chrono::steady_clock::now();
     RunResult result = is_server() ? serve(end, on_round) : work();
-    result.wire = wire_;
+    result.wire = net_.wire();
     result.wall_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return result;
@@ -144,24 +143,14 @@ class Training {
   // writes at the same round, byte for byte. Options::checkpoint_every saves the same way
   // while running.
   void save(const std::filesystem::path& path) {
-    if (!is_server()) {
-      work();
-      return;
-    }
-    guarded([&] { checkpoint(path); });
-    send_command({.kind = Kind::done});
+    on_rank_0([&] { checkpoint(path); });
   }
   // Restores a checkpoint of this run written in process or over MPI, with any number of
   // ranks, collectively: rank 0 reads the file and sends the state to every rank, which
   // keeps its workers' parts. A checkpoint that rank 0 refuses (sim::Simulation::load) leaves
   // every rank unchanged; rank 0 raises CheckpointError and the others PeerError.
   void load(const std::filesystem::path& path) {
-    if (!is_server()) {
-      work();
-      return;
-    }
-    guarded([&] { restore(path); });
-    send_command({.kind = Kind::done});
+    on_rank_0([&] { restore(path); });
   }
 
  private:
@@ -177,31 +166,13 @@ class Training {
     std::int64_t diverged_round = 0, diverged_worker = -1, diverged_what = 0, diverged_rises = 0;
     double diverged_loss = 0, diverged_start = 0;
   };
-  // What a worker rank says about one participant's round, beside its bytes.
-  struct Header {
-    std::uint64_t round = 0;
-    std::uint64_t uploaded = 0;  // 0 or 1
-    std::uint64_t fault = 0;     // sim::Fault
-    std::uint64_t gradients = 0;
-    std::uint64_t values = 0, indices = 0, metadata = 0, paper = 0;  // the message's bits
-    std::uint64_t bytes = 0;
-    // A server-side skip rule's report (SkipRule::report), after the message's bytes: 4 bytes
-    // (a float) or 8 (a double), as many as the rule counts bits for it; 0 without one.
-    std::uint64_t report_bytes = 0;
-  };
   // The mask's bits per worker: it takes part; a server-side skip rule passed it over.
   static constexpr char takes_part = 1, passed = 2;
   static constexpr std::uint64_t no_aggregate = std::numeric_limits<std::uint64_t>::max();
 
-  // ---------------------------------------------------------------- setup, every rank
-
-  void share_theta0() {
-    std::int64_t p = theta0_.size();
-    check(MPI_Bcast(&p, 1, MPI_INT64_T, 0, mpi_.comm), "MPI_Bcast");
-    if (!is_server()) theta0_.resize(p);
-    check(MPI_Bcast(theta0_.data(), count_of(static_cast<std::uint64_t>(p), "theta0"), MPI_DOUBLE,
-                    0, mpi_.comm),
-          "MPI_Bcast");
+  // Refused on every rank alike, before MPI would abort on it.
+  static void checked(MPI_Comm comm) {
+    require_param(comm != MPI_COMM_NULL, "mpi.comm", "MPI_COMM_NULL", "a communicator");
   }
 
   // Builds this rank's objectives; every rank learns every worker's shape and starts its own
@@ -221,15 +192,16 @@ class Training {
                       {static_cast<double>(w.dim()), static_cast<double>(w.size()), smoothness});
       }
     } catch (const std::exception& e) {
-      error = fmt::format("rank {}: {}", rank_, e.what());
+      error = fmt::format("rank {}: {}", net_.rank(), e.what());
     }
-    if (const std::string first = first_error(error); !first.empty()) {
+    if (const std::string first = net_.first_error(error); !first.empty()) {
       throw std::invalid_argument(first);
     }
+    const int ranks = net_.ranks();
     std::vector<double> all(static_cast<std::size_t>(3 * workers_));
-    std::vector<int> counts(static_cast<std::size_t>(ranks_)), displs(counts.size());
-    for (int r = 0; r < ranks_; ++r) {
-      const Block b = Block::of(r, ranks_, workers_);
+    std::vector<int> counts(static_cast<std::size_t>(ranks)), displs(counts.size());
+    for (int r = 0; r < ranks; ++r) {
+      const Block b = Block::of(r, ranks, workers_);
       counts[static_cast<std::size_t>(r)] =
           count_of(3 * static_cast<std::uint64_t>(b.size()), "reports");
       displs[static_cast<std::size_t>(r)] =
@@ -248,7 +220,7 @@ class Training {
     } catch (const std::exception& e) {
       error = e.what();
     }
-    if (const std::string first = first_error(error); !first.empty()) {
+    if (const std::string first = net_.first_error(error); !first.empty()) {
       throw std::invalid_argument(first);
     }
     if (is_server()) {
@@ -263,96 +235,12 @@ class Training {
     }
   }
 
-  // The error of the lowest rank that has one, on every rank ("" if none).
-  std::string first_error(const std::string& mine) {
-    const int failed = mine.empty() ? ranks_ : rank_;
-    int first = ranks_;
-    check(MPI_Allreduce(&failed, &first, 1, MPI_INT, MPI_MIN, mpi_.comm), "MPI_Allreduce");
-    if (first == ranks_) return {};
-    return broadcast_text(mine, first);
-  }
-
-  // Rank `root`'s text on every rank.
-  std::string broadcast_text(std::string text, int root = 0) {
-    std::int64_t length = static_cast<std::int64_t>(text.size());
-    check(MPI_Bcast(&length, 1, MPI_INT64_T, root, mpi_.comm), "MPI_Bcast");
-    text.resize(static_cast<std::size_t>(length));
-    check(MPI_Bcast(text.data(), count_of(text.size(), "text"), MPI_CHAR, root, mpi_.comm),
-          "MPI_Bcast");
-    return text;
-  }
-
-  // ---------------------------------------------------------------- collectives
-
-  void bcast(void* data, std::uint64_t bytes) {
-    check(MPI_Bcast(data, count_of(bytes, "broadcast bytes"), MPI_BYTE, 0, mpi_.comm), "MPI_Bcast");
-    if (is_server()) {
-      wire_.control_sent += bytes * static_cast<std::uint64_t>(ranks_ - 1);
-    } else {
-      wire_.control_received += bytes;
-    }
-  }
-  void bcast_payload(std::uint8_t* data, std::uint64_t size) {
-    check(MPI_Bcast(data, count_of(size, "message bytes"), MPI_BYTE, 0, mpi_.comm), "MPI_Bcast");
-    if (is_server()) {
-      wire_.payload_sent += size * static_cast<std::uint64_t>(ranks_ - 1);
-      wire_.messages_sent += static_cast<std::uint64_t>(ranks_ - 1);
-    } else {
-      wire_.payload_received += size;
-      wire_.messages_received += 1;
-    }
-  }
   Command receive_command() {
     Command c;
-    bcast(&c, sizeof c);
+    net_.bcast(&c, sizeof c);
     return c;
   }
-  void send_command(Command c) { bcast(&c, sizeof c); }
-
-  // The end of a phase: each worker rank's bytes — or, if it failed, the reason in their
-  // place — gathered on rank 0 into `into`, with where each rank's start (`at`). Returns on
-  // rank 0 the failures, "rank r failed in round k (phase): why; ...", after the gather, so
-  // that every rank has left the phase's collectives before anyone raises them.
-  std::string gather(std::span<const std::uint8_t> mine, bool failed,
-                     std::vector<std::uint8_t>& into, std::vector<int>& at, const char* phase,
-                     Index k) {
-    std::int64_t sizes[2] = {failed ? 1 : 0, static_cast<std::int64_t>(mine.size())};
-    std::vector<std::int64_t> all(is_server() ? 2 * static_cast<std::size_t>(ranks_) : 0);
-    check(MPI_Gather(sizes, 2, MPI_INT64_T, all.data(), 2, MPI_INT64_T, 0, mpi_.comm),
-          "MPI_Gather");
-    std::vector<int> counts(is_server() ? static_cast<std::size_t>(ranks_) : 0);
-    at.assign(counts.size() + (is_server() ? 1 : 0), 0);
-    std::uint64_t total = 0;
-    for (int r = 1; r < static_cast<int>(counts.size()); ++r) {
-      const std::int64_t n = all[2 * static_cast<std::size_t>(r) + 1];
-      if (n < 0) throw DecodeError(fmt::format("laconic::mpi: rank {} declared {} bytes", r, n));
-      at[static_cast<std::size_t>(r)] = count_of(total, "gathered bytes");
-      counts[static_cast<std::size_t>(r)] =
-          count_of(static_cast<std::uint64_t>(n), "gathered bytes");
-      total += static_cast<std::uint64_t>(n);
-    }
-    if (is_server()) at.back() = count_of(total, "gathered bytes");
-    into.resize(total);
-    check(MPI_Gatherv(mine.data(), count_of(mine.size(), "gathered bytes"), MPI_BYTE, into.data(),
-                      counts.data(), at.data(), MPI_BYTE, 0, mpi_.comm),
-          "MPI_Gatherv");
-    if (is_server()) {
-      wire_.control_received += sizeof sizes * static_cast<std::uint64_t>(ranks_ - 1);
-    } else {
-      wire_.control_sent += sizeof sizes;
-    }
-    std::string failures;
-    for (int r = 1; r < static_cast<int>(counts.size()); ++r) {
-      if (all[2 * static_cast<std::size_t>(r)] == 0) continue;
-      const auto* text =
-          reinterpret_cast<const char*>(into.data() + at[static_cast<std::size_t>(r)]);
-      failures += fmt::format(
-          "{}laconic::mpi: rank {} failed in round {} ({}): {}", failures.empty() ? "" : "; ", r, k,
-          phase,
-          std::string_view(text, static_cast<std::size_t>(counts[static_cast<std::size_t>(r)])));
-    }
-    return failures;
-  }
+  void send_command(Command c) { net_.bcast(&c, sizeof c); }
 
   // ---------------------------------------------------------------- the server (rank 0)
 
@@ -371,6 +259,17 @@ class Training {
     return result;
   }
 
+  // Runs f on rank 0 while the worker ranks serve its commands until it is done.
+  template <class F>
+  void on_rank_0(F&& f) {
+    if (!is_server()) {
+      work();
+      return;
+    }
+    guarded(f);
+    send_command({.kind = Kind::done});
+  }
+
   // Runs f on rank 0; if it throws, tells the worker ranks (waiting for a command) first.
   template <class F>
   void guarded(F&& f) {
@@ -382,6 +281,21 @@ class Training {
     }
   }
 
+  // Tells every worker rank that the run failed, and why; they raise PeerError.
+  void fail(const std::string& reason) {
+    abandon_aggregate();
+    std::string text = fmt::format("laconic::mpi: the server stopped the run in round {} ({}): {}",
+                                   server_->round(), phase_, reason);
+    send_command({.kind = Kind::fail, .bytes = text.size()});
+    net_.bcast(text.data(), text.size());
+  }
+
+  // The end of a phase on rank 0: what the worker ranks sent, or their failures raised.
+  void gather(const char* phase, bool messages = false) {
+    net_.gather({}, false, messages, gathered_, phase, server_->round());
+    if (!gathered_.failures.empty()) throw PeerError(gathered_.failures);
+  }
+
   // The checkpoint: the worker ranks' parts of the state gathered into the server's copies of
   // them (for a link, the receiving end takes the sender's state, as in process), and the
   // whole written.
@@ -389,17 +303,14 @@ class Training {
     phase_ = "checkpoint";
     sim::ServerHalf<M>& s = *server_;
     send_command({.kind = Kind::save});
-    std::vector<int> at;
-    const std::string failures = gather({}, false, received_bytes_, at, "checkpoint", s.round());
-    if (!failures.empty()) throw PeerError(failures);
-    wire_.control_received += received_bytes_.size();
+    gather(phase_);
     const ArchiveShape shape = s.fixed_shape();
-    for (int r = 1; r < ranks_; ++r) {
-      const auto ri = static_cast<std::size_t>(r);
-      const auto* first = reinterpret_cast<const char*>(received_bytes_.data()) + at[ri];
-      ArchiveReader reader(std::string_view(first, static_cast<std::size_t>(at[ri + 1] - at[ri])),
-                           fmt::format("laconic::mpi: the state from rank {}", r));
-      const Block b = Block::of(r, ranks_, workers_);
+    for (int r = 1; r < net_.ranks(); ++r) {
+      const std::span<const std::uint8_t> bytes = gathered_.of(r);
+      ArchiveReader reader(
+          std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()),
+          fmt::format("laconic::mpi: the state from rank {}", r));
+      const Block b = Block::of(r, net_.ranks(), workers_);
       for (Index m = b.first; m < b.last; ++m) parts_.worker_part(m, s.receiver(m), reader);
       if (!reader.at_end()) reader.fail("trailing bytes");
       if (s.fixed_shape() != shape) reader.fail("vectors of another length than this run's");
@@ -410,23 +321,11 @@ class Training {
   // Restores the server's half from the checkpoint at `path`, then every worker rank's.
   void restore(const std::filesystem::path& path) {
     phase_ = "checkpoint";
-    sim::ServerHalf<M>& s = *server_;
     std::string state = sim::read_checkpoint(path, describe());
-    s.restore(state, path.string());
+    server_->restore(state, path.string());
     send_command({.kind = Kind::load, .bytes = state.size()});
-    bcast(state.data(), state.size());
-    std::vector<int> at;
-    const std::string failures = gather({}, false, received_bytes_, at, "checkpoint", s.round());
-    if (!failures.empty()) throw PeerError(failures);
-  }
-
-  // Tells every worker rank that the run failed, and why; they raise PeerError.
-  void fail(const std::string& reason) {
-    abandon_aggregate();
-    std::string text = fmt::format("laconic::mpi: the server stopped the run in round {} ({}): {}",
-                                   server_->round(), phase_, reason);
-    send_command({.kind = Kind::fail, .bytes = text.size()});
-    bcast(text.data(), text.size());
+    net_.bcast(state.data(), state.size());
+    gather(phase_);
   }
 
   // Tells every worker rank how the run ended — its status, divergence, message and θ — once
@@ -444,14 +343,13 @@ class Training {
       c.diverged_start = d.start;
     }
     send_command(c);
-    std::vector<int> at;
-    const std::string failures = gather({}, false, received_bytes_, at, "finish", server_->round());
-    broadcast_text(failures);
-    if (!failures.empty()) throw PeerError(failures);
-    broadcast_text(result.message);
-    Vector& theta = result.theta;
-    theta = server_->theta();
-    bcast(theta.data(), static_cast<std::uint64_t>(theta.size()) * sizeof(double));
+    net_.gather({}, false, false, gathered_, phase_, server_->round());
+    net_.broadcast_text(gathered_.failures);
+    if (!gathered_.failures.empty()) throw PeerError(gathered_.failures);
+    net_.broadcast_text(result.message);
+    result.theta = server_->theta();
+    net_.bcast(result.theta.data(),
+               static_cast<std::uint64_t>(result.theta.size()) * sizeof(double));
   }
 
   // sim::Divergence::quantity as a number, and back.
@@ -485,55 +383,37 @@ class Training {
                   .step_sq = s.step_sq(),
                   .bytes = down.bytes.size(),
                   .masked = masked ? 1 : 0});
-    if (masked) bcast(mask_.data(), mask_.size());
+    if (masked) net_.bcast(mask_.data(), mask_.size());
     if constexpr (!broadcasts_aggregate) send_downlink(down);
 
-    // Uplink: each rank's status and bytes, the accounting of each message, the bytes.
-    std::vector<int> at;
-    const std::string failures = gather({}, false, received_bytes_, at, "training", k);
-    std::vector<int> header_counts(static_cast<std::size_t>(ranks_), 0),
-        header_displs = header_counts;
-    for (Index m : participants) {
-      header_counts[static_cast<std::size_t>(owner_[static_cast<std::size_t>(m)])] +=
-          static_cast<int>(sizeof(Header));
-    }
-    for (int r = 1; r < ranks_; ++r) {
-      header_displs[static_cast<std::size_t>(r)] = header_displs[static_cast<std::size_t>(r - 1)] +
-                                                   header_counts[static_cast<std::size_t>(r - 1)];
-    }
+    // Uplink: each rank's status and bytes, then the accounting of each message.
+    net_.gather({}, false, true, gathered_, phase_, k);
+    std::vector<int> counts(static_cast<std::size_t>(net_.ranks()), 0), displs = counts;
+    for (Index m : participants) counts[owner(m)] += static_cast<int>(sizeof(UploadHeader));
+    for (std::size_t r = 1; r < counts.size(); ++r) displs[r] = displs[r - 1] + counts[r - 1];
     headers_.resize(participants.size());
-    check(MPI_Gatherv(nullptr, 0, MPI_BYTE, headers_.data(), header_counts.data(),
-                      header_displs.data(), MPI_BYTE, 0, mpi_.comm),
+    check(MPI_Gatherv(nullptr, 0, MPI_BYTE, headers_.data(), counts.data(), displs.data(), MPI_BYTE,
+                      0, mpi_.comm),
           "MPI_Gatherv");
-    wire_.control_received += headers_.size() * sizeof(Header);
+    net_.wire().control_received += headers_.size() * sizeof(UploadHeader);
     aggregate_pending_ = broadcasts_aggregate;
-    if (!failures.empty()) throw PeerError(failures);
-    wire_.payload_received += received_bytes_.size();
-    read_uploads(k, at);
+    if (!gathered_.failures.empty()) throw PeerError(gathered_.failures);
+    read_uploads(k);
 
     if (auto divergence = s.account(uploads_)) {
       abandon_aggregate();
       return divergence;
     }
-    const std::size_t groups =
-        s.for_each_in_groups(participants.size(), [&](std::size_t i, int t, std::size_t g) {
-          if (!uploads_[i].uploaded) return;
-          const Index m = participants[i];
-          Message& message = received_[static_cast<std::size_t>(t)];
-          const Header& h = headers_[i];
-          const auto* first = received_bytes_.data() + offsets_[i];
-          message.bytes.assign(first, first + h.bytes);
-          message.bits = Bits{.values = h.values, .indices = h.indices, .metadata = h.metadata};
-          Vector& decoded = decoded_[static_cast<std::size_t>(t)];
-          try {
-            RandomStream senders = sim::link_stream(options_.seed, k, m);
-            parts_.uplink.decode(s.receiver(m), message, decoded, senders);
-          } catch (const DecodeError& e) {
-            throw DecodeError(fmt::format("laconic::mpi: the upload of worker {} in round {}: {}",
-                                          m, k, e.what()));
-          }
-          s.accept(m, decoded, s.group_sum(g));
-        });
+    const std::size_t groups = s.for_each_in_groups(participants.size(), [&](std::size_t i, int t,
+                                                                             std::size_t g) {
+      if (!uploads_[i].uploaded) return;
+      Message& message = received_[static_cast<std::size_t>(t)];
+      const UploadHeader& h = headers_[i];
+      const auto* first = gathered_.bytes.data() + offsets_[i];
+      message.bytes.assign(first, first + h.bytes);
+      message.bits = h.message_bits();
+      s.receive(participants[i], message, decoded_[static_cast<std::size_t>(t)], s.group_sum(g));
+    });
     Message aggregate;
     auto divergence = s.close(groups, broadcasts_aggregate ? &aggregate : nullptr);
     if constexpr (broadcasts_aggregate) {
@@ -542,75 +422,45 @@ class Training {
       } else {
         std::uint64_t size = aggregate.bytes.size();
         aggregate_pending_ = false;
-        bcast(&size, sizeof size);
-        bcast_payload(aggregate.bytes.data(), size);
+        net_.bcast(&size, sizeof size);
+        net_.bcast_message(aggregate.bytes.data(), size);
       }
     }
     return divergence;
   }
 
-  // The participants' uploads from their headers, each accounting field checked against the
-  // bytes that arrived (so that no count a worker sends can overflow the ledger); and where
-  // each message starts. A server-side skip rule takes each contacted worker's report.
-  void read_uploads(Index k, const std::vector<int>& at) {
+  // The participants' uploads from their headers, each checked against the bytes that arrived
+  // (UploadHeader::problem), and where each message starts. A server-side skip rule takes
+  // each contacted worker's report.
+  void read_uploads(Index k) {
     sim::ServerHalf<M>& s = *server_;
     const std::vector<Index>& participants = s.participants();
-    const auto p = static_cast<std::uint64_t>(theta0_.size());
     std::uint64_t most_gradients = max_gradients_per_round;
     if constexpr (Parts::local_steps) {
       most_gradients = static_cast<std::uint64_t>(parts_.server.params().local_steps);
     }
     uploads_.resize(participants.size());
     offsets_.assign(participants.size(), 0);
-    std::vector<std::uint64_t> next(at.begin(), at.end());
+    std::vector<std::uint64_t> next(gathered_.at.begin(), gathered_.at.end());
     for (std::size_t i = 0; i < participants.size(); ++i) {
       const Index m = participants[i];
-      const Header& h = headers_[i];
-      const auto r = static_cast<std::size_t>(owner_[static_cast<std::size_t>(m)]);
+      const UploadHeader& h = headers_[i];
+      const std::size_t r = owner(m);
       const auto refuse = [&](const std::string& why) {
         throw DecodeError(fmt::format(
             "laconic::mpi: the upload of worker {} in round {} from rank {}: {}", m, k, r, why));
       };
-      if (h.round != static_cast<std::uint64_t>(k) || h.uploaded > 1 ||
-          h.fault > static_cast<std::uint64_t>(sim::Fault::message) ||
-          (h.uploaded != 0 && h.fault != 0)) {
-        refuse("a malformed header");
-      }
-      if (h.gradients < 1 || h.gradients > most_gradients) {
-        refuse(fmt::format("{} minibatch gradients, outside 1..{}", h.gradients, most_gradients));
-      }
-      if (h.report_bytes != 0 && (h.uploaded == 0 || side != skip::Side::server ||
-                                  (h.report_bytes != 4 && h.report_bytes != 8))) {
-        refuse(fmt::format("a report of {} bytes", h.report_bytes));
-      }
-      const std::uint64_t room = static_cast<std::uint64_t>(at[r + 1]) - next[r];  // unclaimed
-      if (h.bytes > room || h.report_bytes > room - h.bytes) {
-        refuse(fmt::format("{} bytes where its rank sent {} more", h.bytes + h.report_bytes, room));
-      }
-      const std::uint64_t most_bits = 8 * h.bytes;
-      for (const std::uint64_t field : {h.values, h.indices, h.metadata}) {
-        if (field > most_bits)
-          refuse(fmt::format("a bit count {} beyond its {} bytes", field, h.bytes));
-      }
-      const std::uint64_t bits = h.values + h.indices + h.metadata;
-      const std::uint64_t expected = h.uploaded != 0 ? (bits + 7) / 8 : 0;
-      if (h.bytes != expected) {
-        refuse(fmt::format("{} bytes where its {} bits need {}", h.bytes, bits, expected));
-      }
-      if (h.paper > 64 * (p + 1) + most_bits) {
-        refuse(fmt::format("a paper count {} beyond any message of dimension {}", h.paper, p));
-      }
+      const auto room = static_cast<std::uint64_t>(gathered_.at[r + 1]) - next[r];
+      const std::string problem = h.problem(k, static_cast<std::uint64_t>(theta0_.size()), room,
+                                            most_gradients, side == skip::Side::server);
+      if (!problem.empty()) refuse(problem);
       offsets_[i] = next[r];
       next[r] += h.bytes + h.report_bytes;
       sim::Upload& up = uploads_[i];
-      up.fault = static_cast<sim::Fault>(h.fault);
-      up.uploaded = h.uploaded != 0;
-      up.gradients = h.gradients;
-      up.bits =
-          Bits{.values = h.values, .indices = h.indices, .metadata = h.metadata, .paper = h.paper};
+      up = h.upload();
       if constexpr (side == skip::Side::server) {
         if (up.fault == sim::Fault::none) {
-          const std::uint8_t* report = received_bytes_.data() + offsets_[i] + h.bytes;
+          const std::uint8_t* report = gathered_.bytes.data() + offsets_[i] + h.bytes;
           up.report = h.report_bytes == 4   ? read_float<float>(report)
                       : h.report_bytes == 8 ? read_float<double>(report)
                                             : 0.0;
@@ -628,15 +478,16 @@ class Training {
         }
       }
     }
-    for (int r = 1; r < ranks_; ++r) {
-      const auto ri = static_cast<std::size_t>(r);
-      if (next[ri] != static_cast<std::uint64_t>(at[ri + 1])) {
+    for (std::size_t r = 1; r < next.size() - 1; ++r) {
+      const auto sent = static_cast<std::uint64_t>(gathered_.at[r + 1]);
+      if (next[r] != sent) {
         throw DecodeError(fmt::format(
             "laconic::mpi: rank {} sent {} bytes in round {} but its messages declare {}", r,
-            at[ri + 1] - at[ri], k, next[ri] - static_cast<std::uint64_t>(at[ri])));
+            sent - static_cast<std::uint64_t>(gathered_.at[r]), k,
+            next[r] - static_cast<std::uint64_t>(gathered_.at[r])));
       }
     }
-    wire_.messages_received += static_cast<std::uint64_t>(std::count_if(
+    net_.wire().messages_received += static_cast<std::uint64_t>(std::count_if(
         uploads_.begin(), uploads_.end(), [](const sim::Upload& u) { return u.uploaded; }));
   }
 
@@ -644,7 +495,7 @@ class Training {
   void abandon_aggregate() {
     if (!aggregate_pending_) return;
     std::uint64_t none = no_aggregate;
-    bcast(&none, sizeof none);
+    net_.bcast(&none, sizeof none);
     aggregate_pending_ = false;
   }
 
@@ -652,31 +503,29 @@ class Training {
   void send_downlink(Message& message) {
     const std::vector<char> hosts = ranks_hosting();
     if (all_worker_ranks(hosts)) {
-      bcast_payload(message.bytes.data(), message.bytes.size());
+      net_.bcast_message(message.bytes.data(), message.bytes.size());
       return;
     }
-    for (int r = 1; r < ranks_; ++r) {
-      if (!hosts[static_cast<std::size_t>(r)]) continue;
-      check(MPI_Send(message.bytes.data(), count_of(message.bytes.size(), "message bytes"),
-                     MPI_BYTE, r, downlink_tag, mpi_.comm),
-            "MPI_Send");
-      wire_.payload_sent += message.bytes.size();
-      wire_.messages_sent += 1;
+    for (int r = 1; r < net_.ranks(); ++r) {
+      if (hosts[static_cast<std::size_t>(r)]) {
+        net_.send_message(message.bytes.data(), message.bytes.size(), r);
+      }
     }
   }
 
   // The ranks hosting a participant of this round (mask_).
   std::vector<char> ranks_hosting() const {
-    std::vector<char> hosts(static_cast<std::size_t>(ranks_), 0);
+    std::vector<char> hosts(static_cast<std::size_t>(net_.ranks()), 0);
     for (Index m = 0; m < workers_; ++m) {
-      if (mask_[static_cast<std::size_t>(m)] & takes_part) {
-        hosts[static_cast<std::size_t>(owner_[static_cast<std::size_t>(m)])] = 1;
-      }
+      if (mask_[static_cast<std::size_t>(m)] & takes_part) hosts[owner(m)] = 1;
     }
     return hosts;
   }
   static bool all_worker_ranks(const std::vector<char>& hosts) {
     return std::all_of(hosts.begin() + 1, hosts.end(), [](char h) { return h != 0; });
+  }
+  std::size_t owner(Index m) const {
+    return static_cast<std::size_t>(owner_[static_cast<std::size_t>(m)]);
   }
 
   // A History row at the exact θ, from every worker's full loss and gradient.
@@ -685,17 +534,16 @@ class Training {
     sim::ServerHalf<M>& s = *server_;
     send_command({.kind = Kind::evaluate});
     Vector theta = s.theta();
-    bcast(theta.data(), static_cast<std::uint64_t>(theta.size()) * sizeof(double));
-    std::vector<int> at;
-    const std::string failures = gather({}, false, received_bytes_, at, "measurement", s.round());
-    if (!failures.empty()) throw PeerError(failures);
+    net_.bcast(theta.data(), static_cast<std::uint64_t>(theta.size()) * sizeof(double));
+    gather(phase_);
     const Index p = theta.size();
     const auto stride = static_cast<std::size_t>(p + 1);
-    if (received_bytes_.size() != static_cast<std::size_t>(workers_) * stride * sizeof(double)) {
+    const std::vector<std::uint8_t>& bytes = gathered_.bytes;
+    if (bytes.size() != static_cast<std::size_t>(workers_) * stride * sizeof(double)) {
       throw DecodeError("laconic::mpi: the workers' losses and gradients have the wrong size");
     }
     evaluations_.resize(static_cast<std::size_t>(workers_) * stride);
-    std::memcpy(evaluations_.data(), received_bytes_.data(), received_bytes_.size());
+    std::memcpy(evaluations_.data(), bytes.data(), bytes.size());
     return s.record([&](Index m, int) {
       const double* row = evaluations_.data() + static_cast<std::size_t>(m) * stride;
       return std::pair<double, Eigen::Map<const Vector>>(row[0],
@@ -705,6 +553,7 @@ class Training {
 
   // ---------------------------------------------------------------- a worker rank
 
+  // Serves rank 0's commands until a run finishes, a save or load is done, or the run fails.
   RunResult work() {
     RunResult result;
     for (;;) {
@@ -714,7 +563,7 @@ class Training {
           work_round(c);
           break;
         case Kind::evaluate:
-          evaluate(c);
+          evaluate();
           break;
         case Kind::save:
           send_state();
@@ -725,15 +574,12 @@ class Training {
         case Kind::done:
           return result;
         case Kind::finish: {
-          std::vector<int> at;
-          gather(as_bytes(pending_error_), !pending_error_.empty(), received_bytes_, at, "finish",
-                 round_);
-          const std::string failures = broadcast_text({});
+          report("finish", false, [] { return Bytes{}; });
+          const std::string failures = net_.broadcast_text({});
           if (!failures.empty()) raise(failures);
-          result.message = broadcast_text({});
-          result.theta = theta0_;
-          bcast(result.theta.data(),
-                static_cast<std::uint64_t>(result.theta.size()) * sizeof(double));
+          result.message = net_.broadcast_text({});
+          net_.bcast(theta_.data(), static_cast<std::uint64_t>(theta_.size()) * sizeof(double));
+          result.theta = theta_;
           result.status = static_cast<sim::Status>(c.status);
           if (result.status == sim::Status::diverged) {
             result.divergence =
@@ -744,12 +590,12 @@ class Training {
         }
         case Kind::fail: {
           std::string text(c.bytes, '\0');
-          bcast(text.data(), text.size());
+          net_.bcast(text.data(), text.size());
           raise(text);
         }
         default:
-          throw PeerError(fmt::format("laconic::mpi: rank {} received an unknown command {}", rank_,
-                                      static_cast<std::int64_t>(c.kind)));
+          throw PeerError(fmt::format("laconic::mpi: rank {} received an unknown command {}",
+                                      net_.rank(), static_cast<std::int64_t>(c.kind)));
       }
     }
   }
@@ -764,21 +610,32 @@ class Training {
       std::throw_with_nested(PeerError(text));
     }
   }
-  // Remembers this rank's error for the phase's report.
-  std::string failed(const std::exception& e) {
-    if (!own_error_) own_error_ = std::current_exception();
-    return e.what();
+
+  // A worker rank's part of a phase: work() returns the bytes for rank 0 (messages when
+  // `messages`); if it throws, or an error is pending from an earlier phase, the error goes
+  // in their place.
+  template <class Work>
+  void report(const char* phase, bool messages, Work&& work) {
+    std::string error;
+    std::span<const std::uint8_t> mine;
+    try {
+      if (!pending_error_.empty()) throw std::runtime_error(pending_error_);
+      mine = work();
+    } catch (const std::exception& e) {
+      if (!own_error_) own_error_ = std::current_exception();
+      error = e.what();
+      mine = as_bytes(error);
+    }
+    net_.gather(mine, !error.empty(), messages, gathered_, phase, round_);
   }
-  static std::span<const std::uint8_t> as_bytes(const std::string& s) {
-    return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
-  }
+  using Bytes = std::span<const std::uint8_t>;
 
   void work_round(const Command& c) {
     sim::WorkerHalf<M, Obj>& half = *workers_half_;
     const Index k = c.round;
     round_ = k;
     mask_.assign(static_cast<std::size_t>(workers_), takes_part);
-    if (c.masked != 0) bcast(mask_.data(), mask_.size());
+    if (c.masked != 0) net_.bcast(mask_.data(), mask_.size());
     mine_.clear();
     for (Index m = block_.first; m < block_.last; ++m) {
       if (mask_[static_cast<std::size_t>(m)] & takes_part) mine_.push_back(m);
@@ -788,23 +645,17 @@ class Training {
       if (!mine_.empty()) {
         down.bytes.resize(c.bytes);
         if (all_worker_ranks(ranks_hosting())) {
-          bcast_payload(down.bytes.data(), c.bytes);
+          net_.bcast_message(down.bytes.data(), c.bytes);
         } else {
-          check(MPI_Recv(down.bytes.data(), count_of(c.bytes, "message bytes"), MPI_BYTE, 0,
-                         downlink_tag, mpi_.comm, MPI_STATUS_IGNORE),
-                "MPI_Recv");
-          wire_.payload_received += c.bytes;
-          wire_.messages_received += 1;
+          net_.receive_message(down.bytes.data(), c.bytes);
         }
       }
     }
 
-    // This rank's participants, their headers and bytes; or its error in their place.
-    std::string error;
-    std::vector<Header> headers(mine_.size());
+    // This rank's participants' bytes and headers; or its error in their place.
+    headers_.assign(mine_.size(), UploadHeader{});
     payload_.clear();
-    try {
-      if (!pending_error_.empty()) throw std::runtime_error(pending_error_);
+    const auto round = [&] {
       if (broadcasts_aggregate || !mine_.empty()) {
         try {
           half.receive_model(k, down);
@@ -823,32 +674,28 @@ class Training {
       pool_.parallel_for(static_cast<std::int64_t>(mine_.size()), [&](std::int64_t i, int t) {
         half.work(mine_[static_cast<std::size_t>(i)], k, t, uploads_[static_cast<std::size_t>(i)]);
       });
-      for (std::size_t i = 0; i < mine_.size(); ++i) headers[i] = header(k, mine_[i], uploads_[i]);
-    } catch (const std::exception& e) {
-      error = failed(e);
-      headers.assign(mine_.size(), Header{});
-      payload_.assign(error.begin(), error.end());
-    }
-    std::vector<int> at;
-    gather(payload_, !error.empty(), received_bytes_, at, "training", k);
-    check(MPI_Gatherv(headers.data(), count_of(headers.size() * sizeof(Header), "headers"),
+      for (std::size_t i = 0; i < mine_.size(); ++i) send(k, mine_[i], uploads_[i], headers_[i]);
+      return Bytes(payload_.data(), payload_.size());
+    };
+    report("training", true, round);  // the headers' contents do not matter after a failure
+    check(MPI_Gatherv(headers_.data(), count_of(headers_.size() * sizeof(UploadHeader), "headers"),
                       MPI_BYTE, nullptr, nullptr, nullptr, MPI_BYTE, 0, mpi_.comm),
           "MPI_Gatherv");
-    wire_.control_sent += headers.size() * sizeof(Header);
-    if (error.empty()) wire_.payload_sent += payload_.size();
+    net_.wire().control_sent += headers_.size() * sizeof(UploadHeader);
 
     if constexpr (broadcasts_aggregate) {
       std::uint64_t size = 0;
-      bcast(&size, sizeof size);
+      net_.bcast(&size, sizeof size);
       if (size == no_aggregate) return;
       Message message;
       message.bytes.resize(size);
-      bcast_payload(message.bytes.data(), size);
+      net_.bcast_message(message.bytes.data(), size);
       try {
         half.apply_aggregate(k, message);
       } catch (const std::exception& e) {
         // Said to the server with the next phase's report.
-        pending_error_ = fmt::format("the aggregate of round {}: {}", k, failed(e));
+        if (!own_error_) own_error_ = std::current_exception();
+        pending_error_ = fmt::format("the aggregate of round {}: {}", k, e.what());
       }
     }
   }
@@ -859,87 +706,68 @@ class Training {
     std::memcpy(&value, at, sizeof value);
     return value;
   }
-
-  // One participant's header; its bytes (and a server-side rule's report) appended to the
-  // payload.
-  Header header(Index k, Index m, sim::Upload& up) {
-    Header h{.round = static_cast<std::uint64_t>(k),
-             .fault = static_cast<std::uint64_t>(up.fault),
-             .gradients = up.gradients};
-    if (!up.uploaded) return h;
-    Message& message = up.message;
-    const std::uint64_t report_bits = up.bits.total() - message.bits.total();
-    if (report_bits != 0 && report_bits != 32 && report_bits != 64) {
-      throw std::logic_error(fmt::format(
-          "laconic::mpi: a server-side skip rule's report travels as a 32- or 64-bit float, but "
-          "the rule counts {} bits for it",
-          report_bits));
-    }
-    if (mpi_.tamper_upload) mpi_.tamper_upload(k, m, message);
-    h.uploaded = 1;
-    h.values = message.bits.values;
-    h.indices = message.bits.indices;
-    h.metadata = message.bits.metadata;
-    h.paper = message.bits.paper;
-    h.bytes = message.bytes.size();
-    payload_.insert(payload_.end(), message.bytes.begin(), message.bytes.end());
-    h.report_bytes = report_bits / 8;
-    if (report_bits == 32)
-      append_float(static_cast<float>(up.report));  // exact: the rule rounded it
-    if (report_bits == 64) append_float(up.report);
-    wire_.messages_sent += 1;
-    return h;
-  }
   template <class F>
   void append_float(F value) {
     const auto* bytes = reinterpret_cast<const std::uint8_t*>(&value);
     payload_.insert(payload_.end(), bytes, bytes + sizeof value);
   }
 
+  // Participant m's upload of round k: its header, and its bytes (and a server-side rule's
+  // report) appended to the payload.
+  void send(Index k, Index m, sim::Upload& up, UploadHeader& header) {
+    if (!up.uploaded) {
+      header = UploadHeader::of(k, up, 0);
+      return;
+    }
+    const std::uint64_t report_bits = up.bits.total() - up.message.bits.total();
+    if (report_bits != 0 && report_bits != 32 && report_bits != 64) {
+      throw std::logic_error(fmt::format(
+          "laconic::mpi: a server-side skip rule's report travels as a 32- or 64-bit float, but "
+          "the rule counts {} bits for it",
+          report_bits));
+    }
+    if (mpi_.tamper_upload) mpi_.tamper_upload(k, m, up.message);
+    header = UploadHeader::of(k, up, report_bits / 8);
+    payload_.insert(payload_.end(), up.message.bytes.begin(), up.message.bytes.end());
+    if (report_bits == 32) append_float(static_cast<float>(up.report));  // exact: rule rounded it
+    if (report_bits == 64) append_float(up.report);
+    net_.wire().messages_sent += 1;
+  }
+
   // This rank's workers' parts of the state, for the server's checkpoint.
   void send_state() {
-    std::string error;
-    ArchiveWriter writer;
-    try {
-      if (!pending_error_.empty()) throw std::runtime_error(pending_error_);
+    report("checkpoint", false, [&] {
+      ArchiveWriter writer;
       for (Index m = block_.first; m < block_.last; ++m) workers_half_->worker_part(m, writer);
-    } catch (const std::exception& e) {
-      error = failed(e);
-    }
-    const std::string& mine = error.empty() ? writer.bytes() : error;
-    std::vector<int> at;
-    gather(as_bytes(mine), !error.empty(), received_bytes_, at, "checkpoint", round_);
-    if (error.empty()) wire_.control_sent += mine.size();
+      state_ = writer.bytes();
+      return as_bytes(state_);
+    });
   }
 
   // The state of a checkpoint from the server: the whole read into a server half over this
   // rank's parts (so its skip rule and server update take theirs), and its workers' kept.
   void receive_state(const Command& c) {
-    std::string state(c.bytes, '\0');
-    bcast(state.data(), state.size());
-    std::string error;
-    try {
+    state_.assign(c.bytes, '\0');
+    net_.bcast(state_.data(), state_.size());
+    report("checkpoint", false, [&] {
       sim::ServerHalf<M> whole(parts_, theta0_, options_, workers_, pool_, false);
-      whole.restore(state, "laconic::mpi: the checkpoint from the server");
+      whole.restore(state_, "laconic::mpi: the checkpoint from the server");
       workers_half_->restore(whole);
       round_ = whole.round();
+      theta_ = whole.theta();
       step_pending_ = false;  // the checkpoint's window holds the last step
-    } catch (const std::exception& e) {
-      error = failed(e);
-    }
-    std::vector<int> at;
-    gather(as_bytes(error), !error.empty(), received_bytes_, at, "checkpoint", round_);
+      return Bytes{};
+    });
   }
 
   // Every hosted worker's full loss and gradient at the exact θ, for the server's History.
-  void evaluate(const Command&) {
+  void evaluate() {
     Vector theta(theta0_.size());
-    bcast(theta.data(), static_cast<std::uint64_t>(theta.size()) * sizeof(double));
+    net_.bcast(theta.data(), static_cast<std::uint64_t>(theta.size()) * sizeof(double));
     const Index p = theta.size();
     const auto stride = static_cast<std::size_t>(p + 1);
-    std::string error;
     evaluations_.assign(static_cast<std::size_t>(block_.size()) * stride, 0.0);
-    try {
+    report("measurement", false, [&] {
       sim::WorkerHalf<M, Obj>& half = *workers_half_;
       pool_.parallel_for(block_.size(), [&](std::int64_t j, int t) {
         const auto [loss, gradient] = half.evaluate(block_.first + j, theta, t);
@@ -947,39 +775,29 @@ class Training {
         row[0] = loss;
         std::copy(gradient.data(), gradient.data() + p, row + 1);
       });
-    } catch (const std::exception& e) {
-      error = failed(e);
-    }
-    const auto* bytes = reinterpret_cast<const std::uint8_t*>(evaluations_.data());
-    const std::span<const std::uint8_t> mine =
-        error.empty() ? std::span<const std::uint8_t>(bytes, evaluations_.size() * sizeof(double))
-                      : as_bytes(error);
-    std::vector<int> at;
-    gather(mine, !error.empty(), received_bytes_, at, "measurement", round_);
+      return Bytes(reinterpret_cast<const std::uint8_t*>(evaluations_.data()),
+                   evaluations_.size() * sizeof(double));
+    });
   }
-
-  static constexpr int downlink_tag = 7;
 
   Parts parts_;
   sim::Options options_;
   Options mpi_;
   sim::ThreadPool pool_;
+  Collectives net_;
   Index workers_;
   Vector theta0_;  // θ^0 from rank 0
-  int rank_ = 0;
-  int ranks_ = 0;
   Block block_;
   std::vector<int> owner_;  // the rank hosting each logical worker
-  Wire wire_;
   std::vector<char> mask_;  // this round's participants and passed-over workers
   std::vector<sim::Upload> uploads_;
+  std::vector<UploadHeader> headers_;  // this round's, one per participant (here, or all)
   std::vector<double> evaluations_;
-  std::vector<std::uint8_t> received_bytes_;  // what a phase's gather brought (or sent)
+  Gathered gathered_;  // what a phase's gather brought (on rank 0)
   const char* phase_ = "set-up";
 
   // The server.
   std::optional<sim::ServerHalf<M>> server_;
-  std::vector<Header> headers_;
   std::vector<std::uint64_t> offsets_;  // where each participant's message starts
   std::vector<Vector> decoded_;         // per thread
   std::vector<Message> received_;       // per thread
@@ -991,6 +809,8 @@ class Training {
   std::optional<sim::WorkerHalf<M, Obj>> workers_half_;
   std::vector<Index> mine_;  // this round's hosted participants
   std::vector<std::uint8_t> payload_;
+  std::string state_;  // a checkpoint's state, or this rank's part of it
+  Vector theta_;       // θ^0, then the θ a run finished with or a checkpoint held
   Index round_ = 0;
   bool step_pending_ = false;  // the skip rule's window lacks the last round's step
   std::string pending_error_;
