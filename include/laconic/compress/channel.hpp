@@ -28,6 +28,7 @@
 
 #include <concepts>
 #include <string>
+#include <type_traits>
 
 namespace laconic::compress {
 
@@ -87,5 +88,23 @@ struct channel_for<L> {
 };
 template <class L>
 using channel_t = typename channel_for<L>::type;
+
+// Whether a link keeps state from one message to the next, so that every receiver must hear
+// every message: a channel with a non-empty State does, a compressor does not, and a link that
+// is chosen at run time (runtime::Channel) says so through keeps_state().
+template <class L>
+bool keeps_state(const L& link) {
+  if constexpr (requires { link.keeps_state(); }) {
+    return link.keeps_state();
+  } else {
+    return !std::is_empty_v<typename channel_t<L>::State>;
+  }
+}
+// Whether every link of type L keeps state, known at compile time.
+template <class L>
+inline constexpr bool always_keeps_state = !requires(const L& l) {
+  l.keeps_state();
+}
+&&!std::is_empty_v<typename channel_t<L>::State>;
 
 }  // namespace laconic::compress

@@ -138,6 +138,7 @@ template <class L>
 void require_dimension(const L& link, Index p) {
   if constexpr (requires { link.compressor(); }) require_dimension(link.compressor(), p);
   if constexpr (requires { link.count(p); }) static_cast<void>(link.count(p));
+  if constexpr (requires { link.require_dimension(p); }) link.require_dimension(p);
 }
 
 }  // namespace laconic::compress

@@ -57,8 +57,8 @@ void check_setup(const std::vector<WorkerShape>& workers, const Vector& theta0,
   if (!participation.is_all()) {
     require_param(!lazy, "server.participation", participation.describe(),
                   "all workers under a skip rule (it tracks every worker every round)");
-    require_param(std::is_empty_v<typename Downlink::State> || broadcasts_aggregate,
-                  "server.participation", participation.describe(),
+    require_param(!compress::keeps_state(downlink) || broadcasts_aggregate, "server.participation",
+                  participation.describe(),
                   "all workers when the downlink keeps state (every worker must hear it)");
   }
 }
@@ -131,7 +131,7 @@ class Composition {
   static_assert(!local_steps || !lazy,
                 "skip rules decide on gradients, while periodic averaging uploads model changes "
                 "after local steps: use skip::Never with server::PeriodicAverage");
-  static_assert(side != skip::Side::server || std::is_empty_v<typename Downlink::State> ||
+  static_assert(side != skip::Side::server || !compress::always_keeps_state<Downlink> ||
                     broadcasts_aggregate,
                 "a server-side skip rule sends theta to some workers only, so the downlink "
                 "channel cannot keep state shared by all of them: use a stateless downlink");
@@ -142,7 +142,14 @@ class Composition {
         server(within("server", [&] { return Server(method.server); })),
         downlink(within("downlink",
                         [&, wire = method.wire()] { return Downlink(method.downlink, wire); })),
-        float_bits(method.float_bits) {}
+        float_bits(method.float_bits) {
+    // What the static_assert above checks, for a downlink chosen at run time.
+    if constexpr (side == skip::Side::server && !broadcasts_aggregate) {
+      require_param(!compress::keeps_state(downlink), "downlink", downlink.describe(),
+                    "a stateless channel: a server-side skip rule sends theta to some workers "
+                    "only, so the downlink cannot keep state shared by all of them");
+    }
+  }
 
   // Checks the run against its workers and θ^0, weighs the workers and starts the skip rule;
   // every rank of an MPI run does the same from the same shapes.

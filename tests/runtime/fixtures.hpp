@@ -1,0 +1,46 @@
+#pragma once
+
+// What the runtime layer's tests hold a method chosen at run time against.
+
+#include <laconic/sim/simulation.hpp>
+
+#include <catch2/catch.hpp>
+
+#include "skip/fixtures.hpp"
+
+#include <filesystem>
+#include <string>
+
+namespace laconic::test {
+
+// Method `fixed`, a compile-time composition, and `chosen`, the same method with some of its
+// policies chosen at run time: the same run (θ, History, ledger, description), and the fixed
+// run's checkpoint resumes in the chosen one to the same end, whose checkpoint the fixed one
+// loads back. Returns the fixed run's result.
+template <class Fixed, class Chosen>
+sim::RunResult check_same_run(const Fixed& fixed, const Chosen& chosen, const std::string& name) {
+  INFO(name);
+  const sim::Options options{.seed = 8, .rounds = 40, .threads = 2, .record_every = 6};
+  const auto workers = logistic_workers(4, 200, 6);
+  sim::Simulation a(fixed, workers, Vector::Zero(6), options);
+  sim::Simulation b(chosen, workers, Vector::Zero(6), options);
+  CHECK(b.describe() == a.describe());
+  const sim::RunResult ra = a.run(), rb = b.run();
+  CHECK(rb.theta == ra.theta);
+  CHECK(rb.history == ra.history);
+  CHECK(rb.ledger == ra.ledger);
+
+  const auto path = std::filesystem::temp_directory_path() / ("laconic_runtime_" + name);
+  a.save(path);
+  sim::Simulation c(chosen, workers, Vector::Zero(6), options);
+  c.load(path);
+  const sim::RunResult rc = c.run(), ra2 = a.run();
+  CHECK(rc.theta == ra2.theta);
+  CHECK(rc.history == ra2.history);
+  c.save(path);
+  a.load(path);
+  CHECK(a.round() == 2 * options.rounds);
+  return ra;
+}
+
+}  // namespace laconic::test
