@@ -571,6 +571,32 @@ TEST_CASE("a failure on a worker rank stops every rank", "[mpi]") {
                          Catch::Contains("failed in round 2 (measurement): disk gone, say"));
     CHECK((what.find(" <- disk gone, say") != std::string::npos) == failing_rank);
   }
+  // A failed run's errors are reported once: a later failure carries its own.
+  SECTION("twice") {
+    struct Again {
+      objective::Logistic inner;
+      Index worker;
+      int calls = 0;
+      Index dim() const { return inner.dim(); }
+      Index size() const { return inner.size(); }
+      double gradient(const Vector& x, std::span<const Index> batch, Vector& g) {
+        ++calls;
+        if (worker == 1 && calls == 3) throw std::runtime_error("first failure");
+        if (worker == 1 && calls == 6) throw std::runtime_error("second failure");
+        return inner.gradient(x, batch, g);
+      }
+    };
+    const auto twice = [](Index m) {
+      return Again{test::logistic_workers(M, n, p)[static_cast<std::size_t>(m)], m};
+    };
+    mpi::Training training(Sgd{.server = minibatch_sgd()}, M, twice, Vector::Zero(p),
+                           {.seed = 1, .rounds = 10});
+    CHECK_THAT(raised(training), Catch::Contains("): first failure"));
+    const std::string what = raised(training);
+    CHECK_THAT(what, Catch::Contains("): second failure"));
+    CHECK((what.find(" <- second failure") != std::string::npos) == failing_rank);
+    CHECK(what.find("<- first failure") == std::string::npos);
+  }
 }
 
 // A worker's accounting is checked against the bytes that arrived: a count with 2^63 added is

@@ -601,11 +601,13 @@ class Training {
   }
 
   // Raises the run's failure on this rank: PeerError, with this rank's own error nested in it
-  // when it has one.
+  // when it has one. The errors are then reported, and a later run starts without them.
   [[noreturn]] void raise(const std::string& text) {
-    if (!own_error_) throw PeerError(text);
+    pending_error_.clear();
+    const std::exception_ptr own = std::exchange(own_error_, nullptr);
+    if (!own) throw PeerError(text);
     try {
-      std::rethrow_exception(own_error_);
+      std::rethrow_exception(own);
     } catch (...) {
       std::throw_with_nested(PeerError(text));
     }
