@@ -16,11 +16,10 @@
 #include <mpi.h>
 
 #include "skip/fixtures.hpp"
+#include "support.hpp"
 
 #include <csignal>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <span>
 #include <string>
 #include <utility>
@@ -46,11 +45,6 @@ struct Doomed {
     return inner.gradient(x, batch, g);
   }
 };
-
-std::string file_bytes(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 }  // namespace
 
@@ -104,7 +98,7 @@ int main(int argc, char** argv) {
     check(result.theta == reference.theta, "theta");
     check(result.ledger == reference.ledger, "ledger");
     check(result.history == reference.history, "history");
-    check(file_bytes(options.history_path) == reference.history.to_csv(), "history.csv");
+    check(test::read_file(options.history_path) == reference.history.to_csv(), "history.csv");
   }
   MPI_Bcast(&failures, 1, MPI_INT, 0, MPI_COMM_WORLD);
   MPI_Finalize();

@@ -11,11 +11,11 @@
 #include <catch2/catch.hpp>
 
 #include "skip/fixtures.hpp"
+#include "support.hpp"
 
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <limits>
 #include <string>
 #include <vector>
@@ -98,11 +98,6 @@ std::filesystem::path scratch_file(const std::string& name) {
          fmt::format("laconic_mpi_{}ranks_{}", mpi::size_of(MPI_COMM_WORLD), name);
 }
 
-std::string file_bytes(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 // Checkpoints halfway through `reference`'s rounds: the MPI run's file is the in-process run's
 // byte for byte, and each resumes on the other transport to finish as `reference` did.
 template <class Method>
@@ -120,7 +115,7 @@ void check_checkpoints(const Method& method, const sim::Options& options,
   mpi::Training split(method, M, logistic_factory(), Vector::Zero(p), options);
   split.run_until(half);
   split.save(mpi_file);
-  if (server) CHECK(file_bytes(mpi_file) == file_bytes(in_process_file));
+  if (server) CHECK(test::read_file(mpi_file) == test::read_file(in_process_file));
 
   mpi::Training resumed(method, M, logistic_factory(), Vector::Zero(p), options);
   resumed.load(in_process_file);
@@ -659,7 +654,7 @@ TEST_CASE("checkpoints while running over MPI, and checkpoints that fail", "[mpi
     mpi::Training training(method, M, logistic_factory(), Vector::Zero(p), options);
     const mpi::RunResult result = training.run();
     if (server) {
-      CHECK(file_bytes(options.history_path) == result.history.to_csv());
+      CHECK(test::read_file(options.history_path) == result.history.to_csv());
       sim::Simulation last(method, test::logistic_workers(M, n, p), Vector::Zero(p), options);
       last.load(options.checkpoint_path);
       CHECK(last.round() == 23);
