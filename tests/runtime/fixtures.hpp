@@ -2,6 +2,7 @@
 
 // What the runtime layer's tests hold a method chosen at run time against.
 
+#include <laconic/runtime/simulation.hpp>
 #include <laconic/sim/simulation.hpp>
 
 #include <catch2/catch.hpp>
@@ -10,20 +11,39 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace laconic::test {
 
-// Method `fixed`, a compile-time composition, and `chosen`, the same method with some of its
-// policies chosen at run time: the same run (θ, History, ledger, description), and the fixed
-// run's checkpoint resumes in the chosen one to the same end, whose checkpoint the fixed one
-// loads back. Returns the fixed run's result.
+// The simulation of a method with some policies chosen at run time (a laconic::Method over
+// runtime policies), or of one chosen wholly at run time (a runtime::Method, run on
+// runtime::Objective workers).
+template <class Chosen>
+struct SimulationOf {
+  using Objective = objective::Logistic;
+  using type = sim::Simulation<Chosen, Objective>;
+};
+template <>
+struct SimulationOf<runtime::Method> {
+  using Objective = runtime::Objective;
+  using type = runtime::Simulation<Objective>;
+};
+
+// Method `fixed`, a compile-time composition, and `chosen`, the same method with some or all
+// of its policies chosen at run time: the same run (θ, History, ledger, description), and the
+// fixed run's checkpoint resumes in the chosen one to the same end, whose checkpoint the fixed
+// one loads back. Returns the fixed run's result.
 template <class Fixed, class Chosen>
 sim::RunResult check_same_run(const Fixed& fixed, const Chosen& chosen, const std::string& name) {
   INFO(name);
+  using Run = typename SimulationOf<Chosen>::type;
   const sim::Options options{.seed = 8, .rounds = 40, .threads = 2, .record_every = 6};
   const auto workers = logistic_workers(4, 200, 6);
+  const auto chosen_workers = [&] {
+    return std::vector<typename SimulationOf<Chosen>::Objective>(workers.begin(), workers.end());
+  };
   sim::Simulation a(fixed, workers, Vector::Zero(6), options);
-  sim::Simulation b(chosen, workers, Vector::Zero(6), options);
+  Run b(chosen, chosen_workers(), Vector::Zero(6), options);
   CHECK(b.describe() == a.describe());
   const sim::RunResult ra = a.run(), rb = b.run();
   CHECK(rb.theta == ra.theta);
@@ -32,7 +52,7 @@ sim::RunResult check_same_run(const Fixed& fixed, const Chosen& chosen, const st
 
   const auto path = std::filesystem::temp_directory_path() / ("laconic_runtime_" + name);
   a.save(path);
-  sim::Simulation c(chosen, workers, Vector::Zero(6), options);
+  Run c(chosen, chosen_workers(), Vector::Zero(6), options);
   c.load(path);
   const sim::RunResult rc = c.run(), ra2 = a.run();
   CHECK(rc.theta == ra2.theta);

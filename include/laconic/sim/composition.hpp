@@ -22,6 +22,12 @@
 #include <type_traits>
 #include <vector>
 
+// Why a skip rule cannot run with local steps: said by the compile-time check below and, for a
+// method chosen at run time, by runtime::visit (a macro, as static_assert needs a literal).
+#define LACONIC_WHY_NO_SKIP_RULE_WITH_LOCAL_STEPS                                               \
+  "skip rules decide on gradients, while periodic averaging uploads model changes after local " \
+  "steps: use skip::Never with server::PeriodicAverage"
+
 namespace laconic::sim {
 
 // What a worker says of itself when a run is set up.
@@ -128,9 +134,7 @@ class Composition {
                 "the method's server update does not meet the ServerUpdate contract "
                 "(server/server_update.hpp, docs/server-updates.md): the compiler names the "
                 "unsatisfied requirement");
-  static_assert(!local_steps || !lazy,
-                "skip rules decide on gradients, while periodic averaging uploads model changes "
-                "after local steps: use skip::Never with server::PeriodicAverage");
+  static_assert(!local_steps || !lazy, LACONIC_WHY_NO_SKIP_RULE_WITH_LOCAL_STEPS);
   static_assert(side != skip::Side::server || !compress::always_keeps_state<Downlink> ||
                     broadcasts_aggregate,
                 "a server-side skip rule sends theta to some workers only, so the downlink "
