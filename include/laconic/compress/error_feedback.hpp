@@ -23,6 +23,10 @@ class ErrorFeedback {
  public:
   struct Params {
     typename C::Params compressor{};
+    template <class V>
+    void fields(V&& v) {
+      v("compressor", compressor);
+    }
   };
   struct State {
     Vector error{};      // e: the sender's memory (unused at the receiver)

@@ -104,7 +104,10 @@ constexpr bool is_special(std::uint16_t h) {
 
 class Fp16 {
  public:
-  struct Params {};
+  struct Params {
+    template <class V>
+    void fields(V&&) {}
+  };
 
   // Half precision is its own width: the Wire's float_bits does not apply.
   explicit Fp16(const Params& params = {}, const Wire& wire = {}) : params_(params) {

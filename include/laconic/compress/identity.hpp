@@ -21,7 +21,10 @@ namespace laconic::compress {
 
 class Identity {
  public:
-  struct Params {};
+  struct Params {
+    template <class V>
+    void fields(V&&) {}
+  };
 
   explicit Identity(const Params& params = {}, const Wire& wire = {})
       : params_(params), float_bits_(validated(wire).float_bits) {}

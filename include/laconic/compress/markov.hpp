@@ -26,6 +26,11 @@ class Markov {
   struct Params {
     typename C::Params compressor{};
     Start start = Start::zero;
+    template <class V>
+    void fields(V&& v) {
+      v("compressor", compressor);
+      v("start", start, {"zero", "exact"});
+    }
   };
   struct State {
     Vector estimate{};    // ŵ

@@ -212,6 +212,11 @@ class Qsgd {
   struct Params {
     int levels = 1;                         // s, 1 ≤ s ≤ 2^20
     Encoding encoding = Encoding::cheaper;  // what encode() sends
+    template <class V>
+    void fields(V&& v) {
+      v("levels", levels);
+      v("encoding", encoding, {"fixed", "elias", "cheaper", "elias_gamma"});
+    }
   };
 
   static constexpr int max_levels = 1 << 20;

@@ -39,6 +39,13 @@ class RandK {
     double fraction = 0;       // in (0, 1]: keeps max(1, ⌊fraction·p⌋)
     bool scaled = false;       // multiply the kept values by p/k (unbiased)
     bool shared_seed = false;  // no indices on the wire: the receiver redraws them
+    template <class V>
+    void fields(V&& v) {
+      v("k", k);
+      v("fraction", fraction);
+      v("scaled", scaled);
+      v("shared_seed", shared_seed);
+    }
   };
 
   RandK() : RandK(Params{}) {}

@@ -31,7 +31,10 @@ namespace laconic::compress {
 
 class ScaledSign {
  public:
-  struct Params {};
+  struct Params {
+    template <class V>
+    void fields(V&&) {}
+  };
 
   explicit ScaledSign(const Params& params = {}, const Wire& wire = {})
       : params_(params), float_bits_(validated(wire).float_bits) {}

@@ -204,6 +204,11 @@ class TopK {
   struct Params {
     Index k = 0;          // coordinates kept (≤ p, checked when p is known); or
     double fraction = 0;  // in (0, 1]: keeps max(1, ⌊fraction·p⌋), as CD-Adam's code does
+    template <class V>
+    void fields(V&& v) {
+      v("k", k);
+      v("fraction", fraction);
+    }
   };
 
   TopK() : TopK(Params{}) {}

@@ -45,6 +45,10 @@ class Uniform {
  public:
   struct Params {
     int bits = 4;  // b, 1 ≤ b ≤ 31
+    template <class V>
+    void fields(V&& v) {
+      v("bits", bits);
+    }
   };
 
   Uniform() : Uniform(Params{}) {}

@@ -29,6 +29,15 @@ class Amsgrad {
     double beta1 = 0.9;
     double beta2 = 0.99;
     double nu = 1e-8;
+    template <class V>
+    void fields(V&& v) {
+      v("step", step);
+      v("batch", batch);
+      v("participation", participation);
+      v("beta1", beta1);
+      v("beta2", beta2);
+      v("nu", nu);
+    }
   };
   static constexpr Shape shape = Shape::broadcast_aggregate;
   // The methods on this update are CD-Adam's and its baselines; its Table 2 counts each index

@@ -29,6 +29,16 @@ struct Participation {
   static Participation sample(Index r) { return {.kind = Kind::sample, .count = r}; }
   static Participation available(double q) { return {.kind = Kind::available, .probability = q}; }
 
+  // Each parameter by name, for methods chosen by name (runtime/spec.hpp): the kind, with the
+  // parameters each kind reads and the kind a bare number chooses (as its first parameter).
+  template <class V>
+  void fields(V&& v) {
+    v.kind(kind, {{"all", {}}, {"sample", {"count"}}, {"available", {"probability"}}},
+           Kind::sample);
+    v("count", count);
+    v("probability", probability);
+  }
+
   // What can be checked before n is known: by the server update's constructor.
   void validate() const {
     const int k = static_cast<int>(kind);

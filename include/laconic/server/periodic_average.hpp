@@ -32,6 +32,14 @@ class PeriodicAverage {
     Index local_steps = 1;          // τ
     Participation participation{};  // S_k
     StepIndex step_index = StepIndex::iteration;
+    template <class V>
+    void fields(V&& v) {
+      v("step", step);
+      v("batch", batch);
+      v("local_steps", local_steps);
+      v("participation", participation);
+      v("step_index", step_index, {"iteration", "period"});
+    }
   };
   static constexpr Shape shape = Shape::local_steps;
 

@@ -53,6 +53,20 @@ struct StepSize {
     return {.kind = Kind::strongly_convex, .mu = mu, .K0 = K0};
   }
 
+  // Each parameter by name, for methods chosen by name (runtime/spec.hpp): the kind, with the
+  // parameters each kind reads and the kind a bare number chooses (as its first parameter).
+  template <class V>
+  void fields(V&& v) {
+    v.kind(
+        kind,
+        {{"constant", {"eta"}}, {"inverse_time", {"eta", "k0"}}, {"strongly_convex", {"mu", "K0"}}},
+        Kind::constant);
+    v("eta", eta);
+    v("k0", k0);
+    v("mu", mu);
+    v("K0", K0);
+  }
+
   void validate() const {
     switch (kind) {
       case Kind::constant:
@@ -108,6 +122,16 @@ struct Batch {
   static Batch full() { return {}; }
   static Batch of(Index samples) { return {.kind = Kind::samples, .samples = samples}; }
   static Batch share(double fraction) { return {.kind = Kind::fraction, .fraction = fraction}; }
+
+  // Each parameter by name, for methods chosen by name (runtime/spec.hpp): the kind, with the
+  // parameters each kind reads and the kind a bare number chooses (as its first parameter).
+  template <class V>
+  void fields(V&& v) {
+    v.kind(kind, {{"full", {}}, {"samples", {"samples"}}, {"fraction", {"fraction"}}},
+           Kind::samples);
+    v("samples", samples);
+    v("fraction", fraction);
+  }
 
   void validate() const {
     const int k = static_cast<int>(kind);

@@ -16,6 +16,12 @@ class Sgd {
     StepSize step{};
     Batch batch{};
     Participation participation{};  // whose gradients are averaged each round
+    template <class V>
+    void fields(V&& v) {
+      v("step", step);
+      v("batch", batch);
+      v("participation", participation);
+    }
   };
   static constexpr Shape shape = Shape::gradient;
 

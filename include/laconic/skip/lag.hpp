@@ -32,6 +32,14 @@ struct LagThreshold {
   std::optional<double> xi{};  // weight ξ_d of each step; default per rule
   std::optional<double> c{};   // scale; default 1/η₀²
 
+  // Each parameter by name, for methods chosen by name (runtime/spec.hpp).
+  template <class V>
+  void fields(V&& v) {
+    v("D", D);
+    v("xi", xi);
+    v("c", c);
+  }
+
   void validate() const {
     require_param(D >= 1, "D", D, ">= 1");
     if (xi) require_param(std::isfinite(*xi) && *xi >= 0, "xi", *xi, ">= 0 and finite");
@@ -92,6 +100,11 @@ class LagPs : public RecordsUploads {
   struct Params {
     LagThreshold threshold{};          // ξ defaults to 10/D, as in the LAG code
     std::vector<double> smoothness{};  // L_m; empty: each objective's smoothness()
+    template <class V>
+    void fields(V&& v) {
+      threshold.fields(v);
+      v("smoothness", smoothness);
+    }
   };
   static constexpr Side side = Side::server;
 

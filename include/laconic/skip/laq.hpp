@@ -32,6 +32,13 @@ class Laq {
     Index t_bar = 100;           // the most consecutive skips
     double error_weight = 3;     // the 3 in (7a)
     bool average_warmup = true;  // the code's ξ = 0.8/min(k, D) in the first D rounds
+    template <class V>
+    void fields(V&& v) {
+      threshold.fields(v);
+      v("t_bar", t_bar);
+      v("error_weight", error_weight);
+      v("average_warmup", average_warmup);
+    }
   };
   static constexpr Side side = Side::worker;
 

@@ -35,6 +35,14 @@ struct LasgThreshold {
   Index d_max = 10;           // steps in the window
   std::optional<double> c{};  // scale; default 1/η₀²
 
+  // Each parameter by name, for methods chosen by name (runtime/spec.hpp).
+  template <class V>
+  void fields(V&& v) {
+    v("D", D);
+    v("d_max", d_max);
+    v("c", c);
+  }
+
   void validate() const {
     require_param(D >= 1, "D", D, ">= 1");
     require_param(d_max >= 1, "d_max", d_max, ">= 1");
@@ -182,6 +190,11 @@ class LasgPs : public RecordsUploads {
   struct Params {
     LasgThreshold threshold{};
     std::vector<double> smoothness{};  // L_m; empty: each objective's smoothness()
+    template <class V>
+    void fields(V&& v) {
+      threshold.fields(v);
+      v("smoothness", smoothness);
+    }
   };
   static constexpr Side side = Side::server;
 
@@ -225,6 +238,11 @@ class LasgPse {
   struct Params {
     LasgThreshold threshold{};
     double initial_estimate = 0;  // L̂_m^0 (the paper leaves it open)
+    template <class V>
+    void fields(V&& v) {
+      threshold.fields(v);
+      v("initial_estimate", initial_estimate);
+    }
   };
   static constexpr Side side = Side::server;
 

@@ -10,7 +10,10 @@ namespace laconic::skip {
 
 class Never {
  public:
-  struct Params {};
+  struct Params {
+    template <class V>
+    void fields(V&&) {}
+  };
   static constexpr Side side = Side::none;
 
   explicit Never(const Params& = {}) {}
