@@ -18,6 +18,7 @@
 #include <laconic/data/libsvm.hpp>
 #include <laconic/data/partition.hpp>
 #include <laconic/data/synthetic.hpp>
+#include <laconic/data/transform.hpp>
 
 #include <laconic/objective/least_squares.hpp>
 #include <laconic/objective/logistic.hpp>
