@@ -138,9 +138,8 @@ int main(int argc, char** argv) try {
   Arguments args;
   examples::Cli cli(
       "cdadam_logistic",
-      "[--dataset all|phishing|mushrooms|a9a|w8a] [--compressor both|sign|top1] "
-      "[--iterations T] [--eta E] [--one-way] [--init normal|zero] [--seed S] [--threads T] "
-      "[--out-dir DIR] [--data-dir DIR] [--float-bits 32|64]");
+      "CD-Adam's experiments (Wang, Lin, Chen 2022): CD-Adam against AMSGrad with error feedback "
+      "and with direct compression on LIBSVM datasets (docs/experiments/cdadam.md)");
   cli.add("--dataset", args.dataset, {"all", "phishing", "mushrooms", "a9a", "w8a"});
   cli.add("--compressor", args.compressor, {"both", "sign", "top1"});
   cli.add("--iterations", args.iterations);

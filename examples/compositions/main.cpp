@@ -187,9 +187,9 @@ void refusals() {
 
 int main(int argc, char** argv) try {
   Arguments args;
-  examples::Cli cli("compositions",
-                    "[--part all|a|b] [--iterations T] [--seeds S] [--eta E] "
-                    "[--threads T] [--out-dir DIR] [--data-dir DIR] [--float-bits 32|64]");
+  examples::Cli cli(
+      "compositions",
+      "Compositions of laconic's policies that no paper ran (docs/experiments/compositions.md)");
   cli.add("--part", args.part, {"all", "a", "b"});
   cli.add("--iterations", args.iterations);
   cli.add("--seeds", args.seeds);

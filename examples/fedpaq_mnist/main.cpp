@@ -76,9 +76,7 @@ int main(int argc, char** argv) try {
   std::filesystem::path out_dir = "fedpaq_mnist";
   laconic::examples::Cli cli(
       "fedpaq_mnist",
-      "[--panel all|a|b|c|d] [--iterations T] [--seeds S] [--per-node N] [--lambda L] "
-      "[--target G] [--eta E] [--threads T] [--out-dir DIR] [--data-dir DIR] "
-      "[--float-bits 32|64]");
+      "FedPAQ's experiments (Reisizadeh et al. 2020) on MNIST (docs/experiments/fedpaq.md)");
   cli.add("--panel", panel, {"all", "a", "b", "c", "d"});
   cli.add("--iterations", settings.iterations);
   cli.add("--seeds", settings.seeds);

@@ -84,10 +84,9 @@ Files files(const Arguments& args) {
 
 int main(int argc, char** argv) try {
   Arguments args;
-  examples::Cli cli("laq_mnist",
-                    "[--rounds N] [--threads T] [--out-dir DIR] [--data-dir DIR] [--per-worker N] "
-                    "[--dataset mnist|fashion] [--paper] [--laq-error-weight W] [--bits B] "
-                    "[--float-bits 32|64]");
+  examples::Cli cli(
+      "laq_mnist",
+      "LAQ's MNIST experiments (Sun, Chen, Giannakis, Yang 2019) (docs/experiments/laq.md)");
   cli.add("--rounds", args.rounds);
   cli.add("--threads", args.threads);
   cli.add("--out-dir", args.out_dir);

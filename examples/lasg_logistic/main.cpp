@@ -208,9 +208,7 @@ int main(int argc, char** argv) try {
   Arguments args;
   examples::Cli cli(
       "lasg_logistic",
-      "[--rounds N] [--threads T] [--out-dir DIR] [--data-dir DIR] "
-      "[--dataset all|ijcnn1|mnist35|a9a|w8a] [--seed S] [--batch B] [--pse-initial-estimate L] "
-      "[--float-bits 32|64]");
+      "LASG's logistic-regression experiments (Chen, Sun, Yin 2021) (docs/experiments/lasg.md)");
   cli.add("--rounds", args.rounds);
   cli.add("--threads", args.threads);
   cli.add("--out-dir", args.out_dir);

@@ -46,8 +46,7 @@ struct Arguments {
 int main(int argc, char** argv) try {
   Arguments args;
   examples::Cli cli("lasg_synthetic",
-                    "[--rounds N] [--threads T] [--out-dir DIR] [--seed S] [--per-worker N] "
-                    "[--features F] [--float-bits 32|64]");
+                    "LASG's synthetic experiment (Chen, Sun, Yin 2021) (docs/experiments/lasg.md)");
   cli.add("--rounds", args.rounds);
   cli.add("--threads", args.threads);
   cli.add("--out-dir", args.out_dir);

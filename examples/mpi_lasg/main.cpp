@@ -117,7 +117,9 @@ int run(const Args& args) {
 int main(int argc, char** argv) {
   MPI_Init(&argc, &argv);
   Args args;
-  examples::Cli cli("mpi_lasg", "[--rounds N] [--workers M] [--seed S] [--data-dir DIR]");
+  examples::Cli cli("mpi_lasg",
+                    "LASG-WK2 with QSGD on a9a across MPI processes, checked against the "
+                    "in-process run (docs/mpi.md)");
   cli.add("--rounds", args.rounds);
   cli.add("--workers", args.workers);
   cli.add("--seed", args.seed);
