@@ -8,9 +8,11 @@
 #
 #   cmake -DDOC=docs/compressors.md -DSOURCE=examples/custom_compressor/main.cpp
 #         [-DROOT=<source dir>] [-DNAME=examples/custom_compressor/main.cpp]
-#         -P cmake/CheckDocExample.cmake
+#         [-DLANG=cpp] -P cmake/CheckDocExample.cmake
 #
-# and it fails, naming the first line that differs, when they do not agree.
+# and it fails, naming the first line that differs, when they do not agree. LANG is the
+# block's language (```toml, ```text); with -DCOMMAND="program;arguments" (and NAME) the
+# block must equal what the command prints instead of a file.
 
 # Fails with `text` printed as it is (message(FATAL_ERROR) would re-wrap it).
 function(_fail text)
@@ -18,6 +20,16 @@ function(_fail text)
   message(FATAL_ERROR "CheckDocExample: failed")
 endfunction()
 
+if(NOT DEFINED LANG)
+  set(LANG cpp)
+endif()
+if(DEFINED COMMAND)
+  execute_process(COMMAND ${COMMAND} OUTPUT_VARIABLE _source RESULT_VARIABLE _result)
+  if(NOT _result EQUAL 0)
+    _fail("CheckDocExample: '${COMMAND}' failed (${_result})")
+  endif()
+  string(REPLACE ";" " " SOURCE "the output of '${COMMAND}'")
+endif()
 foreach(_var DOC SOURCE)
   if(NOT DEFINED ${_var})
     _fail("CheckDocExample: set -D${_var}=...")
@@ -32,32 +44,35 @@ if(NOT DEFINED NAME)
 endif()
 
 file(READ "${DOC}" _doc)
-file(READ "${SOURCE}" _source)
+if(NOT DEFINED COMMAND)
+  file(READ "${SOURCE}" _source)
+endif()
 set(_marker "<!-- example: ${NAME} -->")
 set(_fix "copy ${SOURCE} into the block (or the block into the source) so that they agree")
 
 # The block: from the line after the "```cpp" that follows the marker to the closing "```".
 string(FIND "${_doc}" "${_marker}" _at)
 if(_at EQUAL -1)
-  _fail("${DOC} has no line '${_marker}' followed by a ```cpp block showing ${SOURCE}")
+  _fail("${DOC} has no line '${_marker}' followed by a ```${LANG} block showing ${SOURCE}")
 endif()
 string(LENGTH "${_marker}" _length)
 math(EXPR _at "${_at} + ${_length}")
 string(SUBSTRING "${_doc}" ${_at} -1 _after)
-string(FIND "${_after}" "```cpp\n" _fence)
+string(FIND "${_after}" "```${LANG}\n" _fence)
 if(_fence EQUAL -1)
-  _fail("${DOC}: no ```cpp block after '${_marker}'")
+  _fail("${DOC}: no ```${LANG} block after '${_marker}'")
 endif()
 string(SUBSTRING "${_after}" 0 ${_fence} _between)
 string(STRIP "${_between}" _between)
 if(NOT _between STREQUAL "")
-  _fail("${DOC}: '${_marker}' must be followed by the ```cpp block, found text first")
+  _fail("${DOC}: '${_marker}' must be followed by the ```${LANG} block, found text first")
 endif()
-math(EXPR _begin "${_fence} + 7")
+string(LENGTH "```${LANG}\n" _fence_length)
+math(EXPR _begin "${_fence} + ${_fence_length}")
 string(SUBSTRING "${_after}" ${_begin} -1 _after)
 string(FIND "${_after}" "\n```" _end)
 if(_end EQUAL -1)
-  _fail("${DOC}: the ```cpp block after '${_marker}' is not closed")
+  _fail("${DOC}: the ```${LANG} block after '${_marker}' is not closed")
 endif()
 math(EXPR _end "${_end} + 1")  # the block's last line keeps its newline, as the file's does
 string(SUBSTRING "${_after}" 0 ${_end} _block)

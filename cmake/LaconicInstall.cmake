@@ -13,6 +13,14 @@ if(LACONIC_WITH_MPI)
     DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/laconic)
 endif()
 
+# laconic::runtime likewise, loaded by find_package(laconic COMPONENTS runtime).
+if(LACONIC_USE_RUNTIME)
+  install(TARGETS laconic_runtime EXPORT laconicRuntimeTargets)
+  install(EXPORT laconicRuntimeTargets
+    NAMESPACE laconic::
+    DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/laconic)
+endif()
+
 configure_package_config_file(cmake/laconicConfig.cmake.in
   ${PROJECT_BINARY_DIR}/laconicConfig.cmake
   INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/laconic)

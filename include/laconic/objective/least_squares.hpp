@@ -25,6 +25,10 @@ class LeastSquares {
  public:
   struct Params {
     double lambda = 0;  // L2 strength λ ≥ 0
+    template <class V>
+    void fields(V&& v) {
+      v("lambda", lambda);
+    }
   };
 
   explicit LeastSquares(data::Shard shard) : LeastSquares(std::move(shard), Params{}) {}

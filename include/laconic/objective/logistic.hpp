@@ -22,6 +22,11 @@ class Logistic {
   struct Params {
     double lambda = 0;                          // regularization strength λ ≥ 0
     Regularizer regularizer = Regularizer::l2;  // r(θ): λ/2‖θ‖² or λ Σ θ_j²/(1+θ_j²)
+    template <class V>
+    void fields(V&& v) {
+      v("lambda", lambda);
+      v("regularizer", regularizer, {"l2", "nonconvex"});
+    }
   };
 
   explicit Logistic(data::Shard shard) : Logistic(std::move(shard), Params{}) {}

@@ -24,6 +24,10 @@ class Softmax {
  public:
   struct Params {
     double lambda = 0;  // L2 strength λ ≥ 0
+    template <class V>
+    void fields(V&& v) {
+      v("lambda", lambda);
+    }
   };
 
   explicit Softmax(data::Shard shard) : Softmax(std::move(shard), Params{}) {}

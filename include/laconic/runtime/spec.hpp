@@ -520,8 +520,8 @@ std::string written(const T& value, std::vector<std::string>* choices = nullptr)
 
 // Each field as `key=value`, and the choices of each enumeration and kind.
 struct Writer {
-  std::vector<std::string> parts;
-  std::vector<std::string>* choices;
+  std::vector<std::string> parts{};
+  std::vector<std::string>* choices = nullptr;
   std::vector<std::string_view> only{};  // when not empty: these fields only
   int chosen_kind = -1;
   std::vector<std::string_view> kind_fields{};
@@ -531,7 +531,10 @@ struct Writer {
   }
   template <class T>
   void operator()(std::string_view name, T& field) {
-    if (shown(name)) parts.push_back(fmt::format("{}={}", name, written(field, choices)));
+    if (!shown(name)) return;
+    std::vector<std::string> inner;  // a kind's choices, named after this field
+    parts.push_back(fmt::format("{}={}", name, written(field, choices ? &inner : nullptr)));
+    for (const std::string& c : inner) choices->push_back(fmt::format("{}: {}", name, c));
   }
   template <class E>
   void operator()(std::string_view name, E& field, std::initializer_list<std::string_view> names) {
@@ -547,7 +550,9 @@ struct Writer {
     if (choices) {
       std::vector<std::string> all;
       for (const KindSpec& c : kinds) {
-        all.push_back(fmt::format("{}({})", c.name, fmt::join(c.fields, ", ")));
+        all.push_back(c.fields.size() == 0
+                          ? std::string(c.name)
+                          : fmt::format("{}({})", c.name, fmt::join(c.fields, ", ")));
       }
       choices->push_back(fmt::format("{}", fmt::join(all, ", ")));
     }

@@ -36,6 +36,17 @@ struct CostModel {
   double latency = 0;                                               // per message
   Links links = Links::parallel;
 
+  // Each parameter by name, for experiments chosen at run time (runtime/experiment.hpp).
+  template <class V>
+  void fields(V&& v) {
+    v("shift", shift);
+    v("exp_mean", exp_mean);
+    v("bandwidth_up", bandwidth_up);
+    v("bandwidth_down", bandwidth_down);
+    v("latency", latency);
+    v("links", links, {"parallel", "shared"});
+  }
+
   void validate() const {
     auto non_negative = [](std::string_view name, double v) {
       require_param(std::isfinite(v) && v >= 0, name, v, ">= 0 and finite");

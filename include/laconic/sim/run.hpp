@@ -73,6 +73,24 @@ struct Options {
   // recorded; run() first rewrites the file with the rows the run already holds.
   std::filesystem::path history_path{};
 
+  // The parameters an experiment file sets by name (runtime/experiment.hpp); the seed, label,
+  // evaluation and paths are the experiment's to choose per run.
+  template <class V>
+  void fields(V&& v) {
+    v("rounds", rounds);
+    v("threads", threads);
+    v("record_every", record_every);
+    v("eval_every", eval_every);
+    v("weighting", weighting, {"workers", "samples"});
+    v("max_loss_growth", max_loss_growth);
+    v("stop_after_loss_rises", stop_after_loss_rises);
+    v("target_grad_norm_sq", target_grad_norm_sq);
+    v("target_loss_gap", target_loss_gap);
+    v("optimal_loss", optimal_loss);
+    v("checkpoint_every", checkpoint_every);
+    v("cost", cost);
+  }
+
   void validate() const {
     cost.validate();
     require_param(rounds >= 0 && rounds <= max_round, "rounds", rounds, "in 0..2^40");

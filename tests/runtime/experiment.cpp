@@ -1,0 +1,209 @@
+#include <laconic/runtime/experiment.hpp>
+#include <laconic/runtime/runner.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+using namespace laconic;
+
+namespace {
+
+// `text` as an experiment file in a fresh folder; returns its path.
+std::filesystem::path file_with(const std::string& text, const std::string& name = "exp.toml") {
+  const auto folder = std::filesystem::temp_directory_path() / "laconic_experiment_test";
+  std::filesystem::create_directories(folder);
+  const auto path = folder / name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+const std::string minimal = R"toml(
+[data]
+format = "synthetic"
+samples = 200
+features = 5
+
+[objective]
+name = "logistic"
+
+[[method]]
+label = "SGD"
+spec = "sgd(step=0.5)"
+)toml";
+
+// What reading `text` refuses, with the file's name shortened to "exp.toml".
+std::string refusal(const std::string& text, const std::vector<std::string>& overrides = {}) {
+  const auto path = file_with(text);
+  try {
+    runtime::read_experiment(path, overrides);
+  } catch (const ParseError& e) {
+    std::string what = e.what();
+    const std::string full = path.string();
+    if (what.starts_with(full)) what = "exp.toml" + what.substr(full.size());
+    return what;
+  }
+  return "accepted";
+}
+
+}  // namespace
+
+TEST_CASE("an experiment file is read into every section, defaults kept", "[runtime]") {
+  const auto e = runtime::read_experiment(file_with(minimal + R"toml(
+[partition]
+workers = 4
+split = "iid"
+seed = 3
+
+[run]
+rounds = 25
+seeds = [1, 2]
+record_every = 5
+weighting = "samples"
+[run.cost]
+latency = 0.5
+links = "shared"
+
+[[method]]
+label = "EF21"
+uplink = "markov(top_k(k=2), start=exact)"
+server = { name = "sgd", step = 0.5, batch = 10 }
+float_bits = 32
+)toml"));
+  CHECK(e.name == "exp");
+  CHECK(e.output == std::filesystem::path("runs") / "exp");
+  CHECK(e.data.format == runtime::DataSpec::Format::synthetic);
+  CHECK(e.data.samples == 200);
+  CHECK(e.data.features == 5);
+  CHECK(e.data.classes == 3);  // a default
+  CHECK(e.partition.workers == 4);
+  CHECK(e.partition.split == data::Split::iid);
+  CHECK(e.partition.seed == 3);
+  CHECK(e.options.rounds == 25);
+  CHECK(e.options.record_every == 5);
+  CHECK(e.options.weighting == sim::Weighting::samples);
+  CHECK(e.options.cost.latency == 0.5);
+  CHECK(e.options.cost.links == sim::CostModel::Links::shared);
+  CHECK(e.options.threads == 1);
+  CHECK(e.seeds == std::vector<std::uint64_t>{1, 2});
+  REQUIRE(e.methods.size() == 2);
+  CHECK(e.methods[0].label == "SGD");
+  CHECK(e.methods[1].spec.uplink->written() == "markov(top_k(k=2), start=exact)");
+  // toml++ keeps a table's keys in order of their names.
+  CHECK(e.methods[1].spec.server->written() == "sgd(batch=10, step=0.5)");
+  CHECK(e.methods[1].spec.float_bits->written() == "32");
+  CHECK(e.objective.written() == "logistic");
+}
+
+TEST_CASE("an override (--set key=value) changes any key of an experiment file", "[runtime]") {
+  const auto e = runtime::read_experiment(
+      file_with(minimal), {"run.rounds=7", "run.seeds=[4, 5, 6]", "method.0.spec=lasg-wk2 + sgd",
+                           "partition.workers=3", "name=other"});
+  CHECK(e.options.rounds == 7);
+  CHECK(e.seeds == std::vector<std::uint64_t>{4, 5, 6});
+  CHECK(e.methods[0].spec.skip->written() == "lasg_wk2");
+  CHECK(e.partition.workers == 3);
+  CHECK(e.name == "other");
+  CHECK(refusal(minimal, {"rounds"}) ==
+        "--set rounds:1:1: expected key=value, e.g. run.rounds=100");
+  CHECK(refusal(minimal, {"method.3.spec=sgd"}) ==
+        "--set method.3.spec=sgd:1:1: method.3.spec: '3' is not an index of an array of 1");
+  CHECK_THAT(refusal(minimal, {"run.rounds=-3"}),
+             Catch::StartsWith("--set run.rounds=-3:1:12: invalid parameter run.rounds = -3"));
+}
+
+TEST_CASE("a method's grid runs every combination of its values, seed by seed", "[runtime]") {
+  const auto e = runtime::read_experiment(file_with(minimal + R"toml(
+[run]
+seeds = [1, 2]
+
+[[method]]
+label = "LASG"
+spec = "lasg-wk2(D=10) + sgd(step=0.5)"
+grid = { "server.step" = [0.1, 0.2], "skip.d_max" = [2, 4, 8] }
+
+[[method]]
+label = "Q"
+grid = { "uplink" = ["qsgd(1)", "top_k(k=2)"], "float_bits" = [32] }
+)toml"));
+  const auto runs = runtime::plan_runs(e);
+  REQUIRE(runs.size() == 2 + 2 * 3 * 2 + 2 * 2);
+  CHECK(runs[0].name == "SGD__seed1");
+  CHECK(runs[1].name == "SGD__seed2");
+  CHECK(runs[2].label == "LASG (server.step=0.1, skip.d_max=2)");
+  CHECK(runs[2].spec.server->written() == "sgd(step=0.1)");
+  CHECK(runs[2].spec.skip->written() == "lasg_wk2(D=10, d_max=2)");
+  CHECK(runs[4].label == "LASG (server.step=0.1, skip.d_max=4)");
+  CHECK(runs[8].label == "LASG (server.step=0.2, skip.d_max=2)");
+  CHECK(runs[13].name == "LASG__server.step=0.2__skip.d_max=8__seed2");
+  CHECK(runs[14].spec.uplink->written() == "qsgd(1)");
+  CHECK_FALSE(runs[14].spec.server);  // a slot left out: its default
+  CHECK(runs[16].spec.uplink->written() == "top_k(k=2)");
+  CHECK(runs[16].spec.float_bits->written() == "32");
+}
+
+TEST_CASE("an experiment file that cannot be used is refused with file, line and key",
+          "[runtime]") {
+  CHECK(refusal(minimal + "[run]\nrounds = -5\n") ==
+        "exp.toml:14:10: invalid parameter run.rounds = -5: must be in 0..2^40");
+  CHECK(refusal(minimal + "[run]\nroundz = 5\n") ==
+        "exp.toml:14:10: unknown parameter run.roundz: its parameters are seeds, rounds, threads, "
+        "record_every, eval_every, weighting, max_loss_growth, stop_after_loss_rises, "
+        "target_grad_norm_sq, target_loss_gap, optimal_loss, checkpoint_every, cost");
+  CHECK(refusal(minimal + "[run]\nrounds = \"many\"\n") ==
+        "exp.toml:14:10: invalid parameter run.rounds = \"many\": must be an integer");
+  CHECK(refusal(minimal + "[run]\nseeds = [1, -2]\n") ==
+        "exp.toml:14:13: invalid parameter run.seeds[1] = -2: must be an integer in [0, "
+        "18446744073709551615]");
+  CHECK(refusal(minimal + "[run.cost]\nlinks = \"serial\"\n") ==
+        "exp.toml:14:9: invalid parameter run.cost.links = \"serial\": must be one of parallel, "
+        "shared");
+  CHECK(refusal(minimal + "[partition]\nsplit = \"random\"\n") ==
+        "exp.toml:14:9: invalid parameter partition.split = \"random\": must be one of "
+        "contiguous, iid, label_skewed, dirichlet");
+  CHECK(refusal(minimal + "[[method]]\nlabel = \"B\"\nspec = \"qsgd(levels=0)\"\n") ==
+        "exp.toml:15:21: invalid parameter uplink.qsgd.levels = 0: must be in 1..1048576 (2^20)");
+  CHECK(refusal(minimal + "[[method]]\nlabel = \"B\"\nserver = { name = \"sgd\", step = -1 }\n") ==
+        "exp.toml:15:33: invalid parameter server.step.eta = -1: must be positive and finite");
+  CHECK(refusal(minimal + "[[method]]\nlabel = \"SGD\"\n") ==
+        "exp.toml:13:1: method label 'SGD' is used twice: each labels its own runs");
+  CHECK(refusal(minimal + "[[method]]\nlabel = \"B\"\nspec = \"qsgd\"\nuplink = \"top_k(1)\"\n") ==
+        "exp.toml:16:10: method[1]: uplink is given twice");
+  CHECK(refusal(minimal + "[[method]]\nlabel = \"B\"\nsepc = \"qsgd\"\n") ==
+        "exp.toml:15:8: unknown key method[1].sepc: a method has label, spec, grid and the slots "
+        "skip, uplink (up), server, downlink (down), float_bits or paper_index_bits");
+  CHECK(refusal("unknown = 1\n" + minimal) ==
+        "exp.toml:1:11: unknown key unknown: an experiment has name, output, data, partition, "
+        "objective, run and method");
+  CHECK(refusal("[objective]\nname = \"logistic\"\n[[method]]\nlabel = \"A\"\n") ==
+        "exp.toml:1:1: an experiment needs [data] with its format");
+  CHECK(refusal("[data]\nsamples = 3\n") ==
+        "exp.toml:1:1: data.format is required: libsvm, csv, idx or synthetic (synthetic data "
+        "only when asked)");
+  CHECK_THAT(refusal("[data]\nformat = \"libsvm\"\npath = \"nowhere/a9a\"\n"),
+             Catch::Matches("exp.toml:3:8: data.path: .*nowhere/a9a does not exist"));
+  CHECK(refusal("[data]\nformat = \"libsvm\"\n") ==
+        "exp.toml:1:1: data.path is required for format \"libsvm\"");
+  // TOML itself, refused by toml++ with where.
+  CHECK_THAT(refusal("[data\nformat = 1\n"), Catch::StartsWith("exp.toml:1:6: "));
+}
+
+TEST_CASE("what an experiment's data and methods refuse is refused before any run", "[runtime]") {
+  // top_k(k=9) is only known to be wrong once the data's width (5) is known.
+  const auto path = file_with(minimal + "[[method]]\nlabel = \"B\"\nspec = \"top_k(k=9)\"\n");
+  auto e = runtime::read_experiment(path);
+  e.output = path.parent_path() / "refused";
+  std::filesystem::remove_all(e.output);
+  std::string what;
+  try {
+    runtime::run_experiment(e, {.print = [](const std::string&) {}});
+  } catch (const ParseError& error) {
+    what = error.what();
+  }
+  CHECK_THAT(what, Catch::EndsWith(":15:17: B: invalid parameter uplink.top_k.k = 9: must be at "
+                                   "most the dimension p = 5"));
+  CHECK_FALSE(std::filesystem::exists(e.output));  // nothing ran, nothing was written
+}

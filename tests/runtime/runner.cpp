@@ -1,0 +1,160 @@
+#include <laconic/data/io.hpp>
+#include <laconic/runtime/runner.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+using namespace laconic;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string experiment_text = R"toml(
+[data]
+format = "synthetic"
+samples = 300
+features = 6
+seed = 2
+test_fraction = 0.2
+scale = "standardize"
+
+[partition]
+workers = 4
+split = "iid"
+
+[objective]
+name = "logistic"
+lambda = 1e-3
+
+[run]
+rounds = 40
+seeds = [1, 2]
+record_every = 5
+checkpoint_every = 10
+
+[[method]]
+label = "SGD"
+spec = "sgd(step=0.5, batch=10)"
+
+[[method]]
+label = "LASG-WK2"
+spec = "lasg-wk2(D=10, d_max=5) + qsgd(7) + sgd(step=0.5, batch=10)"
+grid = { "skip.c" = [50, 100] }
+)toml";
+
+// The experiment above, to run into `folder` with `overrides`.
+runtime::Experiment experiment(const std::string& folder,
+                               const std::vector<std::string>& overrides = {}) {
+  const fs::path dir = fs::temp_directory_path() / "laconic_runner_test";
+  fs::create_directories(dir);
+  std::ofstream(dir / "exp.toml") << experiment_text;
+  runtime::Experiment e = runtime::read_experiment(dir / "exp.toml", overrides);
+  e.output = dir / folder;
+  fs::remove_all(e.output);
+  return e;
+}
+
+const runtime::RunnerOptions quiet{.print = [](const std::string&) {}};
+
+}  // namespace
+
+TEST_CASE("laconic-run's runner writes one run folder, each run the C++ run", "[runtime]") {
+  const runtime::Experiment e = experiment("whole");
+  const nlohmann::json resolved = runtime::run_experiment(e, quiet);
+  const auto runs = runtime::plan_runs(e);
+  REQUIRE(runs.size() == 6);
+
+  // experiment.json: what ran, resolved.
+  const auto saved = nlohmann::json::parse(data::read_file(e.output / "experiment.json"));
+  CHECK(saved.dump() == resolved.dump());  // NaN (no f*) is written as null
+  CHECK(saved["text"] == experiment_text);
+  CHECK(saved["run"]["rounds"] == 40);
+  CHECK(saved["run"]["cost"]["links"] == "parallel");  // defaults written out
+  CHECK(saved["shape"]["train_rows"] == 240);
+  CHECK(saved["shape"]["test_rows"] == 60);
+  CHECK(saved["runs"].size() == 6);
+  CHECK(saved["runs"][2]["method"] == "LASG-WK2 (skip.c=50)");
+
+  // Each run's History: the run of the same method, data and seed through the C++ API.
+  const runtime::PreparedData prepared = runtime::prepare_data(e);
+  std::vector<runtime::Objective> workers;
+  for (const auto& shard : data::partition(prepared.train, e.partition)) {
+    workers.emplace_back(objective::Logistic(shard, {.lambda = 1e-3}));
+  }
+  const objective::Logistic test(data::whole(prepared.test), {.lambda = 1e-3});
+  for (const runtime::PlannedRun& run : runs) {
+    INFO(run.name);
+    sim::Options options = e.options;
+    options.seed = run.seed;
+    options.label = run.label;
+    options.checkpoint_every = 0;
+    options.test_accuracy = [&](const Vector& theta) { return test.accuracy(theta); };
+    runtime::Simulation<> simulation(runtime::build_method(run.spec), workers, Vector::Zero(6),
+                                     options);
+    const sim::RunResult r = simulation.run();
+    CHECK(data::read_file(e.output / "runs" / (run.name + ".csv")) == r.history.to_csv());
+  }
+  const std::string summary = data::read_file(e.output / "summary.csv");
+  CHECK(std::count(summary.begin(), summary.end(), '\n') == 7);
+  CHECK_THAT(summary, Catch::Contains("\nSGD__seed1,SGD,1,completed,40,"));
+  CHECK_THAT(summary, Catch::Contains(",LASG-WK2 (skip.c=100),2,completed,40,"));
+}
+
+TEST_CASE(
+    "an interrupted experiment resumes: finished runs skipped, the others from their "
+    "checkpoints",
+    "[runtime]") {
+  const runtime::Experiment whole = experiment("resume_whole");
+  runtime::run_experiment(whole, quiet);
+
+  // The same experiment stopped after 20 of its 40 rounds, then run again in full.
+  const runtime::Experiment half = experiment("resume_half", {"run.rounds=20"});
+  runtime::run_experiment(half, quiet);
+  runtime::Experiment rest = half;
+  rest.options.rounds = 40;
+  runtime::run_experiment(rest, quiet);
+  for (const runtime::PlannedRun& run : runtime::plan_runs(whole)) {
+    INFO(run.name);
+    CHECK(data::read_file(half.output / "runs" / (run.name + ".csv")) ==
+          data::read_file(whole.output / "runs" / (run.name + ".csv")));
+  }
+
+  // Run again: every run is done, none is run or rewritten.
+  const fs::path history = whole.output / "runs" / "SGD__seed1.csv";
+  const auto written = fs::last_write_time(history);
+  runtime::run_experiment(whole, quiet);
+  CHECK(fs::last_write_time(history) == written);
+
+  // Another experiment in the same folder is refused rather than mixed.
+  runtime::Experiment other = whole;
+  other.methods[0].spec = runtime::parse_method("sgd(step=0.25, batch=10)", {"test"});
+  CHECK_THROWS_WITH(runtime::run_experiment(other, quiet),
+                    Catch::Contains("holds run SGD__seed1 of another experiment"));
+}
+
+TEST_CASE("a dry run checks and resolves everything and writes nothing", "[runtime]") {
+  runtime::Experiment e = experiment("dry");
+  runtime::RunnerOptions dry = quiet;
+  dry.dry_run = true;
+  const nlohmann::json resolved = runtime::run_experiment(e, dry);
+  CHECK(resolved["runs"].size() == 6);
+  CHECK_THAT(resolved["runs"][0]["description"].get<std::string>(),
+             Catch::StartsWith("laconic 0.1.0; label=SGD; skip=never; uplink=identity(fp64); "
+                               "server=sgd(step=constant(eta=0.5), batch=10, participation=all)"));
+  CHECK_FALSE(fs::exists(e.output));
+}
+
+TEST_CASE("every name a specification may use is listed with its defaults", "[runtime]") {
+  const std::string list = runtime::list_names();
+  CHECK_THAT(list, Catch::Contains("  lasg_wk2(D=100, d_max=10, c=auto)\n"));
+  CHECK_THAT(list, Catch::Contains("  qsgd(levels=1, encoding=cheaper)\n      encoding: fixed, "
+                                   "elias, cheaper, elias_gamma\n"));
+  CHECK_THAT(list, Catch::Contains("  sgd(step=constant(eta=0.1), batch=full, participation=all)\n"
+                                   "      step: constant(eta), inverse_time(eta, k0), "
+                                   "strongly_convex(mu, K0)\n"));
+  CHECK_THAT(list, Catch::Contains("  logistic(lambda=0, regularizer=l2)\n"));
+}
