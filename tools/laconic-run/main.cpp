@@ -40,7 +40,8 @@ int main(int argc, char** argv) {
          "-s,--set", overrides,
          "Override a key of the file: --set run.rounds=100, --set "
          "method.0.spec=\"lasg-wk2 + qsgd(7)\" (repeatable; the value is TOML, or a string)")
-      ->expected(1);
+      ->allow_extra_args(false)  // one key=value per --set, the file may follow
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_option("-o,--out", output, "The run folder (default: the file's output, or runs/<name>)");
   app.add_option("-j,--threads", threads, "Threads per run (default: the file's run.threads)")
       ->check(CLI::Range(1, 1024));
