@@ -1,7 +1,8 @@
 #include <laconic/runtime/experiment.hpp>
-#include <laconic/runtime/runner.hpp>
 
 #include <catch2/catch.hpp>
+
+#include "runtime/fixtures.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -12,32 +13,12 @@ using namespace laconic;
 
 namespace {
 
-// `text` as an experiment file in a fresh folder; returns its path.
-std::filesystem::path file_with(const std::string& text, const std::string& name = "exp.toml") {
-  const auto folder = std::filesystem::temp_directory_path() / "laconic_experiment_test";
-  std::filesystem::create_directories(folder);
-  const auto path = folder / name;
-  std::ofstream(path) << text;
-  return path;
-}
-
-const std::string minimal = R"toml(
-[data]
-format = "synthetic"
-samples = 200
-features = 5
-
-[objective]
-name = "logistic"
-
-[[method]]
-label = "SGD"
-spec = "sgd(step=0.5)"
-)toml";
+using test::experiment_file;
+const std::string& minimal = test::minimal_experiment;
 
 // What reading `text` refuses, with the file's name shortened to "exp.toml".
 std::string refusal(const std::string& text, const std::vector<std::string>& overrides = {}) {
-  const auto path = file_with(text);
+  const auto path = experiment_file(text);
   try {
     runtime::read_experiment(path, overrides);
   } catch (const ParseError& e) {
@@ -52,7 +33,7 @@ std::string refusal(const std::string& text, const std::vector<std::string>& ove
 }  // namespace
 
 TEST_CASE("an experiment file is read into every section, defaults kept", "[runtime]") {
-  const auto e = runtime::read_experiment(file_with(minimal + R"toml(
+  const auto e = runtime::read_experiment(experiment_file(minimal + R"toml(
 [partition]
 workers = 4
 split = "iid"
@@ -99,9 +80,10 @@ float_bits = 32
 }
 
 TEST_CASE("an override (--set key=value) changes any key of an experiment file", "[runtime]") {
-  const auto e = runtime::read_experiment(
-      file_with(minimal), {"run.rounds=7", "run.seeds=[4, 5, 6]", "method.0.spec=lasg-wk2 + sgd",
-                           "partition.workers=3", "name=other"});
+  const auto e =
+      runtime::read_experiment(experiment_file(minimal), {"run.rounds=7", "run.seeds=[4, 5, 6]",
+                                                          "method.0.spec=lasg-wk2 + sgd",
+                                                          "partition.workers=3", "name=other"});
   CHECK(e.options.rounds == 7);
   CHECK(e.seeds == std::vector<std::uint64_t>{4, 5, 6});
   CHECK(e.methods[0].spec.skip->written() == "lasg_wk2");
@@ -113,36 +95,6 @@ TEST_CASE("an override (--set key=value) changes any key of an experiment file",
         "--set method.3.spec=sgd:1:1: method.3.spec: '3' is not an index of an array of 1");
   CHECK_THAT(refusal(minimal, {"run.rounds=-3"}),
              Catch::StartsWith("--set run.rounds=-3:1:12: invalid parameter run.rounds = -3"));
-}
-
-TEST_CASE("a method's grid runs every combination of its values, seed by seed", "[runtime]") {
-  const auto e = runtime::read_experiment(file_with(minimal + R"toml(
-[run]
-seeds = [1, 2]
-
-[[method]]
-label = "LASG"
-spec = "lasg-wk2(D=10) + sgd(step=0.5)"
-grid = { "server.step" = [0.1, 0.2], "skip.d_max" = [2, 4, 8] }
-
-[[method]]
-label = "Q"
-grid = { "uplink" = ["qsgd(1)", "top_k(k=2)"], "float_bits" = [32] }
-)toml"));
-  const auto runs = runtime::plan_runs(e);
-  REQUIRE(runs.size() == 2 + 2 * 3 * 2 + 2 * 2);
-  CHECK(runs[0].name == "SGD__seed1");
-  CHECK(runs[1].name == "SGD__seed2");
-  CHECK(runs[2].label == "LASG (server.step=0.1, skip.d_max=2)");
-  CHECK(runs[2].spec.server->written() == "sgd(step=0.1)");
-  CHECK(runs[2].spec.skip->written() == "lasg_wk2(D=10, d_max=2)");
-  CHECK(runs[4].label == "LASG (server.step=0.1, skip.d_max=4)");
-  CHECK(runs[8].label == "LASG (server.step=0.2, skip.d_max=2)");
-  CHECK(runs[13].name == "LASG__server.step=0.2__skip.d_max=8__seed2");
-  CHECK(runs[14].spec.uplink->written() == "qsgd(1)");
-  CHECK_FALSE(runs[14].spec.server);  // a slot left out: its default
-  CHECK(runs[16].spec.uplink->written() == "top_k(k=2)");
-  CHECK(runs[16].spec.float_bits->written() == "32");
 }
 
 TEST_CASE("an experiment file that cannot be used is refused with file, line and key",
@@ -189,21 +141,4 @@ TEST_CASE("an experiment file that cannot be used is refused with file, line and
         "exp.toml:1:1: data.path is required for format \"libsvm\"");
   // TOML itself, refused by toml++ with where.
   CHECK_THAT(refusal("[data\nformat = 1\n"), Catch::StartsWith("exp.toml:1:6: "));
-}
-
-TEST_CASE("what an experiment's data and methods refuse is refused before any run", "[runtime]") {
-  // top_k(k=9) is only known to be wrong once the data's width (5) is known.
-  const auto path = file_with(minimal + "[[method]]\nlabel = \"B\"\nspec = \"top_k(k=9)\"\n");
-  auto e = runtime::read_experiment(path);
-  e.output = path.parent_path() / "refused";
-  std::filesystem::remove_all(e.output);
-  std::string what;
-  try {
-    runtime::run_experiment(e, {.print = [](const std::string&) {}});
-  } catch (const ParseError& error) {
-    what = error.what();
-  }
-  CHECK_THAT(what, Catch::EndsWith(":15:17: B: invalid parameter uplink.top_k.k = 9: must be at "
-                                   "most the dimension p = 5"));
-  CHECK_FALSE(std::filesystem::exists(e.output));  // nothing ran, nothing was written
 }

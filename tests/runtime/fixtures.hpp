@@ -9,7 +9,10 @@
 
 #include "skip/fixtures.hpp"
 
+#include <unistd.h>
+
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -62,5 +65,32 @@ sim::RunResult check_same_run(const Fixed& fixed, const Chosen& chosen, const st
   CHECK(a.round() == 2 * options.rounds);
   return ra;
 }
+
+// `text` as the experiment file `name` in a scratch folder of this process (ctest runs test
+// cases in parallel processes); returns its path.
+inline std::filesystem::path experiment_file(const std::string& text,
+                                             const std::string& name = "exp.toml") {
+  const auto folder = std::filesystem::temp_directory_path() /
+                      ("laconic_experiment_test_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(folder);
+  const auto path = folder / name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+// The smallest experiment: synthetic data, logistic regression, one method.
+inline const std::string minimal_experiment = R"toml(
+[data]
+format = "synthetic"
+samples = 200
+features = 5
+
+[objective]
+name = "logistic"
+
+[[method]]
+label = "SGD"
+spec = "sgd(step=0.5)"
+)toml";
 
 }  // namespace laconic::test

@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "runtime/fixtures.hpp"
+
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -49,16 +51,17 @@ grid = { "skip.c" = [50, 100] }
 // The experiment above, to run into `folder` with `overrides`.
 runtime::Experiment experiment(const std::string& folder,
                                const std::vector<std::string>& overrides = {}) {
-  const fs::path dir = fs::temp_directory_path() / "laconic_runner_test";
-  fs::create_directories(dir);
-  std::ofstream(dir / "exp.toml") << experiment_text;
-  runtime::Experiment e = runtime::read_experiment(dir / "exp.toml", overrides);
-  e.output = dir / folder;
+  const fs::path file = test::experiment_file(experiment_text);
+  runtime::Experiment e = runtime::read_experiment(file, overrides);
+  e.output = file.parent_path() / folder;
   fs::remove_all(e.output);
   return e;
 }
 
 const runtime::RunnerOptions quiet{.print = [](const std::string&) {}};
+
+using test::experiment_file;
+const std::string& minimal = test::minimal_experiment;
 
 }  // namespace
 
@@ -157,4 +160,52 @@ TEST_CASE("every name a specification may use is listed with its defaults", "[ru
                                    "      step: constant(eta), inverse_time(eta, k0), "
                                    "strongly_convex(mu, K0)\n"));
   CHECK_THAT(list, Catch::Contains("  logistic(lambda=0, regularizer=l2)\n"));
+}
+
+TEST_CASE("a method's grid runs every combination of its values, seed by seed", "[runtime]") {
+  const auto e = runtime::read_experiment(experiment_file(minimal + R"toml(
+[run]
+seeds = [1, 2]
+
+[[method]]
+label = "LASG"
+spec = "lasg-wk2(D=10) + sgd(step=0.5)"
+grid = { "server.step" = [0.1, 0.2], "skip.d_max" = [2, 4, 8] }
+
+[[method]]
+label = "Q"
+grid = { "uplink" = ["qsgd(1)", "top_k(k=2)"], "float_bits" = [32] }
+)toml"));
+  const auto runs = runtime::plan_runs(e);
+  REQUIRE(runs.size() == 2 + 2 * 3 * 2 + 2 * 2);
+  CHECK(runs[0].name == "SGD__seed1");
+  CHECK(runs[1].name == "SGD__seed2");
+  CHECK(runs[2].label == "LASG (server.step=0.1, skip.d_max=2)");
+  CHECK(runs[2].spec.server->written() == "sgd(step=0.1)");
+  CHECK(runs[2].spec.skip->written() == "lasg_wk2(D=10, d_max=2)");
+  CHECK(runs[4].label == "LASG (server.step=0.1, skip.d_max=4)");
+  CHECK(runs[8].label == "LASG (server.step=0.2, skip.d_max=2)");
+  CHECK(runs[13].name == "LASG__server.step=0.2__skip.d_max=8__seed2");
+  CHECK(runs[14].spec.uplink->written() == "qsgd(1)");
+  CHECK_FALSE(runs[14].spec.server);  // a slot left out: its default
+  CHECK(runs[16].spec.uplink->written() == "top_k(k=2)");
+  CHECK(runs[16].spec.float_bits->written() == "32");
+}
+
+TEST_CASE("what an experiment's data and methods refuse is refused before any run", "[runtime]") {
+  // top_k(k=9) is only known to be wrong once the data's width (5) is known.
+  const auto path = experiment_file(minimal + "[[method]]\nlabel = \"B\"\nspec = \"top_k(k=9)\"\n");
+  auto e = runtime::read_experiment(path);
+  e.output = path.parent_path() / "refused";
+  std::filesystem::remove_all(e.output);
+  std::string what;
+  try {
+    runtime::run_experiment(e, {.print = [](const std::string&) {}});
+  } catch (const ParseError& error) {
+    what = error.what();
+  }
+  CHECK_THAT(what,
+             Catch::EndsWith("exp.toml:15:17: B: invalid parameter uplink.top_k.k = 9: must be at "
+                             "most the dimension p = 5"));
+  CHECK_FALSE(std::filesystem::exists(e.output));  // nothing ran, nothing was written
 }

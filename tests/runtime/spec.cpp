@@ -1,24 +1,18 @@
-#include <laconic/methods.hpp>
+#include <laconic/runtime/channel.hpp>
+#include <laconic/runtime/skip_rule.hpp>
 #include <laconic/runtime/spec.hpp>
 
 #include <catch2/catch.hpp>
 
-#include "runtime/fixtures.hpp"
-#include "support.hpp"
-
 #include <string>
+#include <variant>
 
 using namespace laconic;
 
-namespace {
+// Every named method, chosen by its specification, runs as its compile-time type:
+// tests/runtime/simulation.cpp. Here, what a specification sets and what it refuses.
 
-// The method `text` specifies, run as the compile-time method `fixed`: the same run,
-// checkpoints included.
-template <class Fixed>
-void check_spec(const Fixed& fixed, const std::string& text, const std::string& name) {
-  INFO(text);
-  test::check_same_run(fixed, runtime::read_method(text, {"test"}), name);
-}
+namespace {
 
 // What reading `text` refuses, with where.
 std::string refusal(const std::string& text) {
@@ -30,89 +24,46 @@ std::string refusal(const std::string& text) {
   return "accepted";
 }
 
-const server::Sgd::Params sgd{.step = server::StepSize::constant(0.5),
-                              .batch = server::Batch::of(10)};
-const std::string sgd_text = "sgd(step=0.5, batch=10)";
-const skip::LasgThreshold lasg{.D = 10, .d_max = 5};
-
 }  // namespace
 
-TEST_CASE("every named method, chosen by its specification, runs as its compile-time type",
-          "[runtime]") {
-  check_spec(Sgd{.server = sgd}, sgd_text, "sgd");
-  check_spec(Gd{.server = {.step = server::StepSize::constant(0.5)}}, "sgd(step=constant(0.5))",
-             "gd");
-  check_spec(CompressedSgd<compress::RandK>{.uplink = {.k = 2, .scaled = true}, .server = sgd},
-             "rand_k(k=2, scaled=true) + " + sgd_text, "rand_k");
-  check_spec(Qsgd{.uplink = {.levels = 7}, .server = sgd}, "qsgd(7) + " + sgd_text, "qsgd");
-  check_spec(
-      Ef21<compress::TopK>{.uplink = {.compressor = {.k = 2},
-                                      .start = compress::Markov<compress::TopK>::Start::exact},
-                           .server = sgd},
-      "markov(top_k(k=2), start=exact) + " + sgd_text, "ef21");
+TEST_CASE("a specification sets each policy's parameters", "[runtime]") {
+  const runtime::Method m = runtime::read_method(
+      " down : fp16 + lasg-wk2(10, d_max=5, c=2.5) + sgd( step = inverse-time(0.5, k0=20), "
+      "batch=fraction(0.05), participation=available(0.5) ) + rand-k(k=3, shared-seed=true) + "
+      "float_bits=32",
+      {"test"});
+  CHECK(m.float_bits == 32);
+  CHECK_FALSE(m.paper_index_bits);
+  const compress::Wire wire{.float_bits = 32};
+  CHECK(runtime::Channel(m.uplink, wire).describe() ==
+        compress::channel_t<compress::RandK>({.k = 3, .shared_seed = true}, wire).describe());
+  CHECK(runtime::Channel(m.downlink, wire).describe() == compress::Fp16().describe());
+  const auto& skip = std::get<runtime::WorkerRule::Params>(m.skip);
+  CHECK(runtime::WorkerRule(skip).describe() ==
+        skip::LasgWk2({.D = 10, .d_max = 5, .c = 2.5}).describe());
+  const auto& sgd = std::get<server::Sgd::Params>(m.server);
+  CHECK(sgd.step.kind == server::StepSize::Kind::inverse_time);
+  CHECK(sgd.step.eta == 0.5);
+  CHECK(sgd.step.k0 == 20);
+  CHECK(sgd.batch.kind == server::Batch::Kind::fraction);
+  CHECK(sgd.batch.fraction == 0.05);
+  CHECK(sgd.participation.kind == server::Participation::Kind::available);
+  CHECK(sgd.participation.probability == 0.5);
 
-  const server::PeriodicAverage::Params local{.step = server::StepSize::constant(0.3),
-                                              .batch = server::Batch::of(10),
-                                              .local_steps = 3,
-                                              .participation = server::Participation::sample(2)};
-  const std::string local_text =
-      "periodic_average(step=0.3, batch=10, local_steps=3, participation=sample(2))";
-  check_spec(EfSgd<compress::TopK>{.uplink = {.compressor = {.k = 2}}, .server = local},
-             "error_feedback(top_k(2)) + " + local_text, "ef_sgd");
-  check_spec(LocalSgd{.server = local}, local_text, "local_sgd");
-  check_spec(FedPaq{.uplink = {.levels = 1}, .server = local}, "qsgd(levels=1) + " + local_text,
-             "fedpaq");
-
-  check_spec(LagWk{.server = sgd}, "lag-wk + " + sgd_text, "lag_wk");
-  check_spec(LagPs{.skip = {.threshold = {.D = 5, .xi = 0.5}}, .server = sgd},
-             "lag-ps(D=5, xi=0.5) + " + sgd_text, "lag_ps");
-  const compress::Markov<compress::Uniform>::Params bits4{.compressor = {.bits = 4}};
-  check_spec(Laq{.skip = {.t_bar = 20}, .uplink = bits4, .server = sgd},
-             "laq(t_bar=20) + markov(uniform(bits=4)) + " + sgd_text, "laq");
-  check_spec(Qgd{.uplink = bits4, .server = sgd}, "markov(uniform(4)) + " + sgd_text, "qgd");
-  check_spec(LasgWk1{.skip = lasg, .server = sgd}, "lasg-wk1(D=10, d_max=5) + " + sgd_text,
-             "lasg_wk1");
-  check_spec(LasgWk2{.skip = lasg, .server = sgd}, "lasg-wk2(D=10, d_max=5) + " + sgd_text,
-             "lasg_wk2");
-  check_spec(LasgPs{.skip = {.threshold = lasg}, .server = sgd},
-             "lasg-ps(D=10, d_max=5) + " + sgd_text, "lasg_ps");
-  check_spec(LasgPse{.skip = {.threshold = lasg, .initial_estimate = 1}, .server = sgd},
-             "lasg-pse(D=10, d_max=5, initial_estimate=1) + " + sgd_text, "lasg_pse");
-  check_spec(Laqsg<skip::LasgWk2>{.skip = lasg, .uplink = {.levels = 7}, .server = sgd},
-             "lasg-wk2(D=10, d_max=5) + qsgd(levels=7) + " + sgd_text, "laqsg");
-
-  const server::Amsgrad::Params adam{.step = server::StepSize::constant(0.05),
-                                     .batch = server::Batch::of(10)};
-  const std::string adam_text = "amsgrad(step=0.05, batch=10)";
-  check_spec(Amsgrad{.server = adam}, adam_text, "amsgrad");
-  check_spec(CdAdam<>{.server = adam, .float_bits = 32},
-             adam_text + " + markov(scaled_sign) + down:markov(scaled_sign) + float_bits=32",
-             "cdadam");
-  const compress::ErrorFeedback<compress::TopK>::Params ef_top2{.compressor = {.k = 2}};
-  check_spec(AmsgradEf<compress::TopK>{.uplink = ef_top2, .server = adam, .downlink = ef_top2},
-             adam_text + " + error_feedback(top_k(k=2)) + downlink:error_feedback(top_k(k=2))",
-             "amsgrad_ef");
-  check_spec(AmsgradNaive<>{.server = adam}, adam_text + " + scaled_sign + down:scaled_sign",
-             "amsgrad_naive");
-}
-
-TEST_CASE("a specification reads every kind of value", "[runtime]") {
-  // Server parameters of every kind, in any order of the items, with spaces and hyphens.
-  using Fixed = Method<skip::LasgWk2, compress::RandK, server::Sgd, compress::Fp16>;
-  const Fixed fixed{.skip = {.D = 10, .d_max = 5, .c = 2.5},
-                    .uplink = {.fraction = 0.5, .shared_seed = true},
-                    .server = {.step = server::StepSize::inverse_time(0.5, 20),
-                               .batch = server::Batch::share(0.05),
-                               .participation = server::Participation::all()},
-                    .float_bits = 32,
-                    .paper_index_bits = 32};
-  check_spec(fixed,
-             "  float_bits = 32 + down : fp16 + sgd( step = inverse-time(0.5, k0=20), "
-             "batch=fraction(0.05), participation=all ) + lasg-wk2(10, 5, 2.5) + "
-             "rand-k(fraction=0.5, shared-seed=true) + paper_index_bits=32",
-             "every_kind");
-  // The defaults: plain SGD on exact links.
-  check_spec(Sgd{}, "sgd", "defaults");
+  // Bare numbers choose a kind; AMSGrad's paper counts indices as 32 bits unless told.
+  const runtime::Method a =
+      runtime::read_method("amsgrad(step=0.01, batch=32, participation=3, beta1=0.5)", {"test"});
+  const auto& adam = std::get<server::Amsgrad::Params>(a.server);
+  CHECK(adam.step.kind == server::StepSize::Kind::constant);
+  CHECK(adam.step.eta == 0.01);
+  CHECK(adam.batch.kind == server::Batch::Kind::samples);
+  CHECK(adam.batch.samples == 32);
+  CHECK(adam.participation.kind == server::Participation::Kind::sample);
+  CHECK(adam.participation.count == 3);
+  CHECK(adam.beta1 == 0.5);
+  CHECK_FALSE(a.paper_index_bits);  // the server's default, 32, applies when the run is built
+  CHECK(std::holds_alternative<skip::Never::Params>(a.skip));
+  CHECK(runtime::Channel(a.uplink).describe() == compress::Identity().describe());
 }
 
 TEST_CASE("a specification that cannot be read is refused with where and why", "[runtime]") {

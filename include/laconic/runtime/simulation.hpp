@@ -31,13 +31,10 @@ template <laconic::Objective Obj = Objective>
 class Simulation {
  public:
   // Builds and checks the run as sim::Simulation does; throws ParamError naming any invalid
-  // parameter by its path, an unlawful composition included (runtime::visit).
+  // parameter by its path, an unlawful composition included (runtime::visit). It compiles
+  // all seven compositions; see LACONIC_RUNTIME_SIMULATION_EXTERN below.
   Simulation(const Method& method, std::vector<Obj> workers, Vector theta0,
-             sim::Options options = {})
-      : run_(visit(method, [&]<class M>(const M& fixed) -> std::unique_ptr<Run> {
-          return std::make_unique<RunOf<M>>(fixed, std::move(workers), std::move(theta0),
-                                            std::move(options));
-        })) {}
+             sim::Options options = {});
 
   std::string describe() const { return run_->describe(); }
   sim::RunResult run(const sim::Callback& on_round = {}) { return run_->run(on_round); }
@@ -93,5 +90,20 @@ class Simulation {
 
   std::unique_ptr<Run> run_;
 };
+
+template <laconic::Objective Obj>
+Simulation<Obj>::Simulation(const Method& method, std::vector<Obj> workers, Vector theta0,
+                            sim::Options options)
+    : run_(visit(method, [&]<class M>(const M& fixed) -> std::unique_ptr<Run> {
+        return std::make_unique<RunOf<M>>(fixed, std::move(workers), std::move(theta0),
+                                          std::move(options));
+      })) {}
+
+// A program of many files may compile the seven compositions of Simulation<> once: define
+// LACONIC_RUNTIME_SIMULATION_EXTERN in all of them, and in one file write
+//   template class laconic::runtime::Simulation<laconic::runtime::Objective>;
+#ifdef LACONIC_RUNTIME_SIMULATION_EXTERN
+extern template class Simulation<Objective>;
+#endif
 
 }  // namespace laconic::runtime
