@@ -37,8 +37,7 @@ class Cli {
 
   // Refuses a combination of values the flags' own checks cannot see.
   [[noreturn]] void usage(std::string_view problem) const {
-    fmt::print(stderr, "{}: {}\nRun with --help for more information.\n", app_.get_name(),
-               problem);
+    fmt::print(stderr, "{}: {}\nRun with --help for more information.\n", app_.get_name(), problem);
     std::exit(2);
   }
 

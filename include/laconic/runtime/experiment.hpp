@@ -292,6 +292,12 @@ inline void apply_override(Value& top, const std::string& assignment) {
   *node = value;
 }
 
+// A path the experiment file gives: relative paths start from the file's folder.
+inline std::filesystem::path resolve(const Experiment& e, const std::string& path) {
+  const std::filesystem::path p(path);
+  return p.is_absolute() || e.file.empty() ? p : e.file.parent_path() / p;
+}
+
 // The data files the experiment names exist (relative paths from the experiment file's
 // folder), and the format has the ones it needs.
 inline void check_files(const Experiment& e, const Value& section) {
@@ -311,8 +317,7 @@ inline void check_files(const Experiment& e, const Value& section) {
        {"path", "images", "labels", "test_path", "test_images", "test_labels"}) {
     const Arg* arg = find_arg(section, key);
     if (!arg || !arg->value.word()) continue;
-    const std::filesystem::path p(*arg->value.word());
-    const std::filesystem::path file = p.is_absolute() ? p : e.file.parent_path() / p;
+    const std::filesystem::path file = resolve(e, *arg->value.word());
     if (!std::filesystem::exists(file)) {
       fail(arg->value.where, fmt::format("data.{}: {} does not exist", key, file.string()));
     }

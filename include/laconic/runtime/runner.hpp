@@ -78,11 +78,6 @@ inline constexpr std::tuple objectives{Named<objective::Logistic>{"logistic"},
                                        Named<objective::Softmax>{"softmax"},
                                        Named<objective::LeastSquares>{"least_squares"}};
 
-inline std::filesystem::path resolve(const Experiment& e, const std::string& path) {
-  const std::filesystem::path p(path);
-  return p.is_absolute() || e.file.empty() ? p : e.file.parent_path() / p;
-}
-
 // The dataset in `path` (or, for IDX, `images` and `labels`) as the experiment reads it.
 inline data::Dataset read_dataset(const Experiment& e, const std::string& path,
                                   const std::string& images, const std::string& labels,
