@@ -11,8 +11,6 @@
 
 #include <fmt/format.h>
 
-#include <Eigen/SparseCore>
-
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -81,54 +79,6 @@ inline data::Dataset synthetic_multiclass(Index samples, Index features, Index c
   DenseMatrix a = made.data->dense() * scale;
   return data::Dataset(std::move(a), made.data->labels(), data::Task::multiclass,
                        made.data->num_classes());
-}
-
-// The rows of a multiclass dataset labelled `negative` or `positive`, in their order, as a
-// binary dataset (−1 / +1): e.g. MNIST digits 3 vs 5.
-inline data::Dataset two_classes(const data::Dataset& all, int negative, int positive) {
-  std::vector<Index> rows;
-  for (Index i = 0; i < all.rows(); ++i) {
-    const double label = all.labels()[i];
-    if (label == negative || label == positive) rows.push_back(i);
-  }
-  const data::Dataset chosen = data::select_rows(all, rows);
-  Vector labels = chosen.labels().unaryExpr(
-      [positive](double label) { return label == positive ? 1.0 : -1.0; });
-  if (chosen.is_sparse())
-    return data::Dataset(chosen.sparse(), std::move(labels), data::Task::binary);
-  return data::Dataset(chosen.dense(), std::move(labels), data::Task::binary);
-}
-
-// The first `rows` rows of a dataset.
-inline data::Dataset first_rows(const data::Dataset& all, Index rows) {
-  std::vector<Index> order(static_cast<std::size_t>(std::min(rows, all.rows())));
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<Index>(i);
-  return data::select_rows(all, order);
-}
-
-// The dataset with one more feature, constant 1: a bias term for models that have none (the
-// LAQ code's softmax layer has one, which makes p = 10 · 785 = 7850 on MNIST).
-inline data::Dataset with_bias_feature(const data::Dataset& all) {
-  const Index rows = all.rows(), cols = all.cols();
-  if (!all.is_sparse()) {
-    DenseMatrix a(rows, cols + 1);
-    a.leftCols(cols) = all.dense();
-    a.col(cols).setOnes();
-    return data::Dataset(std::move(a), all.labels(), all.task(), all.num_classes());
-  }
-  const SparseMatrix& source = all.sparse();
-  std::vector<Eigen::Triplet<Scalar, std::int32_t>> entries;
-  entries.reserve(static_cast<std::size_t>(source.nonZeros() + rows));
-  for (Index i = 0; i < rows; ++i) {
-    for (SparseMatrix::InnerIterator it(source, i); it; ++it) {
-      entries.emplace_back(static_cast<std::int32_t>(i), static_cast<std::int32_t>(it.index()),
-                           it.value());
-    }
-    entries.emplace_back(static_cast<std::int32_t>(i), static_cast<std::int32_t>(cols), 1.0);
-  }
-  SparseMatrix a(rows, cols + 1);
-  a.setFromTriplets(entries.begin(), entries.end());
-  return data::Dataset(std::move(a), all.labels(), all.task(), all.num_classes());
 }
 
 }  // namespace laconic::examples

@@ -13,7 +13,6 @@
 
 #include "common/data.hpp"
 #include "common/experiment.hpp"
-#include "common/reference.hpp"
 
 #include <fmt/format.h>
 #include <fmt/os.h>
@@ -87,7 +86,9 @@ inline Experiment make_experiment(const Settings& settings) {
   e.settings = settings;
   e.loaded = load_or_stand_in(
       "MNIST", {images, labels},
-      [&] { return first_rows(two_classes(data::read_mnist(images, labels), 0, 8), wanted); },
+      [&] {
+        return data::first_rows(data::two_classes(data::read_mnist(images, labels), 0, 8), wanted);
+      },
       // Features scaled toward the size of pixels in [0, 1].
       [&] { return synthetic_binary(std::min<Index>(wanted, 1954), 784, 0.1); });
   const auto& data = e.loaded.data;
@@ -112,8 +113,8 @@ inline Experiment make_experiment(const Settings& settings) {
     e.problem.workers.emplace_back(shard, Logistic::Params{.lambda = settings.lambda});
     smoothness = std::max(smoothness, e.problem.workers.back().smoothness());
   }
-  const Reference reference =
-      reference_minimum(e.problem.workers, p, settings.lambda, smoothness, settings.threads);
+  const sim::Reference reference =
+      sim::reference_minimum(e.problem.workers, p, settings.lambda, smoothness, settings.threads);
   e.f_star = reference.minimum;
   Vector g;
   for (Logistic& w : e.problem.workers) e.f0 += w.full_gradient(Vector::Zero(p), g);

@@ -25,7 +25,6 @@
 #include "common/cli.hpp"
 #include "common/data.hpp"
 #include "common/experiment.hpp"
-#include "common/reference.hpp"
 
 #include <fmt/format.h>
 
@@ -110,12 +109,12 @@ int main(int argc, char** argv) try {
   const examples::Loaded loaded = examples::load_or_stand_in(
       source.name, {source.images, source.labels},
       [&] {
-        return examples::with_bias_feature(
-            examples::first_rows(data::read_mnist(source.images, source.labels), wanted));
+        return data::with_bias(
+            data::first_rows(data::read_mnist(source.images, source.labels), wanted));
       },
       // Pixel-like scale: MNIST rows have ‖a‖² ≈ 100 over 784 pixels.
       [&] {
-        return examples::with_bias_feature(
+        return data::with_bias(
             examples::synthetic_multiclass(std::min<Index>(wanted, 10000), 784, classes, 0.35));
       });
   const auto& data = loaded.data;
@@ -138,9 +137,9 @@ int main(int argc, char** argv) try {
       source.name, loaded.source, workers, problem.workers.front().size(), dim, lambda, step,
       args.rounds, args.float_bits);
   std::fflush(stdout);  // the reference solver takes a while on the paper's size
-  // f* certified by strong convexity (common/reference.hpp); 1/η is the first guess of L.
-  const examples::Reference reference = examples::reference_minimum(
-      problem.workers, dim, lambda, 1.0 / step, args.threads, reference_tolerance);
+  // f* certified by strong convexity (sim/reference.hpp); 1/η is the first guess of L.
+  const sim::Reference reference = sim::reference_minimum(problem.workers, dim, lambda, 1.0 / step,
+                                                          args.threads, reference_tolerance);
   fmt::print("f* = {:.12f} (accelerated reference solver, {} iterations, certified to {:.1e})\n\n",
              reference.minimum, reference.iterations, reference.bound);
   problem.progress_every = 100;

@@ -86,7 +86,7 @@ Setting mnist35(const std::filesystem::path& dir) {
           10,
           examples::load_or_stand_in(
               "MNIST", {images, labels},
-              [&] { return examples::two_classes(data::read_mnist(images, labels), 3, 5); },
+              [&] { return data::two_classes(data::read_mnist(images, labels), 3, 5); },
               // Features scaled toward the size of pixels in [0, 1].
               [] { return examples::synthetic_binary(1902, 784, 0.1); })};
 }

@@ -49,4 +49,5 @@
 #include <laconic/sim/checkpoint.hpp>
 #include <laconic/sim/cost_model.hpp>
 #include <laconic/sim/history.hpp>
+#include <laconic/sim/reference.hpp>
 #include <laconic/sim/simulation.hpp>

@@ -291,3 +291,43 @@ TEST_CASE("hold_out: sizes, storage and refusals", "[data][transform]") {
   CHECK_THAT(laconic::test::refusal([&] { hold_out(traceable(1), 0.5, 1); }),
              Contains("data.rows() = 1: must be >= 2"));
 }
+
+TEST_CASE("two_classes: the rows of two labels in order, as -1 and +1", "[data][transform]") {
+  // Labels 0, 2, 1 (dense) and, as CSR, the same rows.
+  for (const bool sparse : {false, true}) {
+    INFO((sparse ? "CSR" : "dense"));
+    const Dataset all = sparse ? Dataset(sparse_of(dense_train().dense()), dense_train().labels(),
+                                         Task::multiclass, 3)
+                               : dense_train();
+    const Dataset two = laconic::data::two_classes(all, 1, 0);  // 1 -> -1, 0 -> +1
+    CHECK(two.task() == Task::binary);
+    CHECK(two.is_sparse() == sparse);
+    CHECK(two.labels() == Vector{{1, -1}});
+    check_matrix(dense_of(two), DenseMatrix{{1, 10, -2}, {5, 10, 6}});
+  }
+  const Dataset all = dense_train();
+  CHECK_THROWS_WITH(laconic::data::two_classes(all, 2, 7),
+                    "invalid parameter two_classes = 7: must be a label some row has");
+  CHECK_THROWS_WITH(laconic::data::two_classes(all, 9, 2),
+                    "invalid parameter two_classes = 9: must be a label some row has");
+  CHECK_THROWS_AS(laconic::data::two_classes(all, 2, 2), laconic::ParamError);
+}
+
+TEST_CASE("first_rows and with_bias", "[data][transform]") {
+  const Dataset all = traceable(5);
+  CHECK(rows_of(laconic::data::first_rows(all, 3)) == std::vector<Index>{0, 1, 2});
+  CHECK(rows_of(laconic::data::first_rows(all, 9)) == std::vector<Index>{0, 1, 2, 3, 4});
+  CHECK_THROWS_AS(laconic::data::first_rows(all, 0), laconic::ParamError);
+
+  const Dataset dense = laconic::data::with_bias(dense_train());
+  CHECK_FALSE(dense.is_sparse());
+  CHECK(dense.num_classes() == 3);
+  CHECK(dense.labels() == dense_train().labels());
+  check_matrix(dense.dense(), DenseMatrix{{1, 10, -2, 1}, {3, 10, 2, 1}, {5, 10, 6, 1}});
+  // CSR: a stored 1 at the end of every row, the empty row included.
+  const Dataset sparse = laconic::data::with_bias(sparse_train());
+  REQUIRE(sparse.is_sparse());
+  CHECK(sparse.sparse().nonZeros() == 3 + 4);
+  check_matrix(dense_of(sparse),
+               DenseMatrix{{0, 2, 0, 1}, {4, 0, 0, 1}, {0, 6, 0, 1}, {0, 0, 0, 1}});
+}

@@ -1,7 +1,8 @@
 #pragma once
 
-// Preparing a dataset before it is split among workers: feature scaling with statistics fitted
-// on the training rows only, and a seeded held-out split.
+// Preparing a dataset before it is split among workers: a binary task made of two classes, the
+// first rows only, an intercept feature, feature scaling with statistics fitted on the training
+// rows only, and a seeded held-out split.
 
 #include <laconic/core/errors.hpp>
 #include <laconic/core/rng.hpp>
@@ -10,6 +11,8 @@
 #include <laconic/data/partition.hpp>
 
 #include <fmt/format.h>
+
+#include <Eigen/SparseCore>
 
 #include <algorithm>
 #include <cmath>
@@ -32,6 +35,63 @@ enum class Scaling {
   // every minimum >= 0 and becomes x / max.
   min_max,
 };
+
+// The rows labelled `negative` or `positive`, in their stored order, as a binary task labelled
+// −1 and +1: MNIST's digits 3 vs 5, say. Throws ParamError when the two labels are equal or
+// either labels no row.
+inline Dataset two_classes(const Dataset& data, double negative, double positive) {
+  require_param(negative != positive, "two_classes", positive,
+                fmt::format("a label other than {}", negative));
+  std::vector<Index> rows;
+  Index positives = 0;
+  for (Index i = 0; i < data.rows(); ++i) {
+    const double label = data.labels()[i];
+    if (label == negative || label == positive) rows.push_back(i);
+    if (label == positive) ++positives;
+  }
+  const auto count = static_cast<Index>(rows.size());
+  require_param(count > positives, "two_classes", negative, "a label some row has");
+  require_param(positives > 0, "two_classes", positive, "a label some row has");
+  const Dataset chosen = select_rows(data, rows);
+  Vector labels = chosen.labels().unaryExpr(
+      [positive](double label) { return label == positive ? 1.0 : -1.0; });
+  if (chosen.is_sparse()) return Dataset(chosen.sparse(), std::move(labels), Task::binary);
+  return Dataset(chosen.dense(), std::move(labels), Task::binary);
+}
+
+// The first `rows` rows, or all of them when there are fewer.
+inline Dataset first_rows(const Dataset& data, Index rows) {
+  require_param(rows >= 1, "rows", rows, ">= 1");
+  std::vector<Index> order(static_cast<std::size_t>(std::min(rows, data.rows())));
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<Index>(i);
+  return select_rows(data, order);
+}
+
+// The dataset with one more feature, the last, constant 1: an intercept for a model that has
+// none (LAQ's softmax layer has one, which makes p = 10 · 785 on MNIST).
+inline Dataset with_bias(const Dataset& data) {
+  const Index rows = data.rows(), cols = data.cols();
+  if (!data.is_sparse()) {
+    DenseMatrix a(rows, cols + 1);
+    a.leftCols(cols) = data.dense();
+    a.col(cols).setOnes();
+    return Dataset(std::move(a), data.labels(), data.task(), data.num_classes());
+  }
+  // CSR: the ones go in as one more entry at the end of each row.
+  const SparseMatrix& source = data.sparse();
+  std::vector<Eigen::Triplet<Scalar, std::int32_t>> entries;
+  entries.reserve(static_cast<std::size_t>(source.nonZeros() + rows));
+  for (Index i = 0; i < rows; ++i) {
+    for (SparseMatrix::InnerIterator it(source, i); it; ++it) {
+      entries.emplace_back(static_cast<std::int32_t>(i), static_cast<std::int32_t>(it.index()),
+                           it.value());
+    }
+    entries.emplace_back(static_cast<std::int32_t>(i), static_cast<std::int32_t>(cols), 1.0);
+  }
+  SparseMatrix a(rows, cols + 1);
+  a.setFromTriplets(entries.begin(), entries.end());
+  return Dataset(std::move(a), data.labels(), data.task(), data.num_classes());
+}
 
 // A per-feature affine map x -> (x - shift) * factor, fitted on training rows and applied to
 // any dataset of the same width, so that held-out rows are scaled by the training statistics.
