@@ -4,6 +4,7 @@
 
 #include "runtime/fixtures.hpp"
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -104,7 +105,8 @@ TEST_CASE("an experiment file that cannot be used is refused with file, line and
   CHECK(refusal(minimal + "[run]\nroundz = 5\n") ==
         "exp.toml:14:10: unknown parameter run.roundz: its parameters are seeds, rounds, threads, "
         "record_every, eval_every, weighting, max_loss_growth, stop_after_loss_rises, "
-        "target_grad_norm_sq, target_loss_gap, optimal_loss, checkpoint_every, cost");
+        "target_grad_norm_sq, target_loss_gap, optimal_loss, checkpoint_every, cost, "
+        "solve_optimum, solve_tolerance, init");
   CHECK(refusal(minimal + "[run]\nrounds = \"many\"\n") ==
         "exp.toml:14:10: invalid parameter run.rounds = \"many\": must be an integer");
   CHECK(refusal(minimal + "[run]\nseeds = [1, -2]\n") ==
@@ -125,7 +127,8 @@ TEST_CASE("an experiment file that cannot be used is refused with file, line and
   CHECK(refusal(minimal + "[[method]]\nlabel = \"B\"\nspec = \"qsgd\"\nuplink = \"top_k(1)\"\n") ==
         "exp.toml:16:10: method[1]: uplink is given twice");
   CHECK(refusal(minimal + "[[method]]\nlabel = \"B\"\nsepc = \"qsgd\"\n") ==
-        "exp.toml:15:8: unknown key method[1].sepc: a method has label, spec, grid and the slots "
+        "exp.toml:15:8: unknown key method[1].sepc: a method has label, spec, grid, run and the "
+        "slots "
         "skip, uplink (up), server, downlink (down), float_bits or paper_index_bits");
   CHECK(refusal("unknown = 1\n" + minimal) ==
         "exp.toml:1:11: unknown key unknown: an experiment has name, output, data, partition, "
@@ -137,8 +140,63 @@ TEST_CASE("an experiment file that cannot be used is refused with file, line and
         "only when asked)");
   CHECK_THAT(refusal("[data]\nformat = \"libsvm\"\npath = \"nowhere/a9a\"\n"),
              Catch::Matches("exp.toml:3:8: data.path: .*nowhere/a9a does not exist"));
+  CHECK(refusal("[data]\nformat = \"libsvm\"\npath = \"${LACONIC_TEST_UNSET_VARIABLE}/a\"\n") ==
+        "exp.toml:3:8: data.path: the environment variable LACONIC_TEST_UNSET_VARIABLE in "
+        "\"${LACONIC_TEST_UNSET_VARIABLE}/a\" is not set (set it, or give the path itself)");
+  CHECK(refusal("[data]\nformat = \"libsvm\"\npath = \"${HOME\"\n") ==
+        "exp.toml:3:8: data.path: '${' without its '}' in \"${HOME\"");
+  CHECK(refusal("[data]\nformat = \"synthetic\"\ntwo_classes = [3]\n") ==
+        "exp.toml:3:15: invalid parameter data.two_classes = [3]: must be two labels [negative, "
+        "positive], e.g. [3, 5]");
+  CHECK(refusal("[data]\nformat = \"synthetic\"\nrows = -1\n") ==
+        "exp.toml:3:8: invalid parameter data.rows = -1: must be >= 0 (0: every row)");
+  CHECK(refusal(minimal + "[[method]]\nlabel = \"B\"\nspec = \"sgd\"\nrun = { rounds = -1 }\n") ==
+        "exp.toml:16:18: invalid parameter method[1].run.rounds = -1: must be in 0..2^40");
+  CHECK(refusal(minimal + "[[method]]\nlabel = \"B\"\nspec = \"sgd\"\nrun = 3\n") ==
+        "exp.toml:16:7: invalid parameter method[1].run = 3: must be a table of [run]'s options");
   CHECK(refusal("[data]\nformat = \"libsvm\"\n") ==
         "exp.toml:1:1: data.path is required for format \"libsvm\"");
   // TOML itself, refused by toml++ with where.
   CHECK_THAT(refusal("[data\nformat = 1\n"), Catch::StartsWith("exp.toml:1:6: "));
+}
+
+TEST_CASE("data paths name environment variables; a method may change [run]'s options",
+          "[runtime]") {
+  const auto data = experiment_file("+1 1:0.5\n-1 2:1\n", "tiny.svm");
+  ::setenv("LACONIC_TEST_DATA_FOLDER", data.parent_path().c_str(), 1);
+  const auto path = experiment_file(R"toml(
+[data]
+format = "libsvm"
+path = "${LACONIC_TEST_DATA_FOLDER}/tiny.svm"
+two_classes = [-1, 1]
+rows = 1
+bias = true
+
+[objective]
+name = "logistic"
+
+[run]
+rounds = 100
+record_every = 10
+
+[[method]]
+label = "SGD"
+spec = "sgd"
+
+[[method]]
+label = "local SGD"
+spec = "periodic_average(local_steps=10)"
+run = { rounds = 10, record_every = 1 }
+)toml");
+  const runtime::Experiment e = runtime::read_experiment(path);
+  CHECK(e.data.path == data.string());
+  CHECK(e.data.two_classes == std::vector<double>{-1, 1});
+  CHECK(e.data.rows == 1);
+  CHECK(e.data.bias);
+  const sim::Options sgd = e.options_of(e.methods[0]), local = e.options_of(e.methods[1]);
+  CHECK(sgd.rounds == 100);
+  CHECK(sgd.record_every == 10);
+  CHECK(local.rounds == 10);
+  CHECK(local.record_every == 1);
+  ::unsetenv("LACONIC_TEST_DATA_FOLDER");
 }

@@ -1,10 +1,12 @@
 #include <laconic/data/io.hpp>
 #include <laconic/runtime/runner.hpp>
 
+#include <fmt/format.h>
 #include <catch2/catch.hpp>
 
 #include "runtime/fixtures.hpp"
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -208,4 +210,126 @@ TEST_CASE("what an experiment's data and methods refuse is refused before any ru
              Catch::EndsWith("exp.toml:15:17: B: invalid parameter uplink.top_k.k = 9: must be at "
                              "most the dimension p = 5"));
   CHECK_FALSE(std::filesystem::exists(e.output));  // nothing ran, nothing was written
+}
+
+TEST_CASE("the data's steps run in order: two classes, first rows, held out, scaled, bias",
+          "[runtime]") {
+  const auto e = runtime::read_experiment(experiment_file(R"toml(
+[data]
+format = "synthetic"
+generator = "multiclass"
+samples = 300
+features = 4
+classes = 3
+two_classes = [0, 2]
+rows = 50
+test_fraction = 0.2
+scale = "standardize"
+bias = true
+
+[objective]
+name = "logistic"
+
+[[method]]
+label = "SGD"
+spec = "sgd"
+)toml"));
+  const runtime::PreparedData prepared = runtime::prepare_data(e);
+  REQUIRE(prepared.train->rows() == 40);
+  REQUIRE(prepared.test->rows() == 10);
+  for (const auto* set : {prepared.train.get(), prepared.test.get()}) {
+    CHECK(set->task() == data::Task::binary);
+    CHECK(set->cols() == 5);
+    CHECK((set->dense().col(4).array() == 1).all());  // the bias, after scaling
+    CHECK((set->labels().array().abs() == 1).all());
+  }
+  // Standardized on the training rows: mean 0 in every feature but the bias.
+  CHECK(prepared.train->dense().leftCols(4).colwise().mean().cwiseAbs().maxCoeff() < 1e-12);
+}
+
+TEST_CASE("a method's own run options: local SGD's fewer rounds", "[runtime]") {
+  auto e = runtime::read_experiment(experiment_file(minimal + R"toml(
+[run]
+rounds = 30
+record_every = 10
+
+[[method]]
+label = "local SGD"
+spec = "periodic_average(step=0.5, local_steps=10)"
+run = { rounds = 3, record_every = 1 }
+)toml"));
+  e.output = e.file.parent_path() / "own_options";
+  fs::remove_all(e.output);
+  runtime::run_experiment(e, quiet);
+  const std::string summary = data::read_file(e.output / "summary.csv");
+  CHECK_THAT(summary, Catch::Contains("SGD__seed0,SGD,0,completed,30,"));
+  CHECK_THAT(summary, Catch::Contains("local_SGD__seed0,local SGD,0,completed,3,"));
+  const std::string json = data::read_file(e.output / "experiment.json");
+  CHECK_THAT(
+      json,
+      Catch::Matches(R"((.|\n)*"options": \{(.|\n)*"record_every": 1,(.|\n)*"rounds": 3,(.|\n)*)"));
+  fs::remove_all(e.output);
+}
+
+TEST_CASE("solve_optimum finds f* for the runs' targets; init = normal draws θ⁰ per seed",
+          "[runtime]") {
+  auto e = runtime::read_experiment(experiment_file(R"toml(
+[data]
+format = "synthetic"
+samples = 200
+features = 5
+
+[partition]
+workers = 4
+
+[objective]
+name = "logistic"
+lambda = 0.1
+
+[run]
+rounds = 500
+seeds = [1, 2]
+solve_optimum = true
+target_loss_gap = 1e-8
+init = "normal"
+
+[[method]]
+label = "GD"
+spec = "sgd(step=1)"
+)toml"));
+  e.output = e.file.parent_path() / "optimum";
+  fs::remove_all(e.output);
+  const nlohmann::json resolved = runtime::run_experiment(e, quiet);
+  // The same f* as the reference solver on the same workers, certified.
+  const auto data = runtime::prepare_data(e);
+  std::vector<objective::Logistic> workers;
+  for (const auto& shard : data::partition(data.train, e.partition)) {
+    workers.emplace_back(shard, objective::Logistic::Params{.lambda = 0.1});
+  }
+  const sim::Reference reference = sim::reference_minimum(workers, 5, 0.1, 1.0, 1);
+  const double f_star = resolved["optimal_loss"]["value"];
+  CHECK(f_star == Approx(reference.minimum).margin(1e-11));
+  CHECK(resolved["optimal_loss"]["bound"].get<double>() <= 1e-12);
+  // Both seeds reach the gap before the last round, each from its own θ⁰ ~ N(0, I).
+  const std::string summary = data::read_file(e.output / "summary.csv");
+  CHECK_THAT(summary, Catch::Contains("GD__seed1,GD,1,reached,"));
+  CHECK_THAT(summary, Catch::Contains("GD__seed2,GD,2,reached,"));
+  const auto first_loss = [&](int seed) {
+    const std::string csv =
+        data::read_file(e.output / "runs" / fmt::format("GD__seed{}.csv", seed));
+    const std::size_t row = csv.find("\n0,", csv.find("round,"));
+    return std::stod(csv.substr(row + 3));
+  };
+  CHECK(first_loss(1) != first_loss(2));
+  CHECK(first_loss(1) > std::log(2.0));  // θ⁰ = 0 would give log 2 for every seed
+  fs::remove_all(e.output);
+
+  // f* is certified by strong convexity: λ = 0 is refused at the objective.
+  auto flat = runtime::read_experiment(
+      experiment_file(minimal + "[run]\nsolve_optimum = true\n", "flat.toml"));
+  flat.output = flat.file.parent_path() / "flat";
+  CHECK_THROWS_WITH(runtime::run_experiment(flat, quiet),
+                    Catch::EndsWith("flat.toml:7:1: run.solve_optimum needs a strongly convex "
+                                    "objective, and logistic is not: lambda > 0 with the l2 "
+                                    "regularizer (f* is certified by strong convexity)"));
 }

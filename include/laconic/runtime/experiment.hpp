@@ -21,7 +21,9 @@
 #include <toml++/toml.h>
 
 #include <charconv>
+#include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -50,6 +52,9 @@ struct DataSpec {
   Index classes = 3;
   double noise = 0;
   std::uint64_t seed = 0;
+  std::vector<double> two_classes;  // [a, b]: only rows labelled a (→ −1) or b (→ +1)
+  Index rows = 0;                   // the first this many rows (0: all)
+  bool bias = false;                // append a constant-1 feature, after scaling
   data::Scaling scale = data::Scaling::none;  // fitted on the training rows
   double test_fraction = 0;                   // rows held out for test accuracy (0: none)
   std::uint64_t split_seed = 0;
@@ -74,6 +79,9 @@ struct DataSpec {
     v("classes", classes);
     v("noise", noise);
     v("seed", seed);
+    v("two_classes", two_classes);
+    v("rows", rows);
+    v("bias", bias);
     v("scale", scale, {"none", "standardize", "min_max"});
     v("test_fraction", test_fraction);
     v("split_seed", split_seed);
@@ -86,6 +94,9 @@ struct MethodEntry {
   std::string label;
   MethodSpec spec;
   std::vector<std::pair<std::string, std::vector<Value>>> grid;
+  // [run]'s options this method's runs change: local SGD's H steps a round make its rounds
+  // fewer for the same number of iterations, say. The seeds stay the experiment's.
+  std::optional<Value> run;
   Where where;
 };
 
@@ -100,16 +111,37 @@ struct Experiment {
   Value objective;  // e.g. logistic(lambda=1e-4)
   std::vector<std::uint64_t> seeds{0};
   sim::Options options;
+  // f* found before the runs by sim::reference_minimum, certified to solve_tolerance, and set
+  // as every run's optimal_loss: for target_loss_gap and loss gaps (strongly convex only).
+  bool solve_optimum = false;
+  double solve_tolerance = 1e-12;
+  // θ⁰: zero, or N(0, I) drawn from RandomStream(seed, Purpose::init) for each run's seed (as
+  // the EF21 code starts its nonconvex problems).
+  enum class Init { zero, normal };
+  Init init = Init::zero;
   std::vector<MethodEntry> methods;
 
-  // The top-level parameters of [run]: the seeds and the run options.
+  // The options of method `m`'s runs: [run]'s, with what its own `run` table changes.
+  sim::Options options_of(const MethodEntry& m) const {
+    sim::Options o = options;
+    if (m.run) detail::set_params(o, *m.run, "run");
+    return o;
+  }
+
+  // The top-level parameters of [run]: the seeds, the run options and f*.
   struct Run {
     std::vector<std::uint64_t>& seeds;
     sim::Options& options;
+    bool& solve_optimum;
+    double& solve_tolerance;
+    Init& init;
     template <class V>
     void fields(V&& v) {
       v("seeds", seeds);
       options.fields(v);
+      v("solve_optimum", solve_optimum);
+      v("solve_tolerance", solve_tolerance);
+      v("init", init, {"zero", "normal"});
     }
   };
 };
@@ -219,13 +251,17 @@ inline MethodEntry method_entry(const Value& table, std::size_t index) {
         }
         entry.grid.push_back({point.key, point.value.items});
       }
+    } else if (arg.key == "run") {
+      if (arg.value.kind != Value::Kind::name)
+        refuse(arg.value, key_path, "a table of [run]'s options");
+      entry.run = arg.value;
     } else if (std::optional<Value>* slot = entry.spec.slot(arg.key)) {
       if (*slot) fail(arg.value.where, fmt::format("{}: {} is given twice", path, arg.key));
       *slot = slot_value(arg.value, key_path);
     } else {
       fail(arg.value.where,
-           fmt::format("unknown key {}: a method has label, spec, grid and the slots {}", key_path,
-                       MethodSpec::slots));
+           fmt::format("unknown key {}: a method has label, spec, grid, run and the slots {}",
+                       key_path, MethodSpec::slots));
     }
   }
   if (entry.label.empty()) fail(table.where, fmt::format("{} needs a label", path));
@@ -298,11 +334,38 @@ inline std::filesystem::path resolve(const Experiment& e, const std::string& pat
   return p.is_absolute() || e.file.empty() ? p : e.file.parent_path() / p;
 }
 
-// The data files the experiment names exist (relative paths from the experiment file's
-// folder), and the format has the ones it needs.
-inline void check_files(const Experiment& e, const Value& section) {
+// `text` with each ${NAME} replaced by the environment variable NAME, which must be set: data
+// paths such as "${LACONIC_DATA_DIR}/a9a/a9a" travel between machines.
+inline std::string expand_variables(const std::string& text, const Where& where,
+                                    std::string_view key) {
+  std::string out;
+  std::size_t at = 0;
+  while (at < text.size()) {
+    const std::size_t open = text.find("${", at);
+    if (open == std::string::npos) break;
+    const std::size_t close = text.find('}', open);
+    if (close == std::string::npos) {
+      fail(where, fmt::format("{}: '${{' without its '}}' in \"{}\"", key, text));
+    }
+    const std::string name = text.substr(open + 2, close - open - 2);
+    const char* value = name.empty() ? nullptr : std::getenv(name.c_str());
+    if (value == nullptr || *value == '\0') {
+      fail(where, fmt::format("{}: the environment variable {} in \"{}\" is not set (set it, or "
+                              "give the path itself)",
+                              key, name.empty() ? "${}" : name, text));
+    }
+    out.append(text, at, open - at).append(value);
+    at = close + 1;
+  }
+  return out.append(text, std::min(at, text.size()));
+}
+
+// The data files the experiment names, with their variables expanded (expand_variables),
+// exist (relative paths from the experiment file's folder), the format has the ones it needs,
+// and the selections make sense.
+inline void check_data(Experiment& e, const Value& section) {
   using Format = DataSpec::Format;
-  const DataSpec& d = e.data;
+  DataSpec& d = e.data;
   std::vector<std::string_view> needed;
   if (d.format == Format::libsvm || d.format == Format::csv) needed = {"path"};
   if (d.format == Format::idx) needed = {"images", "labels"};
@@ -313,18 +376,32 @@ inline void check_files(const Experiment& e, const Value& section) {
                                       find_arg(section, "format")->value.written()));
     }
   }
-  for (const std::string_view key :
-       {"path", "images", "labels", "test_path", "test_images", "test_labels"}) {
+  const std::pair<std::string_view, std::string DataSpec::*> files[] = {
+      {"path", &DataSpec::path},
+      {"images", &DataSpec::images},
+      {"labels", &DataSpec::labels},
+      {"test_path", &DataSpec::test_path},
+      {"test_images", &DataSpec::test_images},
+      {"test_labels", &DataSpec::test_labels}};
+  for (const auto& [key, member] : files) {
     const Arg* arg = find_arg(section, key);
-    if (!arg || !arg->value.word()) continue;
-    const std::filesystem::path file = resolve(e, *arg->value.word());
+    if (!arg) continue;
+    const std::string name = fmt::format("data.{}", key);
+    d.*member = expand_variables(d.*member, arg->value.where, name);
+    const std::filesystem::path file = resolve(e, d.*member);
     if (!std::filesystem::exists(file)) {
-      fail(arg->value.where, fmt::format("data.{}: {} does not exist", key, file.string()));
+      fail(arg->value.where, fmt::format("{}: {} does not exist", name, file.string()));
     }
   }
   if (d.format == Format::synthetic && find_arg(section, "path")) {
     fail(find_arg(section, "path")->value.where,
          "data.path names a file, but format = \"synthetic\" generates the data");
+  }
+  if (const Arg* arg = find_arg(section, "two_classes"); arg && d.two_classes.size() != 2) {
+    refuse(arg->value, "data.two_classes", "two labels [negative, positive], e.g. [3, 5]");
+  }
+  if (const Arg* arg = find_arg(section, "rows"); arg && d.rows < 0) {
+    refuse(arg->value, "data.rows", ">= 0 (0: every row)");
   }
 }
 
@@ -345,13 +422,13 @@ inline Experiment read_experiment(const Value& top, Experiment e) {
              "only when asked)");
       }
       set_params(e.data, v, "data");
-      check_files(e, v);
+      check_data(e, v);
     } else if (arg.key == "partition") {
       set_params(e.partition, v, "partition");
     } else if (arg.key == "objective") {
       e.objective = slot_value(v, "objective");
     } else if (arg.key == "run") {
-      Experiment::Run run{e.seeds, e.options};
+      Experiment::Run run{e.seeds, e.options, e.solve_optimum, e.solve_tolerance, e.init};
       set_params(run, v, "run");
     } else if (arg.key == "method") {
       if (v.kind != Value::Kind::list) refuse(v, "method", "an array of tables: [[method]]");
@@ -381,16 +458,36 @@ inline Experiment read_experiment(const Value& top, Experiment e) {
     }
   }
   if (e.seeds.empty()) fail(top.where, "run.seeds is empty: give at least one seed");
-  try {
-    sim::Options checked = e.options;
-    checked.checkpoint_path = "checkpoint";  // each run's own, set when it runs
-    checked.validate();
-  } catch (const ParamError& error) {
-    const Value* run = nullptr;
-    for (const Arg& arg : top.args) {
-      if (arg.key == "run") run = &arg.value;
+  // The options each run will have, checked where they were given.
+  const auto check_options = [&e](const sim::Options& options, const Value* section,
+                                  const std::string& path, const Where& otherwise) {
+    try {
+      sim::Options checked = options;
+      checked.checkpoint_path = "checkpoint";         // each run's own, set when it runs
+      if (e.solve_optimum) checked.optimal_loss = 0;  // found before the runs
+      checked.validate();
+    } catch (const ParamError& error) {
+      fail(section ? locate(*section, path + "." + error.path(), {}) : otherwise,
+           error.within(path).what());
     }
-    fail(run ? locate(*run, "run." + error.path(), {}) : top.where, error.within("run").what());
+  };
+  const Value* run = nullptr;
+  for (const Arg& arg : top.args) {
+    if (arg.key == "run") run = &arg.value;
+  }
+  check_options(e.options, run, "run", top.where);
+  if (e.solve_optimum && !std::isnan(e.options.optimal_loss)) {
+    fail(locate(*run, "run.optimal_loss", {}),
+         "run.optimal_loss is given, and solve_optimum = true would find it: give one");
+  }
+  if (!(e.solve_tolerance > 0 && std::isfinite(e.solve_tolerance))) {
+    fail(locate(*run, "run.solve_tolerance", {}),
+         fmt::format("invalid parameter run.solve_tolerance = {}: must be positive and finite",
+                     e.solve_tolerance));
+  }
+  for (std::size_t i = 0; i < e.methods.size(); ++i) {
+    const MethodEntry& m = e.methods[i];
+    if (m.run) check_options(e.options_of(m), &*m.run, fmt::format("method[{}].run", i), m.where);
   }
   return e;
 }

@@ -12,6 +12,7 @@
 // nlohmann-json (target laconic::runtime in CMake).
 
 #include <laconic/core/errors.hpp>
+#include <laconic/core/rng.hpp>
 #include <laconic/data/csv.hpp>
 #include <laconic/data/idx.hpp>
 #include <laconic/data/libsvm.hpp>
@@ -25,6 +26,7 @@
 #include <laconic/runtime/objective.hpp>
 #include <laconic/runtime/simulation.hpp>
 #include <laconic/sim/history.hpp>
+#include <laconic/sim/reference.hpp>
 #include <laconic/version.hpp>
 
 #include <fmt/format.h>
@@ -59,7 +61,8 @@ struct PlannedRun {
   std::uint64_t seed = 0;
   std::vector<std::pair<std::string, std::string>> point{};  // grid path, value as written
   MethodSpec spec{};
-  Where where{};  // the method's table
+  sim::Options options{};  // the method's (Experiment::options_of); seed, label and paths unset
+  Where where{};           // the method's table
 };
 
 // How an experiment is run.
@@ -309,13 +312,19 @@ inline std::string list_names() {
 // training rows' statistics.
 inline PreparedData prepare_data(const Experiment& e) {
   const DataSpec& d = e.data;
-  data::Dataset all = detail::read_dataset(e, d.path, d.images, d.labels, d.num_features);
+  const auto selected = [&](data::Dataset set) {
+    if (d.two_classes.empty()) return set;
+    return within("data",
+                  [&] { return data::two_classes(set, d.two_classes[0], d.two_classes[1]); });
+  };
+  data::Dataset all = selected(detail::read_dataset(e, d.path, d.images, d.labels, d.num_features));
+  if (d.rows > 0) all = data::first_rows(all, d.rows);
   PreparedData out;
   const bool test_files = !d.test_path.empty() || !d.test_images.empty();
   if (test_files) {
     out.train = std::make_shared<const data::Dataset>(std::move(all));
-    out.test = std::make_shared<const data::Dataset>(
-        detail::read_dataset(e, d.test_path, d.test_images, d.test_labels, out.train->cols()));
+    out.test = std::make_shared<const data::Dataset>(selected(
+        detail::read_dataset(e, d.test_path, d.test_images, d.test_labels, out.train->cols())));
   } else if (d.test_fraction > 0) {
     data::HeldOut held = data::hold_out(all, d.test_fraction, d.split_seed);
     out.train = std::move(held.train);
@@ -328,6 +337,10 @@ inline PreparedData prepare_data(const Experiment& e) {
     out.train = std::make_shared<const data::Dataset>(scaler.apply(*out.train));
     if (out.test) out.test = std::make_shared<const data::Dataset>(scaler.apply(*out.test));
   }
+  if (d.bias) {
+    out.train = std::make_shared<const data::Dataset>(data::with_bias(*out.train));
+    if (out.test) out.test = std::make_shared<const data::Dataset>(data::with_bias(*out.test));
+  }
   return out;
 }
 
@@ -338,7 +351,8 @@ inline std::vector<PlannedRun> plan_runs(const Experiment& e) {
   for (const MethodEntry& m : e.methods) {
     std::vector<std::size_t> at(m.grid.size(), 0);
     while (true) {
-      PlannedRun point{.label = m.label, .spec = m.spec, .where = m.where};
+      PlannedRun point{
+          .label = m.label, .spec = m.spec, .options = e.options_of(m), .where = m.where};
       std::vector<std::string> parts;
       for (std::size_t i = 0; i < m.grid.size(); ++i) {
         const auto& [path, values] = m.grid[i];
@@ -379,12 +393,17 @@ inline nlohmann::json run_experiment(const Experiment& e, const RunnerOptions& h
   // The workers' objectives and the held-out accuracy, from the objective's name.
   std::vector<Objective> workers;
   std::function<double(const Vector&)> accuracy;
+  double strong_convexity = 0;  // μ: λ of an L2-regularized objective, 0 when not known
   const bool known = detail::find(detail::objectives, e.objective.text, [&](auto entry) {
     using O = typename decltype(entry)::type;
     const auto params = detail::checked_params<typename O::Params>(
         e.objective, "objective", "objective",
         [&](const auto& p) { static_cast<void>(O(shards.front(), p)); });
     for (const data::Shard& shard : shards) workers.emplace_back(O(shard, params));
+    strong_convexity = params.lambda;
+    if constexpr (requires { params.regularizer; }) {
+      if (params.regularizer != decltype(params.regularizer)::l2) strong_convexity = 0;
+    }
     if constexpr (HasAccuracy<O>) {
       if (prepared.test) {
         accuracy = [test = std::make_shared<const O>(data::whole(prepared.test), params)](
@@ -396,11 +415,48 @@ inline nlohmann::json run_experiment(const Experiment& e, const RunnerOptions& h
     detail::refuse(e.objective, "objective",
                    fmt::format("one of {}", detail::names_of(detail::objectives)));
   }
-  const Vector theta0 = Vector::Zero(workers.front().dim());
+  const Index dim = workers.front().dim();
+  const auto theta0_of = [&](std::uint64_t seed) {
+    Vector theta0 = Vector::Zero(dim);
+    if (e.init == Experiment::Init::normal) {
+      RandomStream init(seed, Purpose::init);
+      for (Index j = 0; j < dim; ++j) theta0[j] = init.normal();
+    }
+    return theta0;
+  };
+  if (e.solve_optimum && !(strong_convexity > 0)) {
+    fail(e.objective.where,
+         fmt::format("run.solve_optimum needs a strongly convex objective, and {} is not: "
+                     "lambda > 0 with the l2 regularizer (f* is certified by strong convexity)",
+                     e.objective.written()));
+  }
+  std::optional<sim::Reference> optimum;
+  if (e.solve_optimum) {
+    double smoothness = 0;
+    std::vector<double> weights;
+    double samples = 0;
+    for (const Objective& w : workers) {
+      smoothness = std::max(smoothness, std::isnan(w.smoothness()) ? 1.0 : w.smoothness());
+      weights.push_back(static_cast<double>(w.size()));
+      samples += weights.back();
+    }
+    for (double& w : weights) {
+      w = e.options.weighting == sim::Weighting::samples
+              ? w / samples
+              : 1.0 / static_cast<double>(workers.size());
+    }
+    optimum = sim::reference_minimum(workers, dim, strong_convexity, smoothness, e.options.threads,
+                                     e.solve_tolerance, 100000, weights);
+    if (optimum->bound > e.solve_tolerance) {
+      how.print(fmt::format("warning: f* = {:.17g} is certified only to {:.3g}, not {:.3g}\n",
+                            optimum->minimum, optimum->bound, e.solve_tolerance));
+    }
+  }
 
   const std::vector<PlannedRun> runs = plan_runs(e);
   const auto options_for = [&](const PlannedRun& run) {
-    sim::Options o = e.options;
+    sim::Options o = run.options;
+    if (optimum) o.optimal_loss = optimum->minimum;
     o.seed = run.seed;
     o.label = run.label;
     o.test_accuracy = accuracy;
@@ -412,7 +468,7 @@ inline nlohmann::json run_experiment(const Experiment& e, const RunnerOptions& h
   // reported where the experiment gave it.
   const auto simulation_of = [&](const PlannedRun& run) {
     try {
-      return std::make_unique<Simulation<>>(build_method(run.spec), workers, theta0,
+      return std::make_unique<Simulation<>>(build_method(run.spec), workers, theta0_of(run.seed),
                                             options_for(run));
     } catch (const ParamError& error) {
       MethodSpec spec = run.spec;
@@ -442,8 +498,15 @@ inline nlohmann::json run_experiment(const Experiment& e, const RunnerOptions& h
         {"features", prepared.train->cols()},
         {"classes", prepared.train->num_classes()},
         {"workers", shards.size()},
-        {"dim", theta0.size()}}},
+        {"dim", dim}}},
       {"text", e.text}};
+  resolved["init"] = e.init == Experiment::Init::zero ? "zero" : "normal";
+  resolved["solve_optimum"] = e.solve_optimum;
+  if (optimum) {
+    resolved["optimal_loss"] = {{"value", optimum->minimum},
+                                {"bound", optimum->bound},
+                                {"iterations", optimum->iterations}};
+  }
   nlohmann::json planned = nlohmann::json::array();
   std::vector<std::string> descriptions;
   for (const PlannedRun& run : runs) {
@@ -453,6 +516,8 @@ inline nlohmann::json run_experiment(const Experiment& e, const RunnerOptions& h
                        {"seed", run.seed},
                        {"spec", detail::json_of(run.spec)},
                        {"description", descriptions.back()}});
+    const nlohmann::json options = detail::json_of(run.options);
+    if (options != resolved["run"]) planned.back()["options"] = options;  // the method's own
   }
   resolved["runs"] = planned;
   if (how.dry_run) return resolved;
@@ -478,7 +543,7 @@ inline nlohmann::json run_experiment(const Experiment& e, const RunnerOptions& h
 
   // The runs, a finished one skipped and an unfinished one resumed from its checkpoint.
   Index rounds_left = 0;
-  for (std::size_t i = 0; i < runs.size(); ++i) rounds_left += e.options.rounds;
+  for (const PlannedRun& run : runs) rounds_left += run.options.rounds;
   const auto started = std::chrono::steady_clock::now();
   Index rounds_done = 0;
   for (std::size_t i = 0; i < runs.size(); ++i) {
@@ -493,9 +558,9 @@ inline nlohmann::json run_experiment(const Experiment& e, const RunnerOptions& h
             e.output.string(), run.name));
       }
       // Done, unless it completed fewer rounds than are now asked for: then it goes on.
-      if (done["status"] != "completed" || done["rounds"].get<Index>() >= e.options.rounds) {
+      if (done["status"] != "completed" || done["rounds"].get<Index>() >= run.options.rounds) {
         results.push_back(std::move(done));
-        rounds_left -= e.options.rounds;
+        rounds_left -= run.options.rounds;
         continue;
       }
     }
