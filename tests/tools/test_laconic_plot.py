@@ -150,6 +150,9 @@ def test_mean_and_bands(lp, tmp_path):
     x, mean, _, _ = lp.group_curve(runs, "bits", "loss_gap", "minmax", optimal_loss=0.5)
     np.testing.assert_allclose(x, [0, 2 * 4 * 384, 4 * 4 * 384])
     np.testing.assert_allclose(mean, [1.5, 2.5, 4.5])
+    # y = uploads so far (4 a round in every run), against rounds.
+    x, mean, _, _ = lp.group_curve(runs, "rounds", "uploads", "minmax")
+    np.testing.assert_allclose(mean, [0, 4, 8])
 
 
 def test_unevaluated_rows_are_dropped_and_non_finite_kept_as_gaps(lp, tmp_path):
