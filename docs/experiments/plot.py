@@ -1,27 +1,19 @@
 #!/usr/bin/env python3
-"""Figures (and Markdown tables) for docs/experiments/ from the examples' CSV files.
+"""Figures (and Markdown tables) for the CD-Adam and compositions pages of docs/experiments/,
+from the examples' CSV files. (The LASG, LAQ and FedPAQ pages are regenerated from their
+experiment files by docs/experiments/regenerate.py.)
 
-Run the reproductions with their output under one directory, then plot:
+Run the examples with their output under one directory, then plot:
 
-    build/examples/examples/lasg_synthetic --out-dir runs/lasg_synthetic
-    build/examples/examples/lasg_logistic  --out-dir runs/lasg_logistic
-    build/examples/examples/laq_mnist      --out-dir runs/laq_mnist
-    build/examples/examples/laq_mnist --per-worker 1000 --rounds 4000 --out-dir runs/laq_mnist_full
-    build/examples/examples/fedpaq_mnist   --out-dir runs/fedpaq_mnist
     build/examples/examples/cdadam_logistic --out-dir runs/cdadam_logistic
     build/examples/examples/compositions   --out-dir runs/compositions
     /usr/bin/python3 docs/experiments/plot.py runs --out docs/experiments/figures [--tables]
 
-Every directory under `runs` with a summary.csv becomes one figure, named after its path
-(runs/lasg_logistic/ijcnn1 -> lasg_logistic_ijcnn1.png): the training loss (for LAQ the
-loss gap f - f*) against iterations, uploads and uplink bits; for LASG's Fig. 2 the uploads
-so far against iterations. Some experiments are drawn as one figure for several
-directories: FedPAQ's four panels (fedpaq_mnist.png: the relative loss gap against
-simulated time and uplink bits, averaged over the seeds) and CD-Adam's four datasets per
-compressor (cdadam_logistic_<compressor>.png: the squared gradient norm against
-iterations, exact bits and the paper's bits per worker). With --tables it also prints the
-Markdown tables of the docs pages. Needs matplotlib (Debian: apt-get install
-python3-matplotlib; run it with /usr/bin/python3).
+CD-Adam's four datasets per compressor make one figure (cdadam_logistic_<compressor>.png:
+the squared gradient norm against iterations, exact bits and the paper's bits per worker);
+each part of the compositions one more. With --tables it also prints the Markdown tables of
+the docs pages. Needs matplotlib (Debian: apt-get install python3-matplotlib; run it with
+/usr/bin/python3).
 """
 
 import argparse
@@ -33,7 +25,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import FormatStrFormatter, NullFormatter  # noqa: E402
 
 STYLES = {
     # id: (colour, line style); baselines dashed, lazy methods solid.
@@ -91,169 +82,6 @@ def read_history(directory, method_id):
     }
 
 
-def series(directory, methods):
-    """(method, history with an 'iterations' column) for each method."""
-    out = []
-    for m in methods:
-        h = read_history(directory, m["id"])
-        per_round = int(m["iterations_per_round"])
-        h["iterations"] = [r * per_round for r in h["round"]]
-        out.append((m, h))
-    return out
-
-
-def label_minor_ticks(ax):
-    """Numbers on the minor ticks of a log y axis spanning about a decade (a loss)."""
-    low, high = ax.get_ylim()
-    if high / low < 30:
-        ax.yaxis.set_minor_formatter(FormatStrFormatter("%.2g"))
-    else:
-        ax.yaxis.set_minor_formatter(NullFormatter())
-
-
-def draw(ax, method, x, y):
-    colour, line = STYLES.get(method["id"], (None, "-"))
-    ax.plot(x, y, line, color=colour, label=method["name"], linewidth=1.4)
-
-
-def three_panels(title, runs, value, ylabel, path):
-    """y against iterations, uploads and uplink bits (log axes), one line per method."""
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2), constrained_layout=True)
-    for method, h in runs:
-        y = value(h)
-        for ax, x in zip(axes, (h["iterations"], h["uploads"], h["bits_up"])):
-            # The first point (0 uploads) has no place on the logarithmic traffic axes.
-            start = 0 if ax is axes[0] else 1
-            draw(ax, method, x[start:], y[start:])
-    for ax, xlabel in zip(axes, ("iterations", "uploads (all workers)", "uplink bits (exact)")):
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        ax.set_yscale("log")
-        ax.grid(True, which="both", alpha=0.3)
-        label_minor_ticks(ax)
-    axes[1].set_xscale("log")
-    axes[2].set_xscale("log")
-    axes[0].legend(fontsize=8)
-    fig.suptitle(title)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    print(f"wrote {path}")
-
-
-def plot_fig2(directory, path):
-    """LASG Fig. 2: uploads so far against iterations, and the loss."""
-    description, methods = read_summary(directory)
-    runs = series(directory, methods)
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2), constrained_layout=True)
-    for method, h in runs:
-        # From iteration 1 on: nobody has uploaded before the first round (log axes).
-        draw(axes[0], method, h["iterations"][1:], h["uploads"][1:])
-        draw(axes[1], method, h["iterations"], h["loss"])
-        draw(axes[2], method, h["uploads"][1:], h["loss"][1:])
-    axes[0].set(xlabel="iterations", ylabel="uploads so far (all workers)", yscale="log")
-    axes[1].set(xlabel="iterations", ylabel="training loss", yscale="log")
-    axes[2].set(xlabel="uploads (all workers)", ylabel="training loss", xscale="log", yscale="log")
-    axes[0].legend(fontsize=8)
-    for ax in axes:
-        ax.grid(True, which="both", alpha=0.3)
-    label_minor_ticks(axes[1])
-    label_minor_ticks(axes[2])
-    fig.suptitle(
-        f"LASG Fig. 2: {description['title']}, M = {description['workers']}, "
-        f"batch {description['batch']} (10 iterations per epoch)"
-    )
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    print(f"wrote {path}")
-
-
-def plot_lasg(directory, path):
-    description, methods = read_summary(directory)
-    runs = series(directory, methods)
-    title = (
-        f"LASG §IV-A: {description['title']}, M = {description['workers']}, "
-        f"batch {description['batch']}"
-    )
-    three_panels(
-        title,
-        runs,
-        lambda h: h["loss"],
-        "training loss",
-        path,
-    )
-
-
-def plot_laq(directory, path):
-    description, methods = read_summary(directory)
-    runs = series(directory, methods)
-    f_star = float(description["f_star"])
-    floor = 1e-12  # the gap is plotted on a log axis
-    three_panels(
-        f"LAQ: softmax regression on {description['dataset']}, "
-        f"{description['per_worker']} images per worker, "
-        f"p = {description['dim']}",
-        runs,
-        lambda h: [max(v - f_star, floor) for v in h["loss"]],
-        "loss gap f - f*",
-        path,
-    )
-
-
-def lasg_table(directory):
-    description, methods = read_summary(directory)
-    base = methods[0]
-    base_loss, base_up = float(base["final_loss"]), int(base["uploads"])
-    print(f"\n{description['title']} (batch {description['batch']}, seed {description['seed']})\n")
-    print(
-        "| method | iterations | uploads | uplink Mbit (exact) | final loss | vs SGD | "
-        "upload saving | bit saving (paper's count / exact) |"
-    )
-    print("|---|---|---|---|---|---|---|---|")
-    base_paper = read_history(directory, base["id"])["bits_up_paper"][-1]
-    for m in methods:
-        loss, up = float(m["final_loss"]), int(m["uploads"])
-        paper = read_history(directory, m["id"])["bits_up_paper"][-1]
-        print(
-            f"| {m['name']} | {m['iterations']} | {up} | {int(m['bits_up']) / 1e6:.2f} | "
-            f"{loss:.4f} | {100 * (loss / base_loss - 1):+.2f}% | {base_up / up:.1f}× | "
-            f"{base_paper / paper:.1f}× / {int(base['bits_up']) / int(m['bits_up']):.1f}× |"
-        )
-
-
-def laq_table(directory):
-    description, methods = read_summary(directory)
-    f_star, target = float(description["f_star"]), float(description["target_gap"])
-    runs = series(directory, methods)
-
-    def at_target(h):
-        for i, loss in enumerate(h["loss"]):
-            if loss - f_star <= target:
-                return h["round"][i], h["uploads"][i], h["bits_up_paper"][i], h["bits_up"][i]
-        return None
-
-    reached = [at_target(h) for _, h in runs]
-    base = reached[0]
-    print(
-        f"\nLAQ, {description['dataset']}, {description['per_worker']} images per worker, "
-        f"f* = {f_star:.10f}\n"
-    )
-    print(
-        "| method | rounds to gap | uploads | uplink Mbit (paper's count) | uplink Mbit (exact) | "
-        "bits vs GD (paper's count / exact) | final gap |"
-    )
-    print("|---|---|---|---|---|---|---|")
-    for (m, h), r in zip(runs, reached):
-        gap = h["loss"][-1] - f_star
-        if r is None:
-            print(f"| {m['name']} | not reached in {h['round'][-1]} | - | - | - | - | {gap:.1e} |")
-            continue
-        ratio = f"{base[2] / r[2]:.1f}× / {base[3] / r[3]:.1f}×" if base else "-"
-        print(
-            f"| {m['name']} | {r[0]} | {r[1]} | {r[2] / 1e6:.1f} | {r[3] / 1e6:.1f} | {ratio} | "
-            f"{gap:.1e} |"
-        )
-
-
 # FedPAQ (fedpaq_mnist, and compositions' FedPAQ part): every curve ran on several seeds,
 # written as <id>.s<seed>.csv; curves are drawn as the mean over the seeds, round by round.
 
@@ -297,35 +125,6 @@ def draw_fedpaq_panel(directory, time_ax, bits_ax, style):
     bits_ax.set_ylabel("relative loss gap")
     time_ax.legend(fontsize=7)
     return description
-
-
-def plot_fedpaq_panels(runs, directories, out, tables):
-    """FedPAQ Fig. 1: one column per panel, the gap against time (top) and bits (bottom)."""
-    directories = sorted(directories, key=lambda d: read_summary(d)[0]["panel"])
-    fig, axes = plt.subplots(
-        2, len(directories), figsize=(4.2 * len(directories), 7), constrained_layout=True,
-        squeeze=False,
-    )
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for column, directory in enumerate(directories):
-        description = draw_fedpaq_panel(
-            directory, axes[0][column], axes[1][column], lambda i, m: (colours[i], "-")
-        )
-        axes[0][column].set_title(description["title"], fontsize=9)
-    fig.suptitle(
-        f"FedPAQ Fig. 1: MNIST 0 vs 8, n = {description['nodes']} nodes x "
-        f"{description['per_node']}, T = {description['iterations']}, "
-        f"C_comm/C_comp = {description['comm_over_comp']} (mean of {description['seeds']} seeds; "
-        f"dotted: the target gap {description['target']})"
-    )
-    name = "_".join(directories[0].parent.relative_to(runs).parts) or "fedpaq_mnist"
-    path = out / f"{name}.png"
-    fig.savefig(path, dpi=70)
-    plt.close(fig)
-    print(f"wrote {path}")
-    if tables:
-        for directory in directories:
-            fedpaq_table(directory)
 
 
 def plot_fedpaq_single(directory, path):
@@ -504,15 +303,11 @@ def gradient_table(directory):
 
 
 PLOTTERS = {
-    "lasg_synthetic": (plot_fig2, lasg_table),
-    "lasg_logistic": (plot_lasg, lasg_table),
-    "laq_mnist": (plot_laq, laq_table),
     "compositions_lazy": (plot_lazy_composition, gradient_table),
     "compositions_fedpaq": (plot_fedpaq_single, fedpaq_table),
 }
 # Experiments drawn as one figure for several directories: (runs, directories, out, tables).
 GROUP_PLOTTERS = {
-    "fedpaq_mnist": plot_fedpaq_panels,
     "cdadam_logistic": plot_cdadam,
 }
 
