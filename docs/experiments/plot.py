@@ -1,18 +1,13 @@
 #!/usr/bin/env python3
-"""Figures (and Markdown tables) for the CD-Adam and compositions pages of docs/experiments/,
-from the examples' CSV files. (The LASG, LAQ and FedPAQ pages are regenerated from their
-experiment files by docs/experiments/regenerate.py.)
+"""Figures (and Markdown tables) for the compositions page of docs/experiments/, from the
+compositions example's CSV files. (The other pages are regenerated from their experiment files
+by docs/experiments/regenerate.py.)
 
-Run the examples with their output under one directory, then plot:
-
-    build/examples/examples/cdadam_logistic --out-dir runs/cdadam_logistic
-    build/examples/examples/compositions   --out-dir runs/compositions
+    build/examples/examples/compositions --out-dir runs/compositions
     /usr/bin/python3 docs/experiments/plot.py runs --out docs/experiments/figures [--tables]
 
-CD-Adam's four datasets per compressor make one figure (cdadam_logistic_<compressor>.png:
-the squared gradient norm against iterations, exact bits and the paper's bits per worker);
-each part of the compositions one more. With --tables it also prints the Markdown tables of
-the docs pages. Needs matplotlib (Debian: apt-get install python3-matplotlib; run it with
+Each part of the compositions makes one figure; with --tables it also prints the Markdown
+tables of the page. Needs matplotlib (Debian: apt-get install python3-matplotlib; run it with
 /usr/bin/python3).
 """
 
@@ -25,31 +20,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-
-STYLES = {
-    # id: (colour, line style); baselines dashed, lazy methods solid.
-    "sgd": ("black", "--"),
-    "gd": ("black", "--"),
-    "qgd": ("tab:gray", "-."),
-    "lag_wk": ("tab:orange", ":"),
-    "lag_wk_c0.4": ("tab:orange", ":"),
-    "lag_wk_c4": ("tab:brown", ":"),
-    "lasg_wk1": ("tab:blue", "-"),
-    "lasg_wk2": ("tab:red", "-"),
-    "lasg_ps": ("tab:green", "-"),
-    "lasg_pse": ("tab:purple", "-"),
-    "local_sgd": ("tab:olive", "--"),
-    "qsgd": ("tab:gray", "-."),
-    "laqsg_wk2": ("tab:pink", "-"),
-    "laq": ("tab:red", "-"),
-    # CD-Adam and its baselines, and the compositions built on them.
-    "amsgrad": ("black", "--"),
-    "cdadam": ("tab:red", "-"),
-    "amsgrad_ef": ("tab:blue", "-."),
-    "amsgrad_naive": ("tab:gray", ":"),
-    "cdadam_up": ("tab:orange", "-"),
-    "cdadam_down": ("tab:purple", "-"),
-}
 
 
 def read_summary(directory):
@@ -171,61 +141,6 @@ def per_worker(description, values):
     return [v / workers for v in values]
 
 
-def plot_cdadam(runs, directories, out, tables):
-    """CD-Adam Figs. 2 and 4: per compressor, one column per dataset; ||grad f||^2 against
-    iterations, exact bits per worker and the paper's bits per worker (both directions)."""
-    by_compressor = {}
-    for directory in directories:
-        by_compressor.setdefault(read_summary(directory)[0]["compressor"], []).append(directory)
-    order = ["phishing", "mushrooms", "a9a", "w8a"]
-    for compressor, dirs in sorted(by_compressor.items()):
-        dirs = sorted(dirs, key=lambda d: order.index(read_summary(d)[0]["dataset"]))
-        fig, axes = plt.subplots(
-            3, len(dirs), figsize=(4 * len(dirs), 9.5), constrained_layout=True, squeeze=False
-        )
-        for column, directory in enumerate(dirs):
-            description, methods = read_summary(directory)
-            for method in methods:
-                h = read_history(directory, method["id"])
-                up_down = [u + d for u, d in zip(h["bits_up"], h["bits_down"])]
-                paper = [u + d for u, d in zip(h["bits_up_paper"], h["bits_down_paper"])]
-                name = f"{method['name']} (η={method['eta']})"
-                colour, line = STYLES.get(method["id"], (None, "-"))
-                for ax, x, start in (
-                    (axes[0][column], h["round"], 0),
-                    (axes[1][column], per_worker(description, up_down), 1),
-                    (axes[2][column], per_worker(description, paper), 1),
-                ):
-                    ax.plot(x[start:], h["grad_norm_sq"][start:], line, color=colour, label=name,
-                            linewidth=1.2)
-            axes[0][column].set_title(description["title"], fontsize=10)
-            for row, xlabel in enumerate(
-                ("iterations", "bits per worker, up + down (exact)",
-                 "bits per worker, up + down (paper's count)")
-            ):
-                ax = axes[row][column]
-                ax.set_xlabel(xlabel)
-                ax.set_ylabel("||grad f||^2")
-                ax.set_yscale("log")
-                if row > 0:
-                    ax.set_xscale("log")
-                ax.grid(True, which="both", alpha=0.3)
-            axes[0][column].legend(fontsize=6)
-        label = "scaled sign (Fig. 2)" if compressor == "sign" else "top-1 (Fig. 4)"
-        fig.suptitle(
-            f"CD-Adam, nonconvex logistic regression, n = {description['workers']}, "
-            f"lambda = {description['lambda']}, {label}"
-        )
-        name = "_".join(dirs[0].parent.parent.relative_to(runs).parts) or "cdadam_logistic"
-        path = out / f"{name}_{compressor}.png"
-        fig.savefig(path, dpi=60)
-        plt.close(fig)
-        print(f"wrote {path}")
-        if tables:
-            for directory in dirs:
-                gradient_table(directory)
-
-
 def plot_lazy_composition(directory, path):
     """||grad f||^2 against iterations, bits per worker (up + down) and uploads."""
     description, methods = read_summary(directory)
@@ -306,10 +221,6 @@ PLOTTERS = {
     "compositions_lazy": (plot_lazy_composition, gradient_table),
     "compositions_fedpaq": (plot_fedpaq_single, fedpaq_table),
 }
-# Experiments drawn as one figure for several directories: (runs, directories, out, tables).
-GROUP_PLOTTERS = {
-    "cdadam_logistic": plot_cdadam,
-}
 
 
 def main():
@@ -323,13 +234,9 @@ def main():
     summaries = sorted(args.runs.glob("**/summary.csv"))
     if not summaries:
         sys.exit(f"plot.py: no summary.csv under {args.runs} (see the usage at the top)")
-    groups = {}
     for summary in summaries:
         directory = summary.parent
         experiment = read_summary(directory)[0].get("experiment")
-        if experiment in GROUP_PLOTTERS:
-            groups.setdefault(experiment, []).append(directory)
-            continue
         if experiment not in PLOTTERS:
             print(f"skipping {directory}: unknown experiment {experiment!r}")
             continue
@@ -340,8 +247,6 @@ def main():
         plot(directory, args.out / f"{name}.png")
         if args.tables:
             table(directory)
-    for experiment, directories in groups.items():
-        GROUP_PLOTTERS[experiment](args.runs, directories, args.out, args.tables)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ Needs matplotlib (Debian: python3-matplotlib; run it with /usr/bin/python3).
 import argparse
 import csv
 import json
+import math
 import os
 import re
 import shutil
@@ -116,6 +117,17 @@ def by_method(rows):
     for row in rows:
         out.setdefault(row["method"], []).append(row)
     return out
+
+
+def grid_groups(folder, key):
+    """{grid value: {method label without the grid point: its rows}} of a run folder whose
+    methods ran over a grid of one parameter `key`."""
+    groups = {}
+    for label, rows in by_method(read_summary(folder)).items():
+        method, grid, point = label.rpartition(f" ({key}=")
+        if grid:  # not a method without this grid
+            groups.setdefault(point.rstrip(")"), {})[method] = rows
+    return groups
 
 
 def mean(rows, key):
@@ -241,17 +253,6 @@ def lasg_seeds_table(folders):
             cells.append(f"{met}/{len(runs)}, {percent(change, 1)}, {times(saving)}")
         rows.append([row] + cells)
     return table(["method (target met, vs SGD, saving)"] + titles, rows)
-
-
-def grid_groups(folder, key):
-    """{grid value: {method label without the grid point: its rows}} of a run folder whose
-    methods ran over a grid of one parameter `key`."""
-    groups = {}
-    for label, rows in by_method(read_summary(folder)).items():
-        method, grid, point = label.rpartition(f" ({key}=")
-        if grid:  # not a method without this grid
-            groups.setdefault(point.rstrip(")"), {})[method] = rows
-    return groups
 
 
 # The batch sizes (samples per worker per iteration) tried beyond each dataset's default.
@@ -552,7 +553,176 @@ def fedpaq(runner, page, figures):
     return fill(page, "fedpaq-small", fedpaq_table(small, steps))
 
 
-PAGES = {"lasg": lasg, "laq": laq, "fedpaq": fedpaq}
+# ---- docs/experiments/cdadam.md ------------------------------------------------------------
+
+CDADAM_SETS = [("phishing", 68), ("mushrooms", 112), ("a9a", 123), ("w8a", 300)]
+CDADAM_WORKERS = 20
+
+
+def final_norm(row, history):
+    """‖∇f‖² at the end of a run: the geometric mean over the last 10% of its History rows
+    (compressed AMSGrad oscillates near its floor, so the last row alone is luck)."""
+    if row["status"] == "diverged":
+        return float("inf")
+    tail = history[-max(1, len(history) // 10):]
+    return math.exp(sum(math.log(h["grad_norm_sq"]) for h in tail) / len(tail))
+
+
+class Best:
+    """A method at the step of its grid with the smallest final ‖∇f‖²: its step, summary row,
+    History and final ‖∇f‖², and every step's final ‖∇f‖² (tried)."""
+
+    def __init__(self, folder, runs):
+        tried = [(step, row, read_history(folder, row)) for step, row in runs.items()]
+        self.tried = {step: final_norm(row, h) for step, row, h in tried}
+        self.step, self.row, self.history = min(tried, key=lambda t: self.tried[t[0]])
+        self.norm = self.tried[self.step]
+        self.label = self.row["method"]
+
+    def first_at(self, level):
+        """The first History row with ‖∇f‖² at most `level` times its start, or None."""
+        target = level * self.history[0]["grad_norm_sq"]
+        return next((h for h in self.history if h["grad_norm_sq"] <= target), None)
+
+
+def cdadam_best(folder):
+    """{method: Best} of a CD-Adam run folder."""
+    runs = {}
+    for step, methods in grid_groups(folder, "server.step").items():
+        for method, rows in methods.items():
+            runs.setdefault(method, {})[step] = rows[0]
+    return {method: Best(folder, by_step) for method, by_step in runs.items()}
+
+
+def kbits(h, paper):
+    """Bits per worker, both directions, in kbit: as the paper counts them or exact."""
+    bits = h["bits_up_paper"] + h["bits_down_paper"] if paper else h["bits_up"] + h["bits_down"]
+    return bits / CDADAM_WORKERS / 1e3
+
+
+def ratio(a, b):
+    r = a / b
+    return f"{r:.1f}×" if r < 1e4 else f"{r:.0e}×"
+
+
+def cdadam_reach(method, base, level, saving=True):
+    """Iterations and bits per worker to ‖∇f‖² ≤ level × its start, with the baseline's bits
+    for the same over the method's (as counted; exact)."""
+    at = method.first_at(level)
+    if at is None:
+        return "not reached"
+    text = f"{at['round']:.0f} it, {kbits(at, True):.1f} kbit"
+    theirs = base.first_at(level)
+    if saving and method is not base and theirs is not None:
+        text += (f" ({ratio(kbits(theirs, True), kbits(at, True))}; "
+                 f"{ratio(kbits(theirs, False), kbits(at, False))})")
+    return text
+
+
+def cdadam_sign_table(bests):
+    rows = []
+    for name, d in CDADAM_SETS:
+        if name not in bests:
+            continue
+        b = bests[name]
+        base, cd = b["AMSGrad"], b["CD-Adam (scaled sign)"]
+        per_iteration = (f"{ratio(kbits(base.history[-1], True), kbits(cd.history[-1], True))}; "
+                         f"{ratio(kbits(base.history[-1], False), kbits(cd.history[-1], False))}")
+        for i, label in enumerate(["AMSGrad", "CD-Adam (scaled sign)", "AMSGrad + EF (scaled sign)",
+                                   "AMSGrad naive (scaled sign)"]):
+            m = b[label]
+            short = label.replace(" (scaled sign)", "")
+            rows.append([f"{name} ({d})" if i == 0 else "", per_iteration if i == 0 else "",
+                         f"**{short}**" if short == "CD-Adam" else short, m.step,
+                         f"{m.norm:.1e}", cdadam_reach(m, base, 1e-2), cdadam_reach(m, base, 1e-4)])
+    return table(["dataset (d)", "bits per iteration, AMSGrad / CD-Adam (paper's count; exact)",
+                  "method", "η", "final ‖∇f‖²", "to 10⁻²", "to 10⁻⁴"], rows)
+
+
+def cdadam_grid_table(bests):
+    steps = None
+    rows = []
+    for name, _ in CDADAM_SETS:
+        if name not in bests:
+            continue
+        for i, label in enumerate(["AMSGrad", "CD-Adam (scaled sign)"]):
+            m = bests[name][label]
+            steps = list(m.tried)
+            rows.append([name if i == 0 else "", label.replace(" (scaled sign)", "")]
+                        + [f"{m.tried[s]:.1e}" for s in steps])
+    return table(["dataset", "method"] + [f"η = {s}" for s in steps or []], rows)
+
+
+def cdadam_top1_table(bests):
+    rows = []
+    for name, _ in CDADAM_SETS:
+        if name not in bests:
+            continue
+        b = bests[name]
+        base, cd = b["AMSGrad"], b["CD-Adam (top-1)"]
+        ef, naive = b["AMSGrad + EF (top-1)"], b["AMSGrad naive (top-1)"]
+        rows.append([name, "CD-Adam", cd.step, f"{cd.norm:.1e}", ratio(cd.norm, base.norm),
+                     cdadam_reach(cd, base, 1e-2)])
+        rows.append(["", "AMSGrad + EF / naive", f"{ef.step} / {naive.step}",
+                     f"{ef.norm:.1e} / {naive.norm:.1e}", "—",
+                     " / ".join(cdadam_reach(m, base, 1e-2, saving=False) for m in (ef, naive))])
+    return table(["dataset", "method", "η", "final ‖∇f‖²", "vs AMSGrad",
+                  "to 10⁻²: it, kbit as counted (saving; exact saving)"], rows)
+
+
+def cdadam_links_table(bests):
+    labels = ["AMSGrad", "CD-Adam (scaled sign)", "CD-Adam uplink only (scaled sign)",
+              "CD-Adam downlink only (scaled sign)"]
+    rows = [[name] + [f"{bests[name][l].norm:.1e} (η {bests[name][l].step})" for l in labels]
+            for name, _ in CDADAM_SETS if name in bests]
+    return table(["dataset", "AMSGrad", "CD-Adam, both links", "uplink only", "downlink only"],
+                 rows)
+
+
+def cdadam_zero_table(bests):
+    labels = ["AMSGrad", "CD-Adam (scaled sign)", "AMSGrad + EF (scaled sign)",
+              "AMSGrad naive (scaled sign)"]
+    rows = []
+    for name, _ in CDADAM_SETS:
+        if name not in bests:
+            continue
+        b = bests[name]
+        for i, label in enumerate(labels):
+            m = b[label]
+            rows.append([name if i == 0 else "", label.replace(" (scaled sign)", ""), m.step,
+                         f"{m.norm:.1e}", cdadam_reach(m, b["AMSGrad"], 1e-4),
+                         cdadam_reach(m, b["AMSGrad"], 1e-6)])
+    return table(["dataset", "method", "η", "final ‖∇f‖²", "to 10⁻⁴", "to 10⁻⁶"], rows)
+
+
+def cdadam(runner, page, figures):
+    bests, zero = {}, {}
+    for name, _ in CDADAM_SETS:
+        try:
+            folder = runner.run(f"cdadam/{name}")
+        except Skipped as why:
+            print(f"skipped: {why}")
+            continue
+        bests[name] = cdadam_best(folder)
+        zero[name] = cdadam_best(runner.run(f"cdadam/{name}", "zero", ["run.init=zero"]))
+        for compressor in ("scaled sign", "top-1"):
+            chosen = [m.label for label, m in bests[name].items()
+                      if label == "AMSGrad" or (label.endswith(f"({compressor})")
+                                                and "link only" not in label)]
+            plot(folder, figures / f"cdadam_{compressor.replace(' ', '_')}_{name}.png", "--x",
+                 "rounds", "bits_paper", "--y", "grad_norm_sq", "--only",
+                 "^(" + "|".join(re.escape(c) for c in chosen) + ")$", "--title",
+                 f"CD-Adam, {compressor}: {name} (each method at its best step)")
+    if not bests:
+        return page
+    page = fill(page, "cdadam-sign", cdadam_sign_table(bests))
+    page = fill(page, "cdadam-grid", cdadam_grid_table(bests))
+    page = fill(page, "cdadam-top1", cdadam_top1_table(bests))
+    page = fill(page, "cdadam-links", cdadam_links_table(bests))
+    return fill(page, "cdadam-zero", cdadam_zero_table(zero))
+
+
+PAGES = {"lasg": lasg, "laq": laq, "fedpaq": fedpaq, "cdadam": cdadam}
 
 
 def main():
