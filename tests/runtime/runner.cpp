@@ -322,6 +322,10 @@ spec = "sgd(step=1)"
   };
   CHECK(first_loss(1) != first_loss(2));
   CHECK(first_loss(1) > std::log(2.0));  // θ⁰ = 0 would give log 2 for every seed
+  // The folder holds runs from drawn θ⁰: the same experiment from θ⁰ = 0 is another one.
+  e.init = runtime::Experiment::Init::zero;
+  CHECK_THROWS_WITH(runtime::run_experiment(e, quiet),
+                    Catch::Contains("holds run GD__seed1 of another experiment"));
   fs::remove_all(e.output);
 
   // f* is certified by strong convexity: λ = 0 is refused at the objective.

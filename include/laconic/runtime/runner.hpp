@@ -510,7 +510,9 @@ inline nlohmann::json run_experiment(const Experiment& e, const RunnerOptions& h
   nlohmann::json planned = nlohmann::json::array();
   std::vector<std::string> descriptions;
   for (const PlannedRun& run : runs) {
-    descriptions.push_back(simulation_of(run)->describe());
+    // The engine's description, and θ⁰ when it is drawn: a resumed folder must match both.
+    descriptions.push_back(simulation_of(run)->describe() +
+                           (e.init == Experiment::Init::normal ? "; init=normal" : ""));
     planned.push_back({{"run", run.name},
                        {"method", run.label},
                        {"seed", run.seed},
