@@ -171,8 +171,8 @@ def fill(page, name, text):
 
 # ---- docs/experiments/lasg.md --------------------------------------------------------------
 
-LASG_DATASETS = [("ijcnn1", "ijcnn1"), ("mnist35", "MNIST 3 vs 5"), ("a9a", "a9a"),
-                 ("w8a", "w8a")]
+# The datasets of §IV-A and their titles; a page's dicts of run folders keep this order.
+LASG_DATASETS = {"ijcnn1": "ijcnn1", "mnist35": "MNIST 3 vs 5", "a9a": "a9a", "w8a": "w8a"}
 # Each row of the main table: its method label (local SGD's carries its H) and what the
 # paper's text says.
 LASG_ROWS = [
@@ -214,9 +214,8 @@ def lasg_met(method, sgd):
 
 def lasg_columns(folders):
     """The titles of the datasets that ran, and each one's methods by label."""
-    present = [(key, title) for key, title in LASG_DATASETS if key in folders]
-    return ([title for _, title in present],
-            [by_method(read_summary(folders[key])) for key, _ in present])
+    return ([LASG_DATASETS[key] for key in folders],
+            [by_method(read_summary(folder)) for folder in folders.values()])
 
 
 def lasg_label(methods, row):
@@ -283,10 +282,9 @@ def lasg_batch_cells(methods):
 def lasg_batch_table(folders, batches):
     """Each dataset at its default batch and the batches of LASG_BATCHES."""
     rows = []
-    for key, title in LASG_DATASETS:
-        if key not in folders:
-            continue
-        default = by_method(read_summary(folders[key]))
+    for key, folder in folders.items():
+        title = LASG_DATASETS[key]
+        default = by_method(read_summary(folder))
         rows.append([f"{title}, default"] + lasg_batch_cells(default))
         if key in batches:
             for point, methods in grid_groups(batches[key], "server.batch").items():
@@ -300,15 +298,13 @@ def lasg_pse_table(folders, pse):
     """SGD's and PSE's loss at iteration 100, and PSE with other starting estimates."""
     estimates = None
     rows = []
-    for key, title in LASG_DATASETS:
-        if key not in folders:
-            continue
-        summary = read_summary(folders[key])
+    for key, folder in folders.items():
+        summary = read_summary(folder)
         at_100 = {}
         for row in summary:
             if row["method"] in ("SGD", "LASG-PSE"):
                 at_100[row["method"]] = [
-                    h["loss"] for h in read_history(folders[key], row) if h["round"] <= 100][-1]
+                    h["loss"] for h in read_history(folder, row) if h["round"] <= 100][-1]
         groups = grid_groups(pse[key], "skip.initial_estimate")
         estimates = list(groups)
         sgd = by_method(summary)["SGD"]
@@ -316,7 +312,8 @@ def lasg_pse_table(folders, pse):
         for estimate in estimates:
             method = groups[estimate]["LASG-PSE"]
             cells.append(vs_sgd(method, sgd) + (" ✓" if lasg_met(method, sgd) else " ✗"))
-        rows.append([title, f"{at_100['SGD']:.3f}", f"{at_100['LASG-PSE']:.3f}"] + cells)
+        rows.append([LASG_DATASETS[key], f"{at_100['SGD']:.3f}", f"{at_100['LASG-PSE']:.3f}"]
+                    + cells)
     return table(["dataset", "SGD's loss at iteration 100", "PSE's (L̂⁰ = 0)"]
                  + [f"PSE, L̂⁰ = {e}" for e in estimates or []], rows)
 
@@ -344,7 +341,7 @@ def lasg_fig2_table(folder):
 
 def lasg(runner, page, figures):
     folders, seeds, long, batches, pse = {}, {}, {}, {}, {}
-    for key, title in LASG_DATASETS:
+    for key, title in LASG_DATASETS.items():
         experiment = f"lasg/logistic_{key}"
         try:
             folders[key] = runner.run(experiment)
@@ -557,7 +554,11 @@ def fedpaq(runner, page, figures):
 
 # ---- docs/experiments/cdadam.md ------------------------------------------------------------
 
-CDADAM_SETS = [("phishing", 68), ("mushrooms", 112), ("a9a", 123), ("w8a", 300)]
+# The datasets and their widths d; a page's dicts of results keep this order.
+CDADAM_SETS = {"phishing": 68, "mushrooms": 112, "a9a": 123, "w8a": 300}
+# Fig. 2's four methods, AMSGrad the baseline of the ratios.
+SIGN_METHODS = ["AMSGrad", "CD-Adam (scaled sign)", "AMSGrad + EF (scaled sign)",
+                "AMSGrad naive (scaled sign)"]
 CDADAM_WORKERS = 20
 
 
@@ -623,18 +624,16 @@ def cdadam_reach(method, base, level, saving=True):
 
 def cdadam_sign_table(bests):
     rows = []
-    for name, d in CDADAM_SETS:
-        if name not in bests:
-            continue
-        b = bests[name]
+    for name, b in bests.items():
         base, cd = b["AMSGrad"], b["CD-Adam (scaled sign)"]
         per_iteration = (f"{ratio(kbits(base.history[-1], True), kbits(cd.history[-1], True))}; "
                          f"{ratio(kbits(base.history[-1], False), kbits(cd.history[-1], False))}")
-        for i, label in enumerate(["AMSGrad", "CD-Adam (scaled sign)", "AMSGrad + EF (scaled sign)",
-                                   "AMSGrad naive (scaled sign)"]):
+        for i, label in enumerate(SIGN_METHODS):
             m = b[label]
             short = label.replace(" (scaled sign)", "")
-            rows.append([f"{name} ({d})" if i == 0 else "", per_iteration if i == 0 else "",
+            first = i == 0
+            rows.append([f"{name} ({CDADAM_SETS[name]})" if first else "",
+                         per_iteration if first else "",
                          f"**{short}**" if short == "CD-Adam" else short, m.step,
                          f"{m.norm:.1e}", cdadam_reach(m, base, 1e-2), cdadam_reach(m, base, 1e-4)])
     return table(["dataset (d)", "bits per iteration, AMSGrad / CD-Adam (paper's count; exact)",
@@ -644,11 +643,9 @@ def cdadam_sign_table(bests):
 def cdadam_grid_table(bests):
     steps = None
     rows = []
-    for name, _ in CDADAM_SETS:
-        if name not in bests:
-            continue
-        for i, label in enumerate(["AMSGrad", "CD-Adam (scaled sign)"]):
-            m = bests[name][label]
+    for name, b in bests.items():
+        for i, label in enumerate(SIGN_METHODS[:2]):
+            m = b[label]
             steps = list(m.tried)
             rows.append([name if i == 0 else "", label.replace(" (scaled sign)", "")]
                         + [f"{m.tried[s]:.1e}" for s in steps])
@@ -657,10 +654,7 @@ def cdadam_grid_table(bests):
 
 def cdadam_top1_table(bests):
     rows = []
-    for name, _ in CDADAM_SETS:
-        if name not in bests:
-            continue
-        b = bests[name]
+    for name, b in bests.items():
         base, cd = b["AMSGrad"], b["CD-Adam (top-1)"]
         ef, naive = b["AMSGrad + EF (top-1)"], b["AMSGrad naive (top-1)"]
         rows.append([name, "CD-Adam", cd.step, f"{cd.norm:.1e}", ratio(cd.norm, base.norm),
@@ -675,21 +669,16 @@ def cdadam_top1_table(bests):
 def cdadam_links_table(bests):
     labels = ["AMSGrad", "CD-Adam (scaled sign)", "CD-Adam uplink only (scaled sign)",
               "CD-Adam downlink only (scaled sign)"]
-    rows = [[name] + [f"{bests[name][l].norm:.1e} (η {bests[name][l].step})" for l in labels]
-            for name, _ in CDADAM_SETS if name in bests]
+    rows = [[name] + [f"{b[label].norm:.1e} (η {b[label].step})" for label in labels]
+            for name, b in bests.items()]
     return table(["dataset", "AMSGrad", "CD-Adam, both links", "uplink only", "downlink only"],
                  rows)
 
 
 def cdadam_zero_table(bests):
-    labels = ["AMSGrad", "CD-Adam (scaled sign)", "AMSGrad + EF (scaled sign)",
-              "AMSGrad naive (scaled sign)"]
     rows = []
-    for name, _ in CDADAM_SETS:
-        if name not in bests:
-            continue
-        b = bests[name]
-        for i, label in enumerate(labels):
+    for name, b in bests.items():
+        for i, label in enumerate(SIGN_METHODS):
             m = b[label]
             rows.append([name if i == 0 else "", label.replace(" (scaled sign)", ""), m.step,
                          f"{m.norm:.1e}", cdadam_reach(m, b["AMSGrad"], 1e-4),
@@ -699,7 +688,7 @@ def cdadam_zero_table(bests):
 
 def cdadam(runner, page, figures):
     bests, zero = {}, {}
-    for name, _ in CDADAM_SETS:
+    for name in CDADAM_SETS:
         try:
             folder = runner.run(f"cdadam/{name}")
         except Skipped as why:
