@@ -155,7 +155,7 @@ TEST_CASE("a dry run checks and resolves everything and writes nothing", "[runti
 
 TEST_CASE("every name a specification may use is listed with its defaults", "[runtime]") {
   const std::string list = runtime::list_names();
-  CHECK_THAT(list, Catch::Contains("  lasg_wk2(D=100, d_max=10, c=auto)\n"));
+  CHECK_THAT(list, Catch::Contains("  lasg_wk2(D=100, d_max=10, c=auto, c_eta2=auto)\n"));
   CHECK_THAT(list, Catch::Contains("  qsgd(levels=1, encoding=cheaper)\n      encoding: fixed, "
                                    "elias, cheaper, elias_gamma\n"));
   CHECK_THAT(list, Catch::Contains("  sgd(step=constant(eta=0.1), batch=full, participation=all)\n"

@@ -76,6 +76,7 @@ TEST_CASE("LAG-PS leaves workers out before sending them anything", "[skip]") {
 }
 
 TEST_CASE("LAG's threshold defaults follow the LAG code and c = 1/eta^2", "[skip]") {
+  CHECK(skip::LagWk().describe() == "lag_wk(D=10, xi=auto, c=auto)");  // not started: as given
   const LagWk wk{.server = {.step = server::StepSize::constant(0.5)}};
   auto a = simulate(wk, 0);
   CHECK(a.describe().find("lag_wk(D=10, xi=0.1, c=4)") != std::string::npos);
@@ -83,6 +84,9 @@ TEST_CASE("LAG's threshold defaults follow the LAG code and c = 1/eta^2", "[skip
                  .server = {.step = server::StepSize::constant(0.5)}};
   auto b = simulate(ps, 0);
   CHECK(b.describe().find("lag_ps(D=10, xi=1, c=4)") != std::string::npos);
+  const LagWk scaled{.skip = {.c_eta2 = 0.01}, .server = {.step = server::StepSize::constant(0.5)}};
+  auto c = simulate(scaled, 0);
+  CHECK(c.describe().find("lag_wk(D=10, xi=0.1, c=0.04)") != std::string::npos);
 }
 
 TEST_CASE("LAG-PS without smoothness constants says what it needs", "[skip]") {
@@ -102,6 +106,9 @@ TEST_CASE("LAG: invalid parameters name themselves, their value and the allowed 
   CHECK_THAT(wk({.c = -1.0}), Contains("c = -1: must be >= 0 and finite"));
   CHECK_THAT(wk({.c = std::nan("")}), Contains("c = nan: must be >= 0 and finite"));
   CHECK(wk({.D = 1, .xi = 0.0, .c = 0.0}) == "accepted");
+  CHECK_THAT(wk({.c_eta2 = -1.0}), Contains("c_eta2 = -1: must be >= 0 and finite"));
+  CHECK_THAT(wk({.c = 1.0, .c_eta2 = 1.0}), Contains("c_eta2 = 1: must be unset when c is given"));
+  CHECK(wk({.c_eta2 = 0.0}) == "accepted");
   CHECK_THAT(ps({.threshold = {.D = 0}}), Contains("D = 0: must be >= 1"));
   CHECK_THAT(ps({.smoothness = {1, -2}}), Contains("smoothness[1] = -2: must be >= 0 and finite"));
   CHECK_THAT(ps({.smoothness = {std::nan("")}}), Contains("smoothness[0] = nan: must be >= 0"));

@@ -174,6 +174,20 @@ TEST_CASE("LASG forces an upload once a contribution is D rounds old", "[skip]")
   CHECK(pse.ledger.total().downloads == forced);  // and the others hear nothing
 }
 
+TEST_CASE("LASG's c given as c_eta2 follows the step: c = c_eta2/eta^2", "[skip]") {
+  // Before a run starts, a rule describes its scale as given.
+  CHECK(skip::LasgWk2({.c_eta2 = 1e-4}).describe() == "lasg_wk2(D=100, d_max=10, c_eta2=0.0001)");
+  CHECK(skip::LasgWk1({.c = 3.0}).describe() == "lasg_wk1(D=100, d_max=10, c=3)");
+  // The same run as c = 1e-4/η² written out, and not the default c = 1/η², at two steps.
+  for (const double eta : {0.1, 0.4}) {
+    const auto scaled = simulate(LasgWk2{.skip = {.c_eta2 = 1e-4}}, eta, 60);
+    const auto written = simulate(LasgWk2{.skip = {.c = 1e-4 / (eta * eta)}}, eta, 60);
+    CHECK(scaled.history == written.history);
+    CHECK(scaled.theta == written.theta);
+    CHECK(scaled.ledger.total().uploads > simulate(LasgWk2{}, eta, 60).ledger.total().uploads);
+  }
+}
+
 TEST_CASE("LASG-WK2 never lets a contribution get older than D - 1 rounds", "[skip]") {
   LasgWk2 method{.skip = {.D = 5, .d_max = 3}, .server = {.batch = server::Batch::of(10)}};
   sim::Simulation sim(method, logistic_workers(M, n, p), Vector::Zero(p), {.rounds = 1});
@@ -254,6 +268,8 @@ TEST_CASE("LASG: invalid parameters name themselves, their value and the allowed
   CHECK_THAT(wk2({.c = std::nan("")}), Contains("c = nan: must be >= 0 and finite"));
   CHECK(wk1({.D = 1, .d_max = 1, .c = 0.0}) == "accepted");
   CHECK(wk2({.D = 1, .d_max = 1, .c = 0.0}) == "accepted");
+  CHECK_THAT(wk2({.c_eta2 = std::nan("")}), Contains("c_eta2 = nan: must be >= 0 and finite"));
+  CHECK_THAT(wk1({.c = 2.0, .c_eta2 = 1e-4}), Contains("c_eta2 = 0.0001: must be unset when c"));
   CHECK_THAT(ps({.threshold = {.c = -1.0}}), Contains("c = -1: must be >= 0"));
   CHECK_THAT(ps({.smoothness = {-1}}), Contains("smoothness[0] = -1: must be >= 0 and finite"));
   CHECK_THAT(ps({.smoothness = {1, std::nan("")}}), Contains("smoothness[1] = nan: must be >= 0"));

@@ -22,11 +22,12 @@ TEST_CASE("the window sums the last D squared steps, missing ones counting as ze
   CHECK_THROWS_WITH(skip::Window(0), Catch::Contains("= 0: must be >= 1"));
 }
 
-TEST_CASE("c defaults to 1/eta^2 of the server's first step", "[skip]") {
+TEST_CASE("c defaults to c_eta2/eta^2 of the server's first step, c_eta2 to 1", "[skip]") {
   const skip::Setup setup{.workers = 2, .dim = 3, .step = 0.25};
-  CHECK(skip::resolve_scale(std::nullopt, setup) == 16);
-  CHECK(skip::resolve_scale(2.5, setup) == 2.5);
-  CHECK_THROWS_WITH(skip::resolve_scale(std::nullopt, skip::Setup{}),
+  CHECK(skip::resolve_scale(std::nullopt, std::nullopt, setup) == 16);
+  CHECK(skip::resolve_scale(std::nullopt, 0.125, setup) == 2);
+  CHECK(skip::resolve_scale(2.5, std::nullopt, setup) == 2.5);
+  CHECK_THROWS_WITH(skip::resolve_scale(std::nullopt, 0.125, skip::Setup{}),
                     Catch::Contains("give the skip rule's c explicitly"));
 }
 

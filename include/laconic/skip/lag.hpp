@@ -20,6 +20,8 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,9 +30,10 @@ namespace laconic::skip {
 
 // The threshold shared by LAG and LAQ: c · ξ · (sum of the last D squared steps).
 struct LagThreshold {
-  Index D = 10;                // steps in the window
-  std::optional<double> xi{};  // weight ξ_d of each step; default per rule
-  std::optional<double> c{};   // scale; default 1/η₀²
+  Index D = 10;                    // steps in the window
+  std::optional<double> xi{};      // weight ξ_d of each step; default per rule
+  std::optional<double> c{};       // scale; default c_eta2/η₀²
+  std::optional<double> c_eta2{};  // c·η₀², a scale that follows the step; default 1
 
   // Each parameter by name, for methods chosen by name (runtime/spec.hpp).
   template <class V>
@@ -38,21 +41,29 @@ struct LagThreshold {
     v("D", D);
     v("xi", xi);
     v("c", c);
+    v("c_eta2", c_eta2);
   }
 
   void validate() const {
     require_param(D >= 1, "D", D, ">= 1");
     if (xi) require_param(std::isfinite(*xi) && *xi >= 0, "xi", *xi, ">= 0 and finite");
-    if (c) require_param(std::isfinite(*c) && *c >= 0, "c", *c, ">= 0 and finite");
+    require_scale(c, c_eta2);
   }
 
-  struct Resolved {
-    double c = 0;
-    double xi = 0;
+  struct Resolved {  // NaN until the rule starts
+    double c = std::numeric_limits<double>::quiet_NaN();
+    double xi = std::numeric_limits<double>::quiet_NaN();
   };
   // ξ defaults to xi_times_D / D.
   Resolved resolve(const Setup& setup, double xi_times_D) const {
-    return {resolve_scale(c, setup), xi.value_or(xi_times_D / static_cast<double>(D))};
+    return {resolve_scale(c, c_eta2, setup), xi.value_or(xi_times_D / static_cast<double>(D))};
+  }
+  // "D=…, xi=…, c=…": resolved once the rule has started, else as given.
+  std::string describe(const Resolved& r) const {
+    const std::string xi_text = !std::isnan(r.xi) ? fmt::format("{}", r.xi)
+                                : xi              ? fmt::format("{}", *xi)
+                                                  : std::string("auto");
+    return fmt::format("D={}, xi={}, {}", D, xi_text, describe_scale(r.c, c, c_eta2));
   }
 };
 
@@ -83,9 +94,7 @@ class LagWk {
   }
   template <class Io>
   void worker_state(Index, Io&) {}  // none: the rule compares what the probe shows
-  std::string describe() const {
-    return fmt::format("lag_wk(D={}, xi={}, c={})", params_.D, scale_.xi, scale_.c);
-  }
+  std::string describe() const { return fmt::format("lag_wk({})", params_.describe(scale_)); }
 
  private:
   Params params_;
@@ -136,7 +145,7 @@ class LagPs : public RecordsUploads {
     io(last_);
   }
   std::string describe() const {
-    return fmt::format("lag_ps(D={}, xi={}, c={})", params_.threshold.D, scale_.xi, scale_.c);
+    return fmt::format("lag_ps({})", params_.threshold.describe(scale_));
   }
 
  private:

@@ -96,9 +96,9 @@ class Laq {
     io(since_upload_[static_cast<std::size_t>(m)]);
   }
   std::string describe() const {
-    return fmt::format("laq(D={}, xi={}, c={}, t_bar={}, error_weight={}, warmup={})",
-                       params_.threshold.D, scale_.xi, scale_.c, params_.t_bar,
-                       params_.error_weight, params_.average_warmup ? "average" : "zero");
+    return fmt::format("laq({}, t_bar={}, error_weight={}, warmup={})",
+                       params_.threshold.describe(scale_), params_.t_bar, params_.error_weight,
+                       params_.average_warmup ? "average" : "zero");
   }
 
  private:

@@ -24,6 +24,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,9 +33,10 @@
 namespace laconic::skip {
 
 struct LasgThreshold {
-  Index D = 100;              // forced upload at staleness D (WK1: every D rounds)
-  Index d_max = 10;           // steps in the window
-  std::optional<double> c{};  // scale; default 1/η₀²
+  Index D = 100;                   // forced upload at staleness D (WK1: every D rounds)
+  Index d_max = 10;                // steps in the window
+  std::optional<double> c{};       // scale; default c_eta2/η₀²
+  std::optional<double> c_eta2{};  // c·η₀², a scale that follows the step; default 1
 
   // Each parameter by name, for methods chosen by name (runtime/spec.hpp).
   template <class V>
@@ -41,18 +44,20 @@ struct LasgThreshold {
     v("D", D);
     v("d_max", d_max);
     v("c", c);
+    v("c_eta2", c_eta2);
   }
 
   void validate() const {
     require_param(D >= 1, "D", D, ">= 1");
     require_param(d_max >= 1, "d_max", d_max, ">= 1");
-    if (c) require_param(std::isfinite(*c) && *c >= 0, "c", *c, ">= 0 and finite");
+    require_scale(c, c_eta2);
   }
   double weight(const Setup& setup) const {
-    return resolve_scale(c, setup) / static_cast<double>(d_max);
+    return resolve_scale(c, c_eta2, setup) / static_cast<double>(d_max);
   }
-  std::string describe(double weight) const {
-    return fmt::format("D={}, d_max={}, c={}", D, d_max, weight * static_cast<double>(d_max));
+  std::string describe(double weight) const {  // weight: NaN before the rule starts
+    return fmt::format("D={}, d_max={}, {}", D, d_max,
+                       describe_scale(weight * static_cast<double>(d_max), c, c_eta2));
   }
 };
 
@@ -75,7 +80,7 @@ class LasgWindow {
   }
 
  private:
-  double weight_ = 0;  // c / d_max
+  double weight_ = std::numeric_limits<double>::quiet_NaN();  // c / d_max, once started
   Window window_;
   WorkerThresholds thresholds_;
   double rhs_ = 0;

@@ -152,12 +152,29 @@ class Window {
   Index filled_ = 0;
 };
 
-// c defaults to 1/η₀² (docs/skip-rules.md, Conventions).
-inline double resolve_scale(const std::optional<double>& c, const Setup& setup) {
+// The threshold scale c: given, or c_eta2/η₀² (default 1/η₀²; docs/skip-rules.md, Conventions).
+inline void require_scale(const std::optional<double>& c, const std::optional<double>& c_eta2) {
+  if (c) require_param(std::isfinite(*c) && *c >= 0, "c", *c, ">= 0 and finite");
+  if (c_eta2) {
+    require_param(std::isfinite(*c_eta2) && *c_eta2 >= 0, "c_eta2", *c_eta2, ">= 0 and finite");
+    require_param(!c, "c_eta2", *c_eta2, "unset when c is given (c = c_eta2/eta^2)");
+  }
+}
+// The scale as a rule describes itself: resolved once it has started (NaN before), else as
+// given.
+inline std::string describe_scale(double resolved, const std::optional<double>& c,
+                                  const std::optional<double>& c_eta2) {
+  if (!std::isnan(resolved)) return fmt::format("c={}", resolved);
+  if (c) return fmt::format("c={}", *c);
+  return c_eta2 ? fmt::format("c_eta2={}", *c_eta2) : "c=auto";
+}
+inline double resolve_scale(const std::optional<double>& c, const std::optional<double>& c_eta2,
+                            const Setup& setup) {
   if (c) return *c;
-  require_param(std::isfinite(setup.step) && setup.step > 0, "server step size (for c = 1/eta^2)",
-                setup.step, "positive; or give the skip rule's c explicitly");
-  return 1 / (setup.step * setup.step);
+  require_param(std::isfinite(setup.step) && setup.step > 0,
+                "server step size (for c = c_eta2/eta^2)", setup.step,
+                "positive; or give the skip rule's c explicitly");
+  return c_eta2.value_or(1) / (setup.step * setup.step);
 }
 
 // Each given L_m is finite and non-negative (their count is checked once n is known).
