@@ -194,6 +194,20 @@ grid = { "uplink" = ["qsgd(1)", "top_k(k=2)"], "float_bits" = [32] }
   CHECK(runs[16].spec.float_bits->written() == "32");
 }
 
+TEST_CASE("runs' file names keep non-ASCII labels apart and refuse a collision", "[runtime]") {
+  const auto two = [](const std::string& a, const std::string& b) {
+    return runtime::read_experiment(experiment_file(
+        minimal + fmt::format("[[method]]\nlabel = \"{}\"\n\n[[method]]\nlabel = \"{}\"\n", a, b)));
+  };
+  const auto runs = runtime::plan_runs(two("c = 10⁻²/η²", "c = 10⁻⁴/η²"));
+  CHECK(runs[1].name == "c_=_10⁻²_η²__seed0");
+  CHECK(runs[2].name == "c_=_10⁻⁴_η²__seed0");
+  CHECK_THROWS_WITH(runtime::plan_runs(two("a b", "a/b")),
+                    Catch::EndsWith("exp.toml:16:1: runs 'a b' and 'a/b' would share the file name "
+                                    "a_b__seed0: give the methods labels that differ in more than "
+                                    "spaces and punctuation"));
+}
+
 TEST_CASE("what an experiment's data and methods refuse is refused before any run", "[runtime]") {
   // top_k(k=9) is only known to be wrong once the data's width (5) is known.
   const auto path = experiment_file(minimal + "[[method]]\nlabel = \"B\"\nspec = \"top_k(k=9)\"\n");

@@ -118,13 +118,14 @@ inline data::Dataset read_dataset(const Experiment& e, const std::string& path,
               .data;
 }
 
-// A name that is safe in a file name: what is not a letter, digit, '.', '-', '_' or '=' becomes
-// '_'.
+// A name that is safe in a file name: ASCII other than a letter, digit, '.', '-', '_' or '='
+// becomes '_'; the bytes of other UTF-8 characters stay, so "c = 10⁻²" and "c = 10⁻⁴" differ.
 inline std::string file_safe(std::string_view s) {
   std::string out;
   for (const char c : s) {
     const bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      c == '.' || c == '-' || c == '_' || c == '=';
+                      c == '.' || c == '-' || c == '_' || c == '=' ||
+                      static_cast<unsigned char>(c) >= 0x80;
     out += keep ? c : '_';
   }
   return out;
@@ -377,6 +378,17 @@ inline std::vector<PlannedRun> plan_runs(const Experiment& e) {
       std::size_t i = m.grid.size();
       while (i > 0 && ++at[i - 1] == m.grid[i - 1].second.size()) at[--i] = 0;
       if (i == 0) break;
+    }
+  }
+  // Labels that differ only in what file_safe replaces ("a b", "a/b") would share files.
+  std::map<std::string, std::size_t> named;
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    const auto [first, fresh] = named.emplace(runs[i].name, i);
+    if (!fresh) {
+      fail(runs[i].where,
+           fmt::format("runs '{}' and '{}' would share the file name {}: give the methods labels "
+                       "that differ in more than spaces and punctuation",
+                       runs[first->second].label, runs[i].label, runs[i].name));
     }
   }
   return runs;
