@@ -9,7 +9,7 @@ then writes the tables into the page, between the markers
 and draws the figures with laconic-plot. Nothing on a page between markers is typed by hand.
 
     docs/experiments/regenerate.py                       # every page; needs LACONIC_DATA_DIR
-    docs/experiments/regenerate.py lasg --laconic-run build/release/tools/laconic-run/laconic-run
+    docs/experiments/regenerate.py lasg --laconic-run build/release/tools/laconic-run
     docs/experiments/regenerate.py --quick --docs /tmp/pages   # a smoke test: few rounds
 
 --quick runs every experiment for a few rounds into a temporary folder and writes the pages
@@ -713,7 +713,95 @@ def cdadam(runner, page, figures):
     return fill(page, "cdadam-zero", cdadam_zero_table(zero))
 
 
-PAGES = {"lasg": lasg, "laq": laq, "fedpaq": fedpaq, "cdadam": cdadam}
+# ---- docs/experiments/compositions.md ------------------------------------------------------
+
+
+def lazy_table(bests):
+    """Each method of part A at its best step against AMSGrad's: final ‖∇f‖², uploads, bits
+    per worker, and iterations and bits to three levels of ‖∇f‖²."""
+    base = bests["AMSGrad"]
+    rows = []
+    for label, m in bests.items():
+        end = m.history[-1]
+        rows.append([label, m.step, f"{m.norm:.2e}", ratio(m.norm, base.norm),
+                     f"{m.row['uploads']:.0f}",
+                     f"{kbits(end, True):.1f} ({kbits(end, False):.1f})"]
+                    + [cdadam_reach(m, base, level) for level in (1e-2, 1e-4, 1e-6)])
+    return table(["method", "η", "final ‖∇f‖²", "vs AMSGrad", "uploads",
+                  "kbit per worker (exact)", "to 10⁻²·start", "to 10⁻⁴·start",
+                  "to 10⁻⁶·start"], rows)
+
+
+# The refused compositions: what each is, and its specification (on experiments/example.toml).
+REFUSED = [
+    ("FedPAQ with a Markov top-k **downlink**, r < n",
+     "qsgd(levels=1) + periodic_average(local_steps=2, participation=sample(2))"
+     " + down:markov(top_k(k=1))"),
+    ("LASG-WK2 + CD-Adam with r < n",
+     "lasg_wk2 + amsgrad(participation=sample(2)) + markov(scaled_sign)"
+     " + down:markov(scaled_sign)"),
+    ("a skip rule with periodic averaging (LASG-WK2 + FedPAQ)",
+     "lasg_wk2 + qsgd(levels=1) + periodic_average(local_steps=2)"),
+    ("a server-side skip rule with a stateful downlink (LASG-PS + Markov top-k broadcast)",
+     "lasg_ps + sgd + down:markov(top_k(k=1))"),
+    ("FedPAQ with a Markov top-k **uplink**, r < n (part B, accepted)",
+     "markov(top_k(k=1)) + periodic_average(local_steps=2, participation=sample(2))"),
+]
+
+
+def refusals_table(runner):
+    """What laconic-run says of each composition of REFUSED: its refusal, or that it is
+    accepted."""
+    rows = []
+    for what, spec in REFUSED:
+        command = [runner.laconic_run, str(EXPERIMENTS / "example.toml"), "--dry-run",
+                   "--set", f"method.0.spec={spec}"]
+        done = subprocess.run(command, capture_output=True, text=True)
+        said = done.stderr.strip()
+        if done.returncode == 0:
+            verdict = "accepted"
+        elif "invalid parameter" in said:
+            verdict = "refused: `invalid parameter" + said.split("invalid parameter", 1)[1] + "`"
+        else:
+            raise SystemExit(f"regenerate.py: laconic-run failed otherwise on {spec}:\n{said}")
+        rows.append([what, f"`{spec}`", verdict])
+    return table(["composition", "specification", "laconic-run --dry-run says"], rows)
+
+
+def with_exact_floats(experiment):
+    """Overrides that give each method of `experiment` 64-bit floats on its links."""
+    methods = tomllib.loads((EXPERIMENTS / f"{experiment}.toml").read_text())["method"]
+    return [f"method.{i}.spec={m['spec'].replace('float_bits=32', 'float_bits=64')}"
+            for i, m in enumerate(methods)]
+
+
+def compositions(runner, page, figures):
+    page = fill(page, "compositions-refused", refusals_table(runner))
+    try:
+        folder = runner.run("compositions/lazy_amsgrad")
+    except Skipped as why:
+        print(f"skipped: {why}")
+        return page
+    bests = cdadam_best(folder)
+    page = fill(page, "compositions-lazy", lazy_table(bests))
+    chosen = [m.label for label, m in bests.items()
+              if not label.startswith("LASG") or "10⁻⁴" in label or "10⁻⁶" in label]
+    plot(folder, figures / "compositions_lasg_cdadam.png", "--x", "rounds", "bits", "uploads",
+         "--y", "grad_norm_sq", "--only", "^(" + "|".join(re.escape(c) for c in chosen) + ")$",
+         "--title", "LASG-WK2 on AMSGrad and CD-Adam, a9a (each method at its best step)")
+
+    experiment = "compositions/fedpaq_markov"
+    folder, steps = tuned(runner, experiment)
+    page = fill(page, "compositions-fedpaq", fedpaq_table(folder, steps))
+    plot(folder, figures / "compositions_fedpaq_markov.png", "--x", "time", "bits_up", "--y",
+         "loss_gap", "--optimal-loss", repr(optimum(folder)), "--title",
+         "FedPAQ's periodic averaging with four uplinks, MNIST 0 vs 8, τ = 5")
+    exact, steps = tuned(runner, experiment, "exact", with_exact_floats(experiment))
+    return fill(page, "compositions-fedpaq-exact", fedpaq_table(exact, steps))
+
+
+PAGES = {"lasg": lasg, "laq": laq, "fedpaq": fedpaq, "cdadam": cdadam,
+         "compositions": compositions}
 
 
 def main():

@@ -14,7 +14,7 @@
 // final ‖∇f‖², its bits per worker (both directions, exact and as the paper counts them) and
 // the iterations and bits it needed to bring ‖∇f‖² down by 10², 10⁴ and 10⁶, with AMSGrad's
 // bits for the same over the method's in brackets. docs/experiments/cdadam.md discusses the
-// results; docs/experiments/plot.py draws them from the CSV files.
+// results; laconic-plot OUT_DIR draws them from the History CSVs.
 //
 // AMSGrad's β₁ = 0.9, β₂ = 0.99, ν = 1e-8 (the paper's deep-learning values; its logistic
 // runs do not state them); x⁰ ~ N(0, I) as in the EF21 code (--init zero: x⁰ = 0). The
@@ -107,14 +107,9 @@ void run(const Setting& setting, const examples::Loaded& loaded, const std::stri
       "links, data {}\n",
       setting.id, loaded.data->rows(), d, workers, problem.workers.front().size(),
       sign ? "scaled sign" : "top-1", args.iterations, args.float_bits, loaded.source);
-  const auto outcomes = compare(
-      problem, candidates, args.eta > 0 ? std::vector<double>{args.eta} : step_grid,
-      args.out_dir / compressor / setting.id,
-      fmt::format("experiment=cdadam_logistic; dataset={}; compressor={}; title={} ({} x {}); "
-                  "source={}; workers={}; dim={}; lambda={}; iterations={}; init={}; seed={}; "
-                  "float_bits={}",
-                  setting.id, compressor, setting.id, loaded.data->rows(), d, loaded.source,
-                  workers, d, lambda, args.iterations, args.init, args.seed, args.float_bits));
+  const auto outcomes =
+      compare(problem, candidates, args.eta > 0 ? std::vector<double>{args.eta} : step_grid,
+              args.out_dir / compressor / setting.id);
   // How much of a gradient the scaled sign keeps: α(g) = ‖g‖₁²/(d‖g‖²), the contraction
   // ‖C(g) − g‖² = (1 − α)‖g‖² (1/d ≤ α ≤ 1), at x⁰ and where AMSGrad ended.
   const auto alpha = [&](const Vector& x) {

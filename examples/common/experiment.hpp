@@ -1,8 +1,7 @@
 #pragma once
 
 // Running a list of methods on one problem, printing a table as each finishes and writing
-// one History CSV per method plus a summary.csv that the plotting script
-// (docs/experiments/plot.py) reads.
+// one History CSV per method (tools/laconic-plot draws them: laconic-plot OUT_DIR).
 
 #include <laconic/sim/history.hpp>
 #include <laconic/sim/simulation.hpp>
@@ -187,39 +186,6 @@ std::vector<Outcome> run_all(const Problem<Obj>& problem, const std::vector<Entr
     outcomes.back().result.history.write_csv(out_dir / (e.id + ".csv"));
   }
   return outcomes;
-}
-
-inline std::string status(const sim::RunResult& r) {
-  switch (r.status) {
-    case sim::Status::completed:
-      return "completed";
-    case sim::Status::stopped:
-      return "stopped";  // by Problem::stop
-    case sim::Status::diverged:
-      return "diverged";
-    case sim::Status::reached:
-      return "reached";
-  }
-  return {};
-}
-
-// out_dir/summary.csv: one line per method with its final counts, after a comment line that
-// describes the experiment (key=value pairs separated by "; ").
-inline void write_summary(const std::filesystem::path& out_dir, std::string_view description,
-                          const std::vector<Outcome>& outcomes) {
-  std::string text = fmt::format(
-      "# {}\nid,name,iterations_per_round,rounds,iterations,uploads,downloads,bits_up,bits_down,"
-      "gradient_samples,final_loss,status\n",
-      description);
-  for (const Outcome& o : outcomes) {
-    const Traffic& t = o.traffic();
-    fmt::format_to(std::back_inserter(text), "{},\"{}\",{},{},{},{},{},{},{},{},{:.17g},{}\n", o.id,
-                   o.name, o.iterations_per_round, o.rounds(), o.iterations(), t.uploads,
-                   t.downloads, t.up.total(), t.down.total(), t.gradient_samples, o.loss(),
-                   status(o.result));
-  }
-  auto file = fmt::output_file((out_dir / "summary.csv").string());
-  file.print("{}", text);
 }
 
 }  // namespace laconic::examples

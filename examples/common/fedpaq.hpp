@@ -63,15 +63,6 @@ struct Experiment {
   double f0 = 0;
 
   double gap(double loss) const { return (loss - f_star) / (f0 - f_star); }
-  // key=value pairs for the summary's comment line.
-  std::string describe() const {
-    return fmt::format(
-        "source={}; nodes={}; per_node={}; dim={}; lambda={}; batch={}; iterations={}; "
-        "comm_over_comp={}; f_star={:.17g}; f0={:.17g}; target={}; seeds={}; float_bits={}",
-        loaded.source, nodes, problem.workers.front().size(), problem.workers.front().dim(),
-        settings.lambda, batch, settings.iterations, comm_over_comp, f_star, f0, settings.target,
-        settings.seeds, settings.float_bits);
-  }
 };
 
 // MNIST digits 0 (label −1) and 8 (+1) from the test set (980 + 974 = 1954 images), the first
@@ -233,19 +224,14 @@ inline double time_to(const Experiment& e, const sim::RunResult& r) {
   return std::numeric_limits<double>::quiet_NaN();
 }
 
-// Tunes and runs every curve, prints the table, and writes dir/<id>.s<seed>.csv for every seed
-// and dir/summary.csv, whose comment line starts with `description`.
+// Tunes and runs every curve, prints the table, and writes dir/<id>.seed<seed>.csv for every
+// seed.
 inline void run_curves(const Experiment& e, const std::vector<Curve>& curves,
-                       const std::filesystem::path& dir, const std::string& description) {
+                       const std::filesystem::path& dir) {
   std::filesystem::create_directories(dir);
   const int seeds = e.settings.seeds;
   fmt::print("{:<26} {:>5} {:>6} {:>9} {:>9} {:>10} {:>14} {:>8}\n", "method", "eta", "rounds",
              "Mbit up", "time", "final gap", "time to target", "reached");
-  std::string summary = fmt::format(
-      "# {}; {}\n"
-      "id,name,iterations_per_round,rounds,eta,seeds,bits_up,time,final_gap,time_to_target,"
-      "reached\n",
-      description, e.describe());
   for (const Curve& curve : curves) {
     const double eta = tune(e, curve);
     std::vector<double> times, gaps, to_target, bits;
@@ -253,7 +239,7 @@ inline void run_curves(const Experiment& e, const std::vector<Curve>& curves,
     Index rounds = 0;
     for (int seed = 1; seed <= seeds; ++seed) {
       const sim::RunResult r = run(e, curve, eta, static_cast<std::uint64_t>(seed));
-      r.history.write_csv(dir / fmt::format("{}.s{}.csv", curve.id, seed));
+      r.history.write_csv(dir / fmt::format("{}.seed{}.csv", curve.id, seed));
       const sim::Record& last = r.history.rows.back();
       rounds = last.round;
       times.push_back(last.time);
@@ -270,13 +256,7 @@ inline void run_curves(const Experiment& e, const std::vector<Curve>& curves,
                std::isfinite(t_target) ? fmt::format("{:.0f}", t_target) : "not reached", reached,
                seeds);
     std::fflush(stdout);
-    fmt::format_to(std::back_inserter(summary),
-                   "{},\"{}\",{},{},{},{},{:.17g},{:.17g},{:.17g},{:.17g},{}\n", curve.id,
-                   curve.name, curve.tau, rounds, eta, seeds, median(bits), median(times),
-                   median(gaps), t_target, reached);
   }
-  auto file = fmt::output_file((dir / "summary.csv").string());
-  file.print("{}", summary);
 }
 
 }  // namespace laconic::examples::fedpaq

@@ -109,7 +109,6 @@ inline server::Amsgrad::Params adam(double eta) {
 struct Outcome {
   const Candidate* candidate;
   double eta;
-  std::vector<double> tried;  // final_norm() for each step of the grid
   sim::RunResult result;
 
   // ‖∇f‖² at the end of the run, as the geometric mean over the last 10% of the recorded
@@ -150,23 +149,18 @@ inline std::string ratio(double numerator, double denominator) {
 
 // Runs every candidate with each step of `grid` on the problem, keeps the step with the
 // smallest final ‖∇f‖², prints the table (the first candidate is the baseline of the ratios)
-// and writes dir/<id>.csv for each and dir/summary.csv, whose comment line starts with
-// `description` (key=value pairs separated by "; ").
+// and writes dir/<id>.csv for each.
 inline std::vector<Outcome> compare(const Problem<Logistic>& problem,
                                     const std::vector<Candidate>& candidates,
                                     const std::vector<double>& grid,
-                                    const std::filesystem::path& dir,
-                                    const std::string& description) {
+                                    const std::filesystem::path& dir) {
   std::vector<Outcome> outcomes;
   for (const Candidate& c : candidates) {
-    std::vector<double> tried;
     std::optional<Outcome> best;
     for (double eta : grid) {
-      Outcome o{&c, eta, {}, c.make(eta).run(problem)};
-      tried.push_back(o.final_norm());
+      Outcome o{&c, eta, c.make(eta).run(problem)};
       if (!best || o.final_norm() < best->final_norm()) best = std::move(o);
     }
-    best->tried = std::move(tried);
     outcomes.push_back(std::move(*best));
   }
 
@@ -180,33 +174,17 @@ inline std::vector<Outcome> compare(const Problem<Logistic>& problem,
   }
   fmt::print("{}\n", header);
   std::filesystem::create_directories(dir);
-  std::string summary = fmt::format(
-      "# {}; start_grad_norm_sq={:.17g}; levels={}\n"
-      "id,name,eta,grid,final_grad_norm_sq,last_grad_norm_sq,uploads,bits_per_worker,"
-      "paper_bits_per_worker",
-      description, start, fmt::join(levels, ";"));
-  for (std::size_t l = 0; l < levels.size(); ++l) {
-    fmt::format_to(std::back_inserter(summary), ",iterations_to_{0},bits_to_{0},paper_bits_to_{0}",
-                   l);
-  }
-  summary += ",status\n";
   for (const Outcome& o : outcomes) {
     const sim::Record& last = o.result.history.rows.back();
     std::string line = fmt::format(
         "{:<30} {:>5} {:>10.3e} {:>9} {:>7} {:>9.1f} {:>9.1f}", o.candidate->name, o.eta,
         o.final_norm(), ratio(o.final_norm(), base.final_norm()), last.traffic.uploads,
         bits_per_worker(last, false) / 1e3, bits_per_worker(last, true) / 1e3);
-    fmt::format_to(std::back_inserter(summary),
-                   "{},\"{}\",{},{},{:.17g},{:.17g},{},{:.17g},{:.17g}", o.candidate->id,
-                   o.candidate->name, o.eta, fmt::join(o.tried, ";"), o.final_norm(),
-                   last.grad_norm_sq, last.traffic.uploads, bits_per_worker(last, false),
-                   bits_per_worker(last, true));
     for (double level : levels) {
       const sim::Record* at = first_at(o.result, level * start);
       const sim::Record* base_at = first_at(base.result, level * start);
       if (at == nullptr) {
         line += fmt::format(" {:>6} {:>16}", "-", "not reached");
-        summary += ",-1,-1,-1";
         continue;
       }
       const double bits = bits_per_worker(*at, false);
@@ -214,17 +192,12 @@ inline std::vector<Outcome> compare(const Problem<Logistic>& problem,
           base_at != nullptr ? ratio(bits_per_worker(*base_at, false), bits) : "-";
       line +=
           fmt::format(" {:>6} {:>16}", at->round, fmt::format("{:.1f} ({})", bits / 1e3, saving));
-      fmt::format_to(std::back_inserter(summary), ",{},{:.17g},{:.17g}", at->round, bits,
-                     bits_per_worker(*at, true));
     }
     fmt::print("{}\n", line);
     if (o.result.status == sim::Status::diverged) fmt::print("  {}\n", o.result.message);
-    fmt::format_to(std::back_inserter(summary), ",{}\n", status(o.result));
     o.result.history.write_csv(dir / (o.candidate->id + ".csv"));
   }
   std::fflush(stdout);
-  auto file = fmt::output_file((dir / "summary.csv").string());
-  file.print("{}", summary);
   return outcomes;
 }
 

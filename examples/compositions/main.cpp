@@ -21,7 +21,8 @@
 // --float-bits sets both.
 //
 // Then it asks the library for compositions it refuses at run time and prints why.
-// docs/experiments/compositions.md discusses the results.
+// experiments/compositions/*.toml run the same with laconic-run, and
+// docs/experiments/compositions.md discusses their results.
 //
 //   compositions [--part all|a|b] [--iterations T] [--seeds S] [--eta E] [--threads T]
 //                [--out-dir DIR] [--data-dir DIR] [--float-bits 32|64]
@@ -63,8 +64,8 @@ using LazyCdAdam = Method<skip::LasgWk2, compress::Markov<ScaledSign>, server::A
                           compress::Markov<ScaledSign>>;
 
 // LASG's window (D = 100, d_max = 10, its logistic-regression values) with c = factor/η².
-skip::LasgThreshold lasg(double factor, double eta) {
-  return {.D = 100, .d_max = 10, .c = factor / (eta * eta)};
+skip::LasgThreshold lasg(double factor) {
+  return {.D = 100, .d_max = 10, .c_eta2 = factor};
 }
 
 void part_a(const Arguments& args, const std::filesystem::path& data_dir) {
@@ -82,26 +83,20 @@ void part_a(const Arguments& args, const std::filesystem::path& data_dir) {
   for (double f : args.c_factors) {
     const std::string c = f == 1 ? std::string("1/eta^2") : fmt::format("{:g}/eta^2", f);
     candidates.push_back(nonconvex::candidate(
-        fmt::format("lasg_amsgrad_c{:g}", f), "LASG-WK2 + AMSGrad, c=" + c, [f](double eta) {
-          return LazyAmsgrad{.skip = lasg(f, eta), .server = nonconvex::adam(eta)};
-        }));
+        fmt::format("lasg_amsgrad_c{:g}", f), "LASG-WK2 + AMSGrad, c=" + c,
+        [f](double eta) { return LazyAmsgrad{.skip = lasg(f), .server = nonconvex::adam(eta)}; }));
     candidates.push_back(nonconvex::candidate(
-        fmt::format("lasg_cdadam_c{:g}", f), "LASG-WK2 + CD-Adam, c=" + c, [f](double eta) {
-          return LazyCdAdam{.skip = lasg(f, eta), .server = nonconvex::adam(eta)};
-        }));
+        fmt::format("lasg_cdadam_c{:g}", f), "LASG-WK2 + CD-Adam, c=" + c,
+        [f](double eta) { return LazyCdAdam{.skip = lasg(f), .server = nonconvex::adam(eta)}; }));
   }
   fmt::print(
       "\n(A) LASG-WK2 + CD-Adam on a9a ({} x {}, {}): n = {}, full batch, nonconvex lambda = {}, "
       "{} iterations, D = 100, d_max = 10, {}-bit floats on the links\n",
       loaded.data->rows(), loaded.data->cols(), loaded.source, nonconvex::workers,
       nonconvex::lambda, iterations, problem.float_bits);
-  nonconvex::compare(
-      problem, candidates, args.eta > 0 ? std::vector<double>{args.eta} : nonconvex::step_grid,
-      args.out_dir / "lasg_cdadam",
-      fmt::format("experiment=compositions_lazy; dataset=a9a; title=a9a ({} x {}); source={}; "
-                  "workers={}; dim={}; lambda={}; iterations={}; D=100; d_max=10; float_bits={}",
-                  loaded.data->rows(), loaded.data->cols(), loaded.source, nonconvex::workers,
-                  loaded.data->cols(), nonconvex::lambda, iterations, problem.float_bits));
+  nonconvex::compare(problem, candidates,
+                     args.eta > 0 ? std::vector<double>{args.eta} : nonconvex::step_grid,
+                     args.out_dir / "lasg_cdadam");
 }
 
 void part_b(const Arguments& args) {
@@ -137,10 +132,7 @@ void part_b(const Arguments& args) {
       top_k(fedpaq::nodes, "topk_r50", fmt::format("top-{} r=50", k)),
       markov(fedpaq::nodes, "markov_topk_r50", fmt::format("Markov top-{} r=50", k)),
   };
-  fedpaq::run_curves(e, curves, args.out_dir / "fedpaq_markov",
-                     fmt::format("experiment=compositions_fedpaq; tau={}; k={}; title=FedPAQ "
-                                 "uplinks on MNIST 0 vs 8, tau = {}",
-                                 tau, k, tau));
+  fedpaq::run_curves(e, curves, args.out_dir / "fedpaq_markov");
 }
 
 // Builds a simulation of `method` and reports whether the library accepts it.

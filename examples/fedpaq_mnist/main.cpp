@@ -13,7 +13,7 @@
 // then run on --seeds other seeds. The table gives, per curve, medians over those seeds of
 // the simulated time of the T iterations and of the time to bring the relative loss gap
 // (f − f*)/(f(0) − f*) below --target. docs/experiments/fedpaq.md discusses the results;
-// docs/experiments/plot.py draws them from the CSV files.
+// laconic-plot OUT_DIR draws them from the History CSVs.
 //
 // Data: the MNIST test set (the only MNIST here) holds 980 zeros and 974 eights, 1954 images:
 // with n = 50 that is 39 per node instead of the paper's 200 (the program says so). Without
@@ -100,8 +100,7 @@ int main(int argc, char** argv) try {
   for (const Panel& p : panels()) {
     if (panel != "all" && panel != p.id) continue;
     fmt::print("\n{}\n", p.title);
-    run_curves(e, p.curves, out_dir / p.id,
-               fmt::format("experiment=fedpaq_mnist; panel={}; title={}", p.id, p.title));
+    run_curves(e, p.curves, out_dir / p.id);
   }
 
   fmt::print(

@@ -197,15 +197,6 @@ int main(int argc, char** argv) try {
        }},
   };
   const auto outcomes = examples::run_all(problem, entries, columns, args.out_dir);
-  examples::write_summary(
-      args.out_dir,
-      fmt::format("experiment=laq_mnist; dataset={}; source={}; workers={}; per_worker={}; dim={}; "
-                  "lambda={}; eta={}; bits={}; laq_error_weight={}; f_star={:.17g}; "
-                  "f_star_bound={:.3g}; target_gap={}; float_bits={}",
-                  source.name, loaded.source, workers, problem.workers.front().size(), dim, lambda,
-                  step, args.bits, args.laq_error_weight, f_star, reference.bound, target_gap,
-                  args.float_bits),
-      outcomes);
   fmt::print("\nhistories written to {}/\n", args.out_dir.string());
   return 0;
 } catch (const std::exception& error) {

@@ -3,7 +3,7 @@
 // of each worker's data (0.1% on the large set), λ = 1e-5, η = 0.1, D = 100, d_max = 10,
 // c = 1/η². Every method gets the same iteration budget; the table says how close each ends to
 // SGD's training loss and how many fewer uploads it needed. docs/experiments/lasg.md discusses
-// the results; docs/experiments/plot.py draws them from the CSV files.
+// the results; laconic-plot OUT_DIR draws them from the History CSVs.
 //
 // The MNIST digits come from the MNIST test set (1902 images of 3 and 5); covtype is not
 // available, so a9a and w8a stand in for it with its M = 20 and batch 0.1%. After each table
@@ -183,14 +183,6 @@ void run(const Setting& setting, const Arguments& args) {
                        return std::string(met ? "met" : "no");
                      }});
   const auto outcomes = examples::run_all(problem, entries, columns, args.out_dir / setting.id);
-  examples::write_summary(
-      args.out_dir / setting.id,
-      fmt::format(
-          "experiment=lasg_logistic; dataset={}; title={}; source={}; workers={}; batch={}; "
-          "eta={}; lambda={}; D=100; d_max=10; c=1/eta^2; seed={}; float_bits={}",
-          setting.id, setting.title, setting.loaded.source, setting.workers,
-          sgd.batch.size_for(local), step, lambda, args.seed, args.float_bits),
-      outcomes);
 
   // What a stale gradient carries: the variance of one worker's minibatch gradient against
   // its full local gradient, at the model SGD ended with (docs/experiments/lasg.md).

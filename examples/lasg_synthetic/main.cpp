@@ -87,14 +87,6 @@ int main(int argc, char** argv) try {
       args.float_bits);
   const auto outcomes =
       examples::run_all(problem, entries, examples::budget_columns(), args.out_dir);
-  examples::write_summary(
-      args.out_dir,
-      fmt::format("experiment=lasg_synthetic; title=synthetic logistic regression ({} x {}); "
-                  "workers={}; per_worker={}; features={}; batch={}; eta={}; lambda={}; seed={}; "
-                  "float_bits={}",
-                  workers * per_worker, features, workers, per_worker, features,
-                  sgd.batch.size_for(per_worker), step, lambda, args.seed, args.float_bits),
-      outcomes);
 
   // Where each method's uploads went: the paper's point is that LAG-WK with c = 4 skips
   // early on and then hardly at all.
