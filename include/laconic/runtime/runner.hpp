@@ -226,17 +226,22 @@ inline nlohmann::json json_of(const MethodSpec& spec) {
   return out;
 }
 
+// A run's status as its results and summary name it.
+inline std::string_view status_name(sim::Status status) {
+  static constexpr std::string_view names[] = {"completed", "stopped", "diverged", "reached"};
+  return names[static_cast<int>(status)];
+}
+
 // The History row a run ended on, with its verdict, as results/<run>.json keeps it.
 inline nlohmann::json result_json(const PlannedRun& run, const std::string& description,
                                   const sim::RunResult& r) {
   const sim::Record& last = r.history.rows.back();
   const Traffic& t = last.traffic;
-  static constexpr std::string_view statuses[] = {"completed", "stopped", "diverged", "reached"};
   return {{"run", run.name},
           {"method", run.label},
           {"seed", run.seed},
           {"description", description},
-          {"status", statuses[static_cast<int>(r.status)]},
+          {"status", status_name(r.status)},
           {"message", r.message},
           {"rounds", last.round},
           {"loss", last.loss},
@@ -394,6 +399,40 @@ inline std::vector<PlannedRun> plan_runs(const Experiment& e) {
   return runs;
 }
 
+// The workers' objectives, one per shard, from the objective's specification (e.g.
+// logistic(lambda=1e-4)), and what the runs need to know of them.
+struct Workers {
+  std::vector<Objective> objectives;
+  std::function<double(const Vector&)> accuracy;  // on the held-out set, when there is one
+  double strong_convexity = 0;  // μ: λ of an L2-regularized objective, 0 when not known
+};
+inline Workers make_workers(const Value& objective, const std::vector<data::Shard>& shards,
+                            const std::shared_ptr<const data::Dataset>& test) {
+  Workers out;
+  const bool known = detail::find(detail::objectives, objective.text, [&](auto entry) {
+    using O = typename decltype(entry)::type;
+    const auto params = detail::checked_params<typename O::Params>(
+        objective, "objective", "objective",
+        [&](const auto& p) { static_cast<void>(O(shards.front(), p)); });
+    for (const data::Shard& shard : shards) out.objectives.emplace_back(O(shard, params));
+    out.strong_convexity = params.lambda;
+    if constexpr (requires { params.regularizer; }) {
+      if (params.regularizer != decltype(params.regularizer)::l2) out.strong_convexity = 0;
+    }
+    if constexpr (HasAccuracy<O>) {
+      if (test) {
+        out.accuracy = [model = std::make_shared<const O>(data::whole(test), params)](
+                           const Vector& theta) { return model->accuracy(theta); };
+      }
+    }
+  });
+  if (!known) {
+    detail::refuse(objective, "objective",
+                   fmt::format("one of {}", detail::names_of(detail::objectives)));
+  }
+  return out;
+}
+
 // Runs experiment `e` into its run folder (or, dry, only checks and resolves it); returns the
 // resolved experiment as experiment.json holds it.
 inline nlohmann::json run_experiment(const Experiment& e, const RunnerOptions& how = {}) {
@@ -402,31 +441,10 @@ inline nlohmann::json run_experiment(const Experiment& e, const RunnerOptions& h
   const auto shards =
       within("partition", [&] { return data::partition(prepared.train, e.partition); });
 
-  // The workers' objectives and the held-out accuracy, from the objective's name.
-  std::vector<Objective> workers;
-  std::function<double(const Vector&)> accuracy;
-  double strong_convexity = 0;  // μ: λ of an L2-regularized objective, 0 when not known
-  const bool known = detail::find(detail::objectives, e.objective.text, [&](auto entry) {
-    using O = typename decltype(entry)::type;
-    const auto params = detail::checked_params<typename O::Params>(
-        e.objective, "objective", "objective",
-        [&](const auto& p) { static_cast<void>(O(shards.front(), p)); });
-    for (const data::Shard& shard : shards) workers.emplace_back(O(shard, params));
-    strong_convexity = params.lambda;
-    if constexpr (requires { params.regularizer; }) {
-      if (params.regularizer != decltype(params.regularizer)::l2) strong_convexity = 0;
-    }
-    if constexpr (HasAccuracy<O>) {
-      if (prepared.test) {
-        accuracy = [test = std::make_shared<const O>(data::whole(prepared.test), params)](
-                       const Vector& theta) { return test->accuracy(theta); };
-      }
-    }
-  });
-  if (!known) {
-    detail::refuse(e.objective, "objective",
-                   fmt::format("one of {}", detail::names_of(detail::objectives)));
-  }
+  Workers built = make_workers(e.objective, shards, prepared.test);
+  std::vector<Objective>& workers = built.objectives;
+  const std::function<double(const Vector&)>& accuracy = built.accuracy;
+  const double strong_convexity = built.strong_convexity;
   const Index dim = workers.front().dim();
   const auto theta0_of = [&](std::uint64_t seed) {
     Vector theta0 = Vector::Zero(dim);
