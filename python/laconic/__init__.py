@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
@@ -29,8 +29,8 @@ from . import _laconic
 from ._laconic import ParseError
 
 __version__ = _laconic.__version__
-__all__ = ["run", "experiment", "Result", "ParseError", "read_libsvm", "read_csv", "read_idx",
-           "list_names"]
+__all__ = ["run", "experiment", "Result", "ParseError", "Link", "Message", "read_libsvm",
+           "read_csv", "read_idx", "list_names"]
 
 # The task each objective learns, for mapping labels as the readers do.
 _TASKS = {"logistic": "binary", "softmax": "multiclass", "least_squares": "regression"}
@@ -75,8 +75,6 @@ class Result:
 
 def _dataset(X, y, task: str):
     """A _laconic.Dataset from a NumPy array or a SciPy sparse matrix, and labels."""
-    if isinstance(X, _laconic.Dataset):
-        return X
     y = np.ascontiguousarray(y, dtype=np.float64)
     if hasattr(X, "tocsr"):  # a SciPy sparse matrix or array
         X = X.tocsr()
@@ -92,10 +90,12 @@ def _objective_name(objective) -> str:
     return name.split("(", 1)[0].strip().replace("-", "_")
 
 
-def run(method: str | Mapping[str, Any], X, y=None, *,
-        objective: str | Mapping[str, Any] = "logistic",
+def run(method: str | Mapping[str, Any], X=None, y=None, *,
+        objective: str | Mapping[str, Any] | Callable = "logistic",
         workers: int = 1,
         partition: Mapping[str, Any] | None = None,
+        samples: int | Sequence[int] | None = None,
+        dim: int | None = None,
         seed: int = 0,
         rounds: int = 100,
         threads: int = 1,
@@ -104,6 +104,7 @@ def run(method: str | Mapping[str, Any], X, y=None, *,
         test: tuple | None = None,
         task: str | None = None,
         label: str = "",
+        checkpoint: str | os.PathLike | None = None,
         **options) -> Result:
     """Runs one method on (X, y) split across workers; returns a Result.
 
@@ -112,9 +113,13 @@ def run(method: str | Mapping[str, Any], X, y=None, *,
         "sgd", "step": 0.1}}).
     X, y: a NumPy array (rows are samples) or a SciPy sparse matrix, and the labels (mapped as
         the readers map them: the smaller of two values -> -1 for logistic; classes -> 0..C-1
-        for softmax). X may also be a Dataset from read_libsvm, read_csv or read_idx (y None).
+        for softmax).
     objective: "logistic", "logistic(lambda=1e-3, regularizer=nonconvex)", "softmax(...)",
-        "least_squares(...)", or a dict with its name.
+        "least_squares(...)", or a dict with its name. Or your own, in Python: a callable
+        fn(theta, batch, worker) -> (loss, gradient) giving worker's mean loss and gradient
+        over batch (indices into its samples); then X and y are not given, samples is each
+        worker's number of samples (one int for all, or a list, one per worker) and dim the
+        model's size. It runs under the GIL: slower than a built-in objective.
     workers, partition: the number of workers, and the rest of the partition as in an
         experiment file's [partition] ({"split": "dirichlet", "alpha": 0.3, "seed": 1}).
     seed: the run's seed (the same seed gives the same run on any thread count).
@@ -123,15 +128,30 @@ def run(method: str | Mapping[str, Any], X, y=None, *,
     theta0: the starting model (default zero). test: a held-out (X, y) for the test_accuracy
         column. task: binary, multiclass or regression (default: the objective's). label: the
         run's label in its History CSV's first line (laconic-run gives the method's label).
+    checkpoint: a file for the run's state, written every checkpoint_every rounds (an option)
+        and at the end; when it exists, the run goes on from it and ends as the run would have
+        without the interruption.
     """
-    task = task or _TASKS.get(_objective_name(objective), "binary")
-    train = _dataset(X, y, task)
-    held_out = _dataset(*test, task) if test is not None else None
+    train = held_out = None
+    sizes = []
+    if callable(objective):
+        if X is not None or y is not None:
+            raise TypeError("a callable objective holds its own data: give samples and dim, "
+                            "not X and y")
+        if samples is None or dim is None:
+            raise TypeError("a callable objective needs samples (per worker) and dim")
+        sizes = [samples] * workers if isinstance(samples, int) else list(samples)
+    else:
+        task = task or _TASKS.get(_objective_name(objective), "binary")
+        train = _dataset(X, y, task)
+        held_out = _dataset(*test, task) if test is not None else None
+    if options.get("checkpoint_every") and checkpoint is None:
+        raise ValueError("checkpoint_every needs checkpoint=, the file to save the run to")
     split = {"workers": workers, **(partition or {})}
     run_options = {"rounds": rounds, "threads": threads, "record_every": record_every, **options}
     start = None if theta0 is None else np.ascontiguousarray(theta0, dtype=np.float64)
-    out = _laconic.run(method, train, held_out, objective, split, run_options, seed, label,
-                       start)
+    out = _laconic.run(method, train, held_out, objective, split, sizes, dim or 0, run_options,
+                       seed, label, start, None if checkpoint is None else os.fspath(checkpoint))
     return Result(**out)
 
 
@@ -175,6 +195,47 @@ def read_idx(images: str | os.PathLike, labels: str | os.PathLike):
     """Reads IDX images and labels (MNIST's format, gzip too): (X, y), pixels scaled to [0, 1],
     classes 0..9."""
     return _arrays(_laconic.read_idx(os.fspath(images), os.fspath(labels)))
+
+
+class Message(NamedTuple):
+    """An encoded message: its bytes, and its bits (total, values, indices, metadata, and the
+    papers' count, paper)."""
+    data: bytes
+    bits: dict[str, int]
+
+
+class Link:
+    """One end of a link whose channel a specification chooses, for your own training loop.
+
+        sender = laconic.Link("markov(top_k(k=10))", dim=p)
+        receiver = laconic.Link("markov(top_k(k=10))", dim=p)
+        message = sender.encode(g, seed=1, round=k, worker=m)   # real bytes, exact bits
+        g_hat = receiver.decode(message.data, seed=1, round=k, worker=m)
+
+    The channels are the runs' (compressors and markov(C), error_feedback(C); list_names()),
+    with 64-bit floats on the wire unless float_bits=32. A stateful channel keeps its end's
+    state between calls, so sender and receiver are two Links, each called once per message
+    in the same order. (seed, round, worker) choose the message's random stream as in a run;
+    the receiver gives the sender's. A corrupted message is a ValueError.
+    """
+
+    def __init__(self, spec: str, dim: int, *, float_bits: int = 64):
+        self._link = _laconic.Link(spec, dim, float_bits)
+        self.dim = dim
+
+    def encode(self, x, *, seed: int = 0, round: int = 0, worker: int = 0) -> Message:
+        data, bits = self._link.encode(np.ascontiguousarray(x, dtype=np.float64), seed, round,
+                                       worker)
+        return Message(data, bits)
+
+    def decode(self, data: bytes | Message, *, seed: int = 0, round: int = 0,
+               worker: int = 0) -> np.ndarray:
+        if isinstance(data, Message):
+            data = data.data
+        return self._link.decode(bytes(data), seed, round, worker)
+
+    def __repr__(self) -> str:
+        return f"Link({self._link.describe()}, dim={self.dim})"
 
 
 def list_names() -> str:

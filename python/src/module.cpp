@@ -20,6 +20,7 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -77,7 +78,7 @@ void set_from(Params& params, const py::dict& given, const std::string& path) {
 }
 
 // The features of a dataset from NumPy (dense, rows × columns) or from the three arrays of a
-// CSR matrix (SciPy's data, indices and indptr, checked by Dataset), with its labels.
+// CSR matrix (SciPy's data, indices and indptr), with its labels.
 using DenseArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
 using IndexArray = py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>;
 
@@ -108,6 +109,8 @@ std::pair<Vector, int> labels_of(const DenseArray& y, const std::string& task) {
   return map.finish();
 }
 
+// Either way the data are stored as the file readers store them (CSR or dense, whichever is
+// smaller), so that a run on them is the run on the same data read from a file.
 using DatasetPtr = std::shared_ptr<data::Dataset>;
 
 DatasetPtr dense_dataset(const DenseArray& x, const DenseArray& y, const std::string& task) {
@@ -126,15 +129,30 @@ DatasetPtr csr_dataset(const DenseArray& values, const IndexArray& indices,
   if (indptr.ndim() != 1 || indptr.shape(0) != rows + 1 || indices.shape(0) != values.shape(0)) {
     throw py::value_error("X: a CSR matrix needs rows + 1 row pointers and one index per value");
   }
+  // Every row's pointers in order and its column indices in range and increasing, so that
+  // nothing reads out of bounds.
+  const std::int32_t* row = indptr.data();
+  const std::int32_t* column = indices.data();
+  require_param(row[0] == 0 && row[rows] == values.shape(0), "X.indptr", "its ends",
+                "0 and the number of values");
+  for (Index i = 0; i < rows; ++i) {
+    if (row[i] > row[i + 1]) {
+      require_param(false, fmt::format("X.indptr[{}]", i + 1), row[i + 1],
+                    fmt::format(">= X.indptr[{}] = {}", i, row[i]));
+    }
+    for (std::int32_t n = row[i]; n < row[i + 1]; ++n) {
+      if (column[n] < 0 || column[n] >= cols || (n > row[i] && column[n - 1] >= column[n])) {
+        require_param(false, fmt::format("X.indices[{}]", n), column[n],
+                      fmt::format("in 0..{} and increasing along row {}", cols - 1, i));
+      }
+    }
+  }
   const Eigen::Map<const SparseMatrix> view(rows, cols, values.shape(0), indptr.data(),
                                             indices.data(), values.data());
   auto [labels, classes] = labels_of(y, task);
   return std::make_shared<data::Dataset>(
       data::Dataset::compact(SparseMatrix(view), std::move(labels), task_of(task), classes));
 }
-
-// Either way the data are stored as the file readers store them (CSR or dense, whichever is
-// smaller), so that a run on them is the run on the same data read from a file.
 
 // A dataset as Python sees it: ("dense", X, y) or ("csr", values, indices, indptr, shape, y).
 py::tuple python_dataset(const data::Dataset& d) {
@@ -221,12 +239,133 @@ runtime::Method method_of(const py::object& method) {
   return runtime::build_method(entry.spec);
 }
 
+// A worker's objective computed in Python: fn(theta, batch, worker) -> (loss, gradient), the
+// mean loss and gradient over the batch (indices into the worker's samples 0..size-1). Each
+// call takes the GIL, so workers on several threads take turns; the callable is held through
+// a shared pointer released under the GIL, so the engine may copy the objective freely. An
+// exception in fn stops the run and is raised again from laconic.run.
+class PythonObjective {
+ public:
+  PythonObjective(const py::object& fn, Index worker, Index size, Index dim)
+      : fn_(new py::object(fn),
+            [](py::object* o) {
+              py::gil_scoped_acquire locked;
+              delete o;
+            }),
+        worker_(worker),
+        size_(size),
+        dim_(dim) {}
+
+  Index dim() const { return dim_; }
+  Index size() const { return size_; }
+
+  double gradient(const Vector& x, std::span<const Index> batch, Vector& g) {
+    py::gil_scoped_acquire locked;
+    try {
+      const py::array_t<double> theta(x.size(), x.data());
+      const py::array_t<Index> indices(static_cast<py::ssize_t>(batch.size()), batch.data());
+      const py::tuple out = (*fn_)(theta, indices, worker_);
+      if (out.size() != 2) throw py::value_error("it must return (loss, gradient)");
+      const auto grad = py::cast<DenseArray>(out[1]);
+      if (grad.ndim() != 1 || grad.shape(0) != dim_) {
+        throw py::value_error(fmt::format("its gradient must have {} entries", dim_));
+      }
+      g = Eigen::Map<const Vector>(grad.data(), dim_);
+      return py::cast<double>(out[0]);
+    } catch (py::error_already_set& e) {
+      throw std::runtime_error(
+          fmt::format("the objective of worker {} raised {}", worker_, e.what()));
+    } catch (const py::builtin_exception& e) {
+      throw std::runtime_error(
+          fmt::format("the objective of worker {} returned badly: {}", worker_, e.what()));
+    }
+  }
+
+ private:
+  std::shared_ptr<py::object> fn_;
+  Index worker_, size_, dim_;
+};
+
+// One end of a link whose channel a specification chooses ("qsgd(levels=7)",
+// "markov(top_k(k=10))"), for users' own training loops: encode() gives the real bytes of a
+// message and its exact bits, decode() the vector the receiver rebuilds, as in a run. A
+// stateful channel (Markov, error feedback) keeps its end's state between calls: sender and
+// receiver are two objects, each called once per message in the same order. seed, round and
+// worker choose the message's random stream, as a run's link stream (round k, worker m); the
+// receiver passes the sender's.
+class Link {
+ public:
+  Link(const std::string& spec, Index dim, int float_bits)
+      : wire_(wire_of(float_bits)),
+        channel_(runtime::detail::channel_from(runtime::parse_value(spec, {"channel", 1, 1}),
+                                               "channel", wire_),
+                 wire_),
+        state_(channel_.make_state(dim)),
+        dim_(dim) {
+    within("channel", [&] { channel_.require_dimension(dim); });
+  }
+
+  py::tuple encode(const DenseArray& x, std::uint64_t seed, std::uint64_t round,
+                   std::uint64_t worker) {
+    const Vector w = vector_of(x, "x");
+    require_param(w.size() == dim_, "x.size()", w.size(), fmt::format("the link's dim = {}", dim_));
+    RandomStream rng(seed, Purpose::compress, round, worker);
+    const Message m = channel_.encode(state_, w, rng);
+    py::dict bits;
+    bits["total"] = m.bits.total();
+    bits["values"] = m.bits.values;
+    bits["indices"] = m.bits.indices;
+    bits["metadata"] = m.bits.metadata;
+    bits["paper"] = m.bits.paper;
+    return py::make_tuple(py::bytes(reinterpret_cast<const char*>(m.bytes.data()), m.bytes.size()),
+                          bits);
+  }
+
+  py::array_t<double> decode(const py::bytes& data, std::uint64_t seed, std::uint64_t round,
+                             std::uint64_t worker) {
+    const std::string_view view = data;
+    Message m;
+    m.bytes.assign(view.begin(), view.end());
+    RandomStream rng(seed, Purpose::compress, round, worker);
+    Vector out(dim_);
+    channel_.decode(state_, m, out, rng);
+    return py::array_t<double>(out.size(), out.data());
+  }
+
+  std::string describe() const { return channel_.describe(); }
+
+ private:
+  static compress::Wire wire_of(int float_bits) {
+    const compress::Wire wire{.float_bits = float_bits};
+    wire.validate();
+    return wire;
+  }
+
+  compress::Wire wire_;
+  runtime::Channel channel_;
+  runtime::Channel::State state_;
+  Index dim_;
+};
+
 // One run, as laconic-run makes it for one method and seed; the GIL is released while it runs
 // and Ctrl-C stops it between rounds.
-py::dict run(const py::object& method, const DatasetPtr& train, const DatasetPtr& test,
-             const py::object& objective, const py::dict& partition, const py::dict& options,
-             std::uint64_t seed, const std::string& label, std::optional<DenseArray> theta0) {
-  const runtime::Method chosen = method_of(method);
+// The workers of a run: the data split by `partition`, each part under the objective a
+// specification names; or, when `objective` is a Python callable, workers of `sizes` samples
+// each computing their own gradients in Python.
+runtime::Workers workers_of(const py::object& objective, const DatasetPtr& train,
+                            const DatasetPtr& test, const py::dict& partition,
+                            const std::vector<Index>& sizes, Index dim) {
+  if (PyCallable_Check(objective.ptr()) != 0) {
+    require_param(!sizes.empty(), "samples", "none", "each worker's number of samples");
+    require_param(dim >= 1, "dim", dim, ">= 1: the model's size");
+    runtime::Workers out;
+    for (std::size_t m = 0; m < sizes.size(); ++m) {
+      require_param(sizes[m] >= 1, fmt::format("samples[{}]", m), sizes[m], ">= 1");
+      out.objectives.emplace_back(PythonObjective(objective, static_cast<Index>(m), sizes[m], dim));
+    }
+    return out;
+  }
+  if (!train) throw py::type_error("laconic.run needs X and y, or a callable objective");
   data::PartitionParams split;
   set_from(split, partition, "partition");
   const auto shards = within("partition", [&] { return data::partition(train, split); });
@@ -234,25 +373,41 @@ py::dict run(const py::object& method, const DatasetPtr& train, const DatasetPtr
       py::isinstance<py::str>(objective)
           ? runtime::parse_value(py::cast<std::string>(objective), {"objective", 1, 1})
           : runtime::detail::slot_value(value_of(objective, "objective"), "objective");
-  runtime::Workers workers = runtime::make_workers(objective_value, shards, test);
+  return runtime::make_workers(objective_value, shards, test);
+}
+
+py::dict run(const py::object& method, const DatasetPtr& train, const DatasetPtr& test,
+             const py::object& objective, const py::dict& partition,
+             const std::vector<Index>& sizes, Index dim, const py::dict& options,
+             std::uint64_t seed, const std::string& label, std::optional<DenseArray> theta0,
+             const std::optional<std::filesystem::path>& checkpoint) {
+  const runtime::Method chosen = method_of(method);
+  runtime::Workers workers = workers_of(objective, train, test, partition, sizes, dim);
   sim::Options o;
   set_from(o, options, "run");
+  if (checkpoint) o.checkpoint_path = *checkpoint;
   within("run", [&] { o.validate(); });
   o.seed = seed;
   o.label = label;
   o.test_accuracy = workers.accuracy;
-  const Index dim = workers.objectives.front().dim();
-  Vector start = theta0 ? vector_of(*theta0, "theta0") : Vector::Zero(dim);
-  if (start.size() != dim) {
-    throw py::value_error(fmt::format("theta0 has {} entries and the model {} (the data's columns)",
-                                      start.size(), dim));
-  }
+  const Index p = workers.objectives.front().dim();
+  Vector start = theta0 ? vector_of(*theta0, "theta0") : Vector::Zero(p);
+  require_param(start.size() == p, "theta0.size()", start.size(),
+                fmt::format("the model's size, {}", p));
   runtime::Simulation<> simulation(chosen, std::move(workers.objectives), std::move(start), o);
+  // A checkpoint left by an earlier run of the same method and seed: go on from it, as
+  // laconic-run resumes a run.
+  if (checkpoint && std::filesystem::exists(*checkpoint)) simulation.load(*checkpoint);
   bool interrupted = false;
   sim::RunResult result;
   {
     py::gil_scoped_release unlocked;
-    result = simulation.run([&](const sim::RoundView&) {
+    auto checked = std::chrono::steady_clock::now();
+    result = simulation.run_until(o.rounds, [&](const sim::RoundView&) {
+      // Ctrl-C is seen within a tenth of a second; the GIL is taken only then.
+      const auto now = std::chrono::steady_clock::now();
+      if (now - checked < std::chrono::milliseconds(100)) return sim::Control::proceed;
+      checked = now;
       py::gil_scoped_acquire locked;
       interrupted = PyErr_CheckSignals() != 0;
       return interrupted ? sim::Control::stop : sim::Control::proceed;
@@ -294,6 +449,8 @@ void translate_errors(py::module_& m) {
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
+    } catch (const DecodeError& e) {  // a corrupted message
+      PyErr_SetString(PyExc_ValueError, e.what());
     } catch (const ParseError& e) {
       if (e.file() == from_python.source) {  // from an argument: no file to point at
         const std::string what = e.what();
@@ -326,8 +483,8 @@ PYBIND11_MODULE(_laconic, m) {
       .def("arrays", &python_dataset);
 
   m.def("run", &run, py::arg("method"), py::arg("train"), py::arg("test"), py::arg("objective"),
-        py::arg("partition"), py::arg("options"), py::arg("seed"), py::arg("label"),
-        py::arg("theta0"));
+        py::arg("partition"), py::arg("sizes"), py::arg("dim"), py::arg("options"), py::arg("seed"),
+        py::arg("label"), py::arg("theta0"), py::arg("checkpoint"));
   m.def("experiment", &experiment, py::arg("file"), py::arg("overrides"), py::arg("output"),
         py::arg("dry_run"), py::arg("quiet"));
 
@@ -358,4 +515,12 @@ PYBIND11_MODULE(_laconic, m) {
       },
       py::arg("images"), py::arg("labels"));
   m.def("list_names", &runtime::list_names);
+  py::class_<Link>(m, "Link")
+      .def(py::init<const std::string&, Index, int>(), py::arg("spec"), py::arg("dim"),
+           py::arg("float_bits"))
+      .def("encode", &Link::encode, py::arg("x"), py::arg("seed"), py::arg("round"),
+           py::arg("worker"))
+      .def("decode", &Link::decode, py::arg("data"), py::arg("seed"), py::arg("round"),
+           py::arg("worker"))
+      .def("describe", &Link::describe);
 }

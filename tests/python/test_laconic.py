@@ -82,6 +82,7 @@ def test_every_named_method_gives_laconic_runs_history_byte_for_byte(data, tmp_p
         assert result.status == "completed"
         assert len(result.history["round"]) == ROUNDS + 1
         assert result.history["uploads"][-1] == result.traffic["uploads"]
+        assert list(result.history) == result.csv.splitlines()[1].split(",")  # the CSV's columns
 
 
 def test_sparse_dense_and_dict_inputs_give_the_same_run(data):
@@ -164,3 +165,107 @@ def test_the_history_as_a_data_frame_when_pandas_is_there(data):
     frame = result.frame()
     assert isinstance(frame, pandas.DataFrame)
     assert list(frame.columns) == list(result.history)
+
+
+def test_a_link_encodes_real_bytes_and_decodes_what_a_run_would():
+    x = np.array([0.5, -3.0, 0.25, 2.0, -0.125, 1.0])
+    sender, receiver = laconic.Link("top_k(k=2)", 6), laconic.Link("top_k(k=2)", 6)
+    message = sender.encode(x, seed=1, round=4, worker=2)
+    assert isinstance(message.data, bytes)
+    assert message.bits["values"] == 2 * 64  # two exact doubles
+    assert message.bits["total"] == sum(message.bits[k] for k in ("values", "indices", "metadata"))
+    assert 8 * len(message.data) >= message.bits["total"] > 8 * (len(message.data) - 1) - 8
+    assert np.array_equal(receiver.decode(message, seed=1, round=4, worker=2),
+                          [0, -3.0, 0, 2.0, 0, 0])
+    # 32-bit floats on the wire: half the value bits, values rounded to float.
+    assert laconic.Link("top_k(k=2)", 6, float_bits=32).encode(x).bits["values"] == 2 * 32
+
+
+def test_qsgd_through_a_link_is_unbiased_by_monte_carlo():
+    x = np.linspace(-1.0, 2.0, 8)
+    link = laconic.Link("qsgd(levels=2)", 8)
+    mean = np.mean([link.decode(link.encode(x, seed=s), seed=s) for s in range(4000)], axis=0)
+    # QSGD's variance per coordinate is at most |x_i| ||x|| / s; 4000 draws: within 5 sigma.
+    sigma = np.sqrt(np.abs(x) * np.linalg.norm(x) / 2 / 4000)
+    assert np.all(np.abs(mean - x) <= 5 * sigma + 1e-12)
+
+
+def test_a_markov_link_keeps_both_ends_in_step():
+    x = np.array([4.0, -1.0, 0.5, 2.0])
+    sender = laconic.Link("markov(top_k(k=1))", 4)
+    receiver = laconic.Link("markov(top_k(k=1))", 4)
+    estimates = [receiver.decode(sender.encode(x, round=k), round=k) for k in range(4)]
+    # Each message corrects the largest entry of x minus the estimate: after 4, all of x.
+    assert np.array_equal(estimates[0], [4.0, 0, 0, 0])
+    assert np.array_equal(estimates[3], x)
+
+
+def test_a_link_refuses_bad_parameters_and_corrupted_messages():
+    with pytest.raises(ValueError, match=r"channel\.top_k\.k = 20: must be at most the dimension"):
+        laconic.Link("top_k(k=20)", 10)
+    with pytest.raises(ValueError, match=r"float_bits = 16: must be 32 or 64"):
+        laconic.Link("qsgd", 10, float_bits=16)
+    link = laconic.Link("qsgd(levels=4)", 10)
+    data = link.encode(np.arange(10.0)).data
+    with pytest.raises(ValueError):
+        link.decode(data[: len(data) // 2])
+    with pytest.raises(ValueError):
+        link.decode(data + b"\xff\xff")
+
+
+def test_an_objective_written_in_python_follows_the_hand_worked_trajectory():
+    # Worker m minimizes (1/2)||theta - c_m||^2: GD from 0 with step 1/2 gives
+    # theta_k = (1 - 2^-k) mean(c), on any number of threads.
+    centers = np.array([[1.0, -2.0, 4.0], [3.0, 0.0, -2.0]])
+    calls = []
+
+    def quadratic(theta, batch, worker):
+        calls.append(worker)
+        diff = theta - centers[worker]
+        return 0.5 * diff @ diff, diff
+
+    for threads in (1, 2):
+        result = laconic.run("sgd(step=0.5)", objective=quadratic, workers=2, samples=1, dim=3,
+                             rounds=10, threads=threads)
+        assert result.status == "completed"
+        assert np.allclose(result.theta, (1 - 2.0 ** -10) * centers.mean(axis=0), atol=1e-15)
+    assert set(calls) == {0, 1}
+
+
+def test_an_objective_written_in_python_that_fails_stops_the_run_saying_why():
+    def broken(theta, batch, worker):
+        raise ArithmeticError("boom")
+
+    with pytest.raises(RuntimeError, match=r"the objective of worker 0 raised ArithmeticError: boom"):
+        laconic.run("sgd", objective=broken, samples=4, dim=2, rounds=3)
+
+    def short(theta, batch, worker):
+        return 0.0, np.zeros(1)
+
+    with pytest.raises(RuntimeError, match=r"its gradient must have 2 entries"):
+        laconic.run("sgd", objective=short, samples=4, dim=2, rounds=3)
+    with pytest.raises(TypeError, match=r"needs samples \(per worker\) and dim"):
+        laconic.run("sgd", objective=short, rounds=3)
+
+
+def test_a_malformed_sparse_matrix_is_refused_before_it_is_read(data):
+    X, y, _ = data
+    bad = scipy.sparse.csr_matrix(X)
+    bad.indices[3] = 99  # beyond the 6 columns
+    with pytest.raises(ValueError, match=r"X\.indices\[3\] = 99: must be in 0\.\.5"):
+        laconic.run("sgd", bad, y)
+
+
+def test_a_run_goes_on_from_its_checkpoint_as_if_never_stopped(data, tmp_path):
+    X, y, _ = data
+    spec = "lasg-wk2 + markov(top_k(k=2)) + sgd(step=0.5, batch=8)"
+    whole = laconic.run(spec, X, y, rounds=30, workers=WORKERS, seed=2)
+    saved = tmp_path / "run.ckpt"
+    kwargs = dict(workers=WORKERS, seed=2, checkpoint=saved, checkpoint_every=5)
+    laconic.run(spec, X, y, rounds=12, **kwargs)
+    assert saved.exists()
+    rest = laconic.run(spec, X, y, rounds=30, **kwargs)
+    assert rest.csv == whole.csv
+    assert np.array_equal(rest.theta, whole.theta)
+    with pytest.raises(ValueError, match=r"checkpoint_every needs checkpoint="):
+        laconic.run(spec, X, y, rounds=5, checkpoint_every=5)
