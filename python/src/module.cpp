@@ -243,7 +243,7 @@ runtime::Method method_of(const py::object& method) {
 // mean loss and gradient over the batch (indices into the worker's samples 0..size-1). Each
 // call takes the GIL, so workers on several threads take turns; the callable is held through
 // a shared pointer released under the GIL, so the engine may copy the objective freely. An
-// exception in fn stops the run and is raised again from laconic.run.
+// exception in fn stops the run, which raises a RuntimeError naming the worker and it.
 class PythonObjective {
  public:
   PythonObjective(const py::object& fn, Index worker, Index size, Index dim)

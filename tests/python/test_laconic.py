@@ -238,6 +238,8 @@ def test_an_objective_written_in_python_that_fails_stops_the_run_saying_why():
 
     with pytest.raises(RuntimeError, match=r"the objective of worker 0 raised ArithmeticError: boom"):
         laconic.run("sgd", objective=broken, samples=4, dim=2, rounds=3)
+    with pytest.raises(RuntimeError, match=r"the objective of worker \d raised ArithmeticError"):
+        laconic.run("sgd", objective=broken, workers=4, samples=4, dim=2, rounds=3, threads=2)
 
     def short(theta, batch, worker):
         return 0.0, np.zeros(1)
