@@ -202,6 +202,13 @@ py::dict history_columns(const sim::History& h) {
   out["time"] = column([](R r) { return r.time; });
   out["bits_up_paper"] = column([](R r) { return r.traffic.up.paper; });
   out["bits_down_paper"] = column([](R r) { return r.traffic.down.paper; });
+  out["time_down"] = column([](R r) { return r.time_parts.down; });
+  out["time_compute"] = column([](R r) { return r.time_parts.compute; });
+  out["time_up"] = column([](R r) { return r.time_parts.up; });
+  out["time_wait"] = column([](R r) { return r.time_parts.wait; });
+  out["dropped_uploads"] = column([](R r) { return r.traffic.dropped_uploads; });
+  out["dropped_bits_up"] = column([](R r) { return r.traffic.dropped_bits_up; });
+  out["dropped_samples"] = column([](R r) { return r.traffic.dropped_samples; });
   return out;
 }
 
@@ -214,6 +221,9 @@ py::dict traffic_of(const Traffic& t) {
   out["bits_up_paper"] = t.up.paper;
   out["bits_down_paper"] = t.down.paper;
   out["gradient_samples"] = t.gradient_samples;
+  out["dropped_uploads"] = t.dropped_uploads;
+  out["dropped_bits_up"] = t.dropped_bits_up;
+  out["dropped_samples"] = t.dropped_samples;
   return out;
 }
 

@@ -220,6 +220,24 @@ TEST_CASE("SGD, QSGD and EF21 over MPI equal the in-process runs bit for bit", "
                                        .server = minibatch_sgd(0.1),
                                        .float_bits = 32});
   }
+  // The cost model runs on the server: devices that differ, a deadline and over-selection
+  // drop uploads there, which are then not decoded.
+  SECTION("QSGD with log-normal devices, a deadline and over-selection") {
+    sim::CostModel cost{.shift = 0.01, .exp_mean = 0.01, .bandwidth_up = 2e3, .latency = 0.01};
+    cost.devices = {.compute_sigma = 1, .bandwidth_sigma = 1};
+    cost.deadline = 0.35;
+    cost.keep = M - 1;
+    const Qsgd method{.uplink = {.levels = 3}, .server = minibatch_sgd()};
+    const sim::Options options{.seed = 7, .rounds = 25, .cost = cost};
+    const auto dropped =
+        sim::Simulation(method, test::logistic_workers(M, n, p), Vector::Zero(p), options)
+            .run()
+            .ledger.total()
+            .dropped_uploads;
+    CHECK(dropped > 0);
+    CHECK(dropped < static_cast<std::uint64_t>(M * 25));
+    check_same(method, options);
+  }
   SECTION("EF-SGD with top-k") {
     check_same(EfSgd<compress::TopK>{
         .uplink = {.compressor = {.k = 3}},

@@ -4,6 +4,7 @@ with PYTHONPATH at the build tree's python/)."""
 
 import math
 import os
+import tempfile
 import textwrap
 
 import numpy as np
@@ -230,6 +231,34 @@ def test_an_objective_written_in_python_follows_the_hand_worked_trajectory():
         assert result.status == "completed"
         assert np.allclose(result.theta, (1 - 2.0 ** -10) * centers.mean(axis=0), atol=1e-15)
     assert set(calls) == {0, 1}
+
+
+def test_a_deadline_and_devices_set_by_keyword_drop_the_late_worker():
+    # Worker 1's device (trace row 1) computes 10x slower than worker 0's: with a deadline
+    # between the two, only worker 0 counts, so GD goes to worker 0's center.
+    centers = np.array([[1.0, 2.0], [5.0, -3.0]])
+
+    def quadratic(theta, batch, worker):
+        diff = theta - centers[worker]
+        return 0.5 * diff @ diff, diff
+
+    def run(**cost):
+        return laconic.run("sgd(step=0.5)", objective=quadratic, workers=2, samples=1, dim=2,
+                           rounds=40, cost=cost)
+
+    with tempfile.TemporaryDirectory() as folder:
+        trace = os.path.join(folder, "devices.csv")
+        with open(trace, "w") as f:
+            f.write("shift\n1\n10\n")
+        result = run(devices={"trace": trace}, deadline=5)
+    assert np.allclose(result.theta, centers[0], atol=1e-9)
+    h = result.history
+    assert h["time"][-1] == 40 * 5
+    assert h["dropped_uploads"][-1] == 40
+    assert result.traffic["dropped_uploads"] == 40
+    assert np.allclose(h["time_compute"] + h["time_wait"], h["time"])
+    with pytest.raises(ValueError, match="cost.deadline = -1: must be > 0"):
+        run(deadline=-1)
 
 
 def test_an_objective_written_in_python_that_fails_stops_the_run_saying_why():

@@ -200,3 +200,40 @@ run = { rounds = 10, record_every = 1 }
   CHECK(local.record_every == 1);
   ::unsetenv("LACONIC_TEST_DATA_FOLDER");
 }
+
+TEST_CASE("[run.cost] sets devices, availability, deadlines; traces are relative to the file",
+          "[runtime]") {
+  const auto path = experiment_file(minimal + R"toml(
+[run.cost]
+shift = 0.01
+deadline = 2.5
+keep = 3
+[run.cost.devices]
+trace = "fleet/devices.csv"
+[run.cost.availability]
+period = 24
+online = 0.25
+
+[[method]]
+label = "lognormal"
+spec = "sgd"
+run = { cost = { devices = { compute_sigma = 1.5, trace = "" } } }
+)toml");
+  const runtime::Experiment e = runtime::read_experiment(path);
+  const sim::Options o = e.options_of(e.methods[0]);
+  CHECK(o.cost.deadline == 2.5);
+  CHECK(o.cost.keep == 3);
+  CHECK(o.cost.availability.period == 24);
+  CHECK(o.cost.availability.online == 0.25);
+  CHECK(o.cost.devices.trace == (path.parent_path() / "fleet/devices.csv").string());
+  // A method's own run table changes what it gives: its devices are log-normal.
+  const sim::Options lognormal = e.options_of(e.methods[1]);
+  CHECK(lognormal.cost.devices.compute_sigma == 1.5);
+  CHECK(lognormal.cost.deadline == 2.5);
+  CHECK(refusal(minimal + "[run.cost.availability]\nonline = 2\n") ==
+        "exp.toml:14:10: invalid parameter run.cost.availability.online = 2: must be in (0, 1]");
+  CHECK(refusal(minimal + "[run.cost]\nlinks = \"shared\"\nkeep = 2\n") ==
+        "exp.toml:14:9: invalid parameter run.cost.links = shared: must be parallel under a "
+        "deadline or over-selection (on one shared link the order of the uploads would decide "
+        "who is late, which the model does not say)");
+}

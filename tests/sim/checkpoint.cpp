@@ -146,8 +146,8 @@ TEST_CASE("a checkpoint of another run, a truncated or a corrupted one is refuse
     refused(flipped, "corrupted");
   }
   std::string newer = bytes;
-  newer[19] = 2;  // the format version
-  refused(newer, "format version 2");
+  newer[19] = static_cast<char>(sim::checkpoint_version + 1);  // the format version
+  refused(newer, fmt::format("format version {}", sim::checkpoint_version + 1));
   // A missing or unreadable checkpoint names the operating system's reason.
   CHECK_THROWS_WITH(fresh.load(checkpoint_path("does_not_exist")),
                     Catch::Contains("cannot open") && Catch::Contains("No such file or directory"));

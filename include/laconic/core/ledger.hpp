@@ -16,6 +16,11 @@ struct Traffic {
   Bits up;                             // uplink bits
   Bits down;                           // downlink bits
   std::uint64_t gradient_samples = 0;  // per-sample gradient evaluations
+  // Of the above, what the server dropped (sim::CostModel's deadline and over-selection):
+  // uploads that arrived too late, their bits, and the sample gradients spent on them.
+  std::uint64_t dropped_uploads = 0;
+  std::uint64_t dropped_bits_up = 0;
+  std::uint64_t dropped_samples = 0;
 
   Traffic& operator+=(const Traffic& o) {
     uploads += o.uploads;
@@ -23,6 +28,9 @@ struct Traffic {
     up += o.up;
     down += o.down;
     gradient_samples += o.gradient_samples;
+    dropped_uploads += o.dropped_uploads;
+    dropped_bits_up += o.dropped_bits_up;
+    dropped_samples += o.dropped_samples;
     return *this;
   }
   friend bool operator==(const Traffic&, const Traffic&) = default;
@@ -38,6 +46,9 @@ struct Traffic {
       io(b->paper);
     }
     io(gradient_samples);
+    io(dropped_uploads);
+    io(dropped_bits_up);
+    io(dropped_samples);
   }
 };
 
@@ -62,6 +73,14 @@ class Ledger {
   void gradient_samples(Index worker, std::uint64_t samples) {
     at(worker).gradient_samples += samples;
     total_.gradient_samples += samples;
+  }
+  // An upload (already counted) and the computation behind it that the server dropped.
+  void dropped(Index worker, const Bits& bits, std::uint64_t samples) {
+    for (Traffic* t : {&at(worker), &total_}) {
+      t->dropped_uploads += 1;
+      t->dropped_bits_up += bits.total();
+      t->dropped_samples += samples;
+    }
   }
 
   Index workers() const { return static_cast<Index>(workers_.size()); }

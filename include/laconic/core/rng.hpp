@@ -28,6 +28,7 @@ enum class Purpose : std::uint64_t {
   shuffle,        // data partitioning
   synthetic,      // synthetic data generation
   cost,           // simulated compute times
+  device,         // simulated devices: speeds, bandwidths, availability phases
   user = 1024,    // first value free for user code
 };
 

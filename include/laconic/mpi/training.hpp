@@ -406,7 +406,7 @@ class Training {
     }
     const std::size_t groups = s.for_each_in_groups(participants.size(), [&](std::size_t i, int t,
                                                                              std::size_t g) {
-      if (!uploads_[i].uploaded) return;
+      if (!uploads_[i].uploaded || !s.counts(i)) return;  // skipped, or dropped as late
       Message& message = received_[static_cast<std::size_t>(t)];
       const UploadHeader& h = headers_[i];
       const auto* first = gathered_.bytes.data() + offsets_[i];

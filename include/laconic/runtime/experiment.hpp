@@ -122,9 +122,15 @@ struct Experiment {
   std::vector<MethodEntry> methods;
 
   // The options of method `m`'s runs: [run]'s, with what its own `run` table changes.
+  // The cost model's trace files, like data files, are relative to the experiment file.
   sim::Options options_of(const MethodEntry& m) const {
     sim::Options o = options;
     if (m.run) detail::set_params(o, *m.run, "run");
+    for (std::string* trace : {&o.cost.devices.trace, &o.cost.availability.trace}) {
+      if (!trace->empty() && !file.empty() && std::filesystem::path(*trace).is_relative()) {
+        *trace = (file.parent_path() / *trace).string();
+      }
+    }
     return o;
   }
 

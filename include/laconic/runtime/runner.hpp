@@ -254,6 +254,7 @@ inline nlohmann::json result_json(const PlannedRun& run, const std::string& desc
           {"bits_up_paper", t.up.paper},
           {"bits_down_paper", t.down.paper},
           {"time", last.time},
+          {"dropped_uploads", t.dropped_uploads},
           {"wall_seconds", r.wall_seconds},
           {"history", "runs/" + run.name + ".csv"}};
 }

@@ -28,7 +28,7 @@
 namespace laconic::sim {
 
 inline constexpr std::string_view checkpoint_magic = "LACONIC-CHECKPOINT\n";
-inline constexpr std::uint64_t checkpoint_version = 1;
+inline constexpr std::uint64_t checkpoint_version = 2;  // 2: time's parts, dropped uploads
 
 namespace detail {
 

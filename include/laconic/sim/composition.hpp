@@ -41,7 +41,8 @@ struct WorkerShape {
 // its path from the method.
 template <class M, class Uplink, class Server, class Downlink>
 void check_setup(const std::vector<WorkerShape>& workers, const Vector& theta0,
-                 const Uplink& uplink, const Server& server, const Downlink& downlink) {
+                 const Uplink& uplink, const Server& server, const Downlink& downlink,
+                 const CostModel& cost) {
   constexpr bool lazy = M::SkipRule::side != skip::Side::none;
   constexpr bool broadcasts_aggregate = Server::shape == server::Shape::broadcast_aggregate;
   require_param(!workers.empty(), "workers.size()", workers.size(), ">= 1");
@@ -66,6 +67,27 @@ void check_setup(const std::vector<WorkerShape>& workers, const Vector& theta0,
     require_param(!compress::keeps_state(downlink) || broadcasts_aggregate, "server.participation",
                   participation.describe(),
                   "all workers when the downlink keeps state (every worker must hear it)");
+  }
+  // The cost model's ways of leaving workers out: the same limits, and a dropped upload must
+  // leave both ends of its link as if it had not been sent.
+  const auto refuse_partial = [&](bool ok, std::string_view why) {
+    if (ok) return;
+    if (!cost.availability.always()) {
+      require_param(false, "cost.availability", cost.availability.describe(), why);
+    }
+    require_param(false, cost.keep > 0 ? "cost.keep" : "cost.deadline",
+                  cost.keep > 0 ? fmt::format("{}", cost.keep) : fmt::format("{}", cost.deadline),
+                  why);
+  };
+  if (cost.partial()) {
+    refuse_partial(!lazy, "unset under a skip rule (it tracks every worker every round)");
+    refuse_partial(!compress::keeps_state(downlink) || broadcasts_aggregate,
+                   "unset when the downlink keeps state (every worker must hear it)");
+  }
+  if (cost.drops()) {
+    refuse_partial(!compress::keeps_state(uplink),
+                   "unset when the uplink keeps state (a dropped upload would leave its two "
+                   "ends apart)");
   }
 }
 
@@ -159,7 +181,7 @@ class Composition {
   // every rank of an MPI run does the same from the same shapes.
   void start(const std::vector<WorkerShape>& workers, const Vector& theta0,
              const Options& options) {
-    check_setup<M>(workers, theta0, uplink, server, downlink);
+    check_setup<M>(workers, theta0, uplink, server, downlink, options.cost);
     weights = worker_weights(workers, options.weighting);
     warnings = step_warnings(server, workers, weights);
     batch_sizes.clear();

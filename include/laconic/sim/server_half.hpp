@@ -9,7 +9,8 @@
 //   accept():  each participant's decoded upload added to its group's sum — under a skip rule
 //              the change of that worker's contribution, what the server holds from its last
 //              upload: ∇^k = ∇^{k−1} + (1/M) Σ_{m uploaded} w_m δ_m^k;
-//   account(): the ledger and the simulated time of the participants;
+//   account(): the ledger and the simulated time of the participants, and which of their
+//              uploads count (the cost model's deadline and over-selection drop late ones);
 //   close():   the aggregate, the update of θ, and (CD-Adam's AMSGrad) the aggregate through
 //              the downlink to every worker, which applies the update to its own model.
 // record() makes a History row at the exact θ from every worker's full loss and gradient.
@@ -80,7 +81,8 @@ class ServerHalf {
         workers_(workers),
         apart_(apart),
         ledger_(workers),
-        theta_(std::move(theta0)) {
+        theta_(std::move(theta0)),
+        clock_(options.cost, workers, options.seed) {
     const Index p = theta_.size();
     const auto groups = std::min<std::size_t>(static_cast<std::size_t>(workers), max_groups);
     group_sum_.assign(groups, Vector::Zero(p));
@@ -100,6 +102,9 @@ class ServerHalf {
     if constexpr (side == skip::Side::server)
       contacted_.assign(static_cast<std::size_t>(workers), 0);
     participants_.reserve(static_cast<std::size_t>(workers));
+    legs_.reserve(static_cast<std::size_t>(workers));
+    counts_.reserve(static_cast<std::size_t>(workers));
+    if (!options.cost.availability.always()) online_.reserve(static_cast<std::size_t>(workers));
     history_.description = parts_.describe(options_, workers, p);
   }
 
@@ -114,7 +119,7 @@ class ServerHalf {
       return Divergence{k, -1, "message"};
     }
     parts_.skip.begin_round(k, model_);
-    parts_.server.params().participation.draw(options_.seed, k, workers_, participants_);
+    draw_participants(k);
     if constexpr (side == skip::Side::server) {
       // Every worker is asked, so that the rounds since its last upload count on.
       for_each_in_groups(static_cast<std::size_t>(workers_), [&](std::size_t m, int, std::size_t) {
@@ -170,12 +175,11 @@ class ServerHalf {
   }
 
   // The ledger and simulated time of round k's participants, whose uploads are `uploads` (in
-  // the order of participants()); a participant's fault ends the run as diverged.
+  // the order of participants()), and which uploads count (counts()); a participant's fault
+  // ends the run as diverged.
   std::optional<Divergence> account(std::span<const Upload> uploads) {
     const Index k = round_;
-    const CostModel& cost = options_.cost;
-    timing_.emplace(cost);
-    const double down_time = broadcasts_aggregate ? 0 : cost.download(down_);
+    legs_.clear();
     for (std::size_t i = 0; i < participants_.size(); ++i) {
       const Upload& up = uploads[i];
       const Index m = participants_[i];
@@ -185,11 +189,29 @@ class ServerHalf {
       ledger_.gradient_samples(m, samples);
       if (up.fault != Fault::none) return Divergence{k, m, to_string(up.fault)};
       if (up.uploaded) ledger_.upload(m, up.bits);
-      timing_->participant(down_time, cost.compute(options_.seed, k, m, samples),
-                           up.uploaded ? cost.upload(up.bits) : 0);
+      const Device& device = clock_.device(m);
+      legs_.push_back({broadcasts_aggregate ? 0 : device.download(down_),
+                       device.compute(options_.seed, k, m, samples),
+                       up.uploaded ? device.upload(up.bits) : 0});
+    }
+    counts_.resize(participants_.size());
+    TimeParts parts;
+    seconds_ = idle_ + clock_.round(legs_, counts_, parts);
+    parts.wait += idle_;
+    time_parts_ += parts;
+    for (std::size_t i = 0; i < participants_.size(); ++i) {
+      if (uploads[i].uploaded && !counts_[i]) {
+        const Index m = participants_[i];
+        ledger_.dropped(
+            m, uploads[i].bits,
+            uploads[i].gradients *
+                static_cast<std::uint64_t>(parts_.batch_sizes[static_cast<std::size_t>(m)]));
+      }
     }
     return std::nullopt;
   }
+  // Whether the upload of participant i (in participants()) counts, after account().
+  bool counts(std::size_t i) const { return counts_[i] != 0; }
 
   // Closes round k with the first `groups` group sums: the aggregate, the update of θ and,
   // for a broadcast aggregate, its message (into `message` when the ends are apart).
@@ -198,21 +220,27 @@ class ServerHalf {
     if constexpr (lazy) {
       aggregate_ += sum_groups(groups) / static_cast<double>(workers_);
       previous_theta_ = theta_;
-    } else if (participants_.empty()) {
-      aggregate_.setZero();
     } else {
-      double weight = 0;  // the participants' Σ M·w_m: their count for the plain mean
-      for (const Index m : participants_) weight += parts_.weights[static_cast<std::size_t>(m)];
-      aggregate_ = sum_groups(groups) / weight;
+      double weight = 0;  // the counted participants' Σ M·w_m: their count for the plain mean
+      for (std::size_t i = 0; i < participants_.size(); ++i) {
+        if (counts_[i]) weight += parts_.weights[static_cast<std::size_t>(participants_[i])];
+      }
+      if (weight == 0) {
+        aggregate_.setZero();
+      } else {
+        aggregate_ = sum_groups(groups) / weight;
+      }
     }
     if constexpr (broadcasts_aggregate) {
       if (!send_down(aggregate_, broadcast_, message)) return Divergence{k, -1, "message"};
       for (Index m = 0; m < workers_; ++m) ledger_.download(m, down_);
       parts_.server.update(k, broadcast_, theta_);
-      time_ += timing_->seconds(options_.cost.download(down_));
+      const double broadcast = clock_.slowest_download(down_);  // every worker receives it
+      time_ += seconds_ + broadcast;
+      time_parts_.down += broadcast;
     } else {
       parts_.server.update(k, aggregate_, theta_);
-      time_ += timing_->seconds(0);
+      time_ += seconds_;
     }
     ++round_;
     if (!all_finite(theta_)) return Divergence{k, -1, "model"};
@@ -248,6 +276,7 @@ class ServerHalf {
     }
     row.traffic = ledger_.total();
     row.time = time_;
+    row.time_parts = time_parts_;
     history_.rows.push_back(row);
     return history_.rows.back();
   }
@@ -329,6 +358,7 @@ class ServerHalf {
   void state(Io& io) {
     io(round_);
     io(time_);
+    io(time_parts_);
     io(theta_);
     io(model_);
     io(aggregate_);
@@ -362,6 +392,39 @@ class ServerHalf {
     return true;
   }
 
+  // Round k's participants: those the participation policy draws among the workers online
+  // when the round starts (all workers, unless the cost model has them come and go). When
+  // none is, the round starts when the first comes online, idle until then.
+  void draw_participants(Index k) {
+    const server::Participation& participation = parts_.server.params().participation;
+    idle_ = 0;
+    if (options_.cost.availability.always()) {
+      participation.draw(options_.seed, k, workers_, participants_);
+      return;
+    }
+    const auto find_online = [&](double t) {
+      online_.clear();
+      for (Index m = 0; m < workers_; ++m) {
+        if (clock_.online(m, t)) online_.push_back(m);
+      }
+    };
+    find_online(time_);
+    if (online_.empty()) {
+      const double next = clock_.next_online(time_);
+      if (next < infinite_time) {
+        idle_ = next - time_;
+        find_online(next);
+      }
+    }
+    server::Participation among_online = participation;  // r of those online, at most all
+    among_online.count = std::min(participation.count, static_cast<Index>(online_.size()));
+    participants_.clear();
+    if (!online_.empty()) {
+      among_online.draw(options_.seed, k, static_cast<Index>(online_.size()), participants_);
+    }
+    for (Index& i : participants_) i = online_[static_cast<std::size_t>(i)];
+  }
+
   // The first `groups` groups' sums added in group order (into scratch).
   const Vector& sum_groups(std::size_t groups) {
     total_.setZero();
@@ -378,10 +441,16 @@ class ServerHalf {
   History history_;
   Vector theta_;
   Index round_ = 0;
-  double time_ = 0;     // simulated time so far
-  double step_sq_ = 0;  // ‖θ^{k+1} − θ^k‖² of the last round, under a skip rule
-  Bits down_;           // this round's downlink message
-  std::optional<CostModel::Round> timing_;
+  double time_ = 0;            // simulated time so far
+  double step_sq_ = 0;         // ‖θ^{k+1} − θ^k‖² of the last round, under a skip rule
+  TimeParts time_parts_;       // where the simulated time went
+  Bits down_;                  // this round's downlink message
+  Clock clock_;                // the cost model, resolved for these workers
+  std::vector<Leg> legs_;      // this round's participants' times
+  std::vector<char> counts_;   // whether each participant's upload counts
+  double seconds_ = 0;         // this round's time, before a broadcast of the aggregate
+  double idle_ = 0;            // of it, waiting for a worker to come online
+  std::vector<Index> online_;  // the workers online when the round starts
 
   std::vector<typename Uplink::State> up_state_;  // the server's end of each worker's uplink
   typename Downlink::State down_state_;           // the broadcast channel's sending end

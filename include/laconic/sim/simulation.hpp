@@ -51,6 +51,14 @@ class Simulation {
         workers_(parts_, std::move(workers), 0, server_.workers(), theta0, options_,
                  pool_.threads(), &server_) {
     uploads_.reserve(static_cast<std::size_t>(server_.workers()));
+    if (options_.cost.drops()) {
+      // Which uploads count is known once all have arrived: each participant's decoded upload
+      // waits in a slot until then.
+      const server::Participation& p = parts_.server.params().participation;
+      const Index most =
+          p.kind == server::Participation::Kind::sample ? p.count : server_.workers();
+      slots_.assign(static_cast<std::size_t>(most), Vector::Zero(theta0.size()));
+    }
   }
 
   // "laconic 0.1.0; label; method; workers; dim; seed" — the CSV header line.
@@ -128,14 +136,29 @@ class Simulation {
     const Index k = server_.round();
     if (auto divergence = server_.open(nullptr)) return divergence;
     const std::vector<Index>& participants = server_.participants();
-    uploads_.resize(participants.size());
-    const std::size_t groups =
-        server_.for_each_in_groups(participants.size(), [&](std::size_t i, int t, std::size_t g) {
-          const Index m = participants[i];
-          workers_.work(m, k, t, uploads_[i]);
-          if (uploads_[i].uploaded) server_.accept(m, workers_.decoded(t), server_.group_sum(g));
-        });
+    const std::size_t n = participants.size();
+    uploads_.resize(n);
+    if (slots_.empty()) {  // every upload counts: the server takes each as it is decoded
+      const std::size_t groups =
+          server_.for_each_in_groups(n, [&](std::size_t i, int t, std::size_t g) {
+            const Index m = participants[i];
+            workers_.work(m, k, t, uploads_[i]);
+            if (uploads_[i].uploaded) server_.accept(m, workers_.decoded(t), server_.group_sum(g));
+          });
+      if (auto divergence = server_.account(uploads_)) return divergence;
+      return server_.close(groups, nullptr);
+    }
+    server_.for_each_in_groups(n, [&](std::size_t i, int t, std::size_t) {
+      workers_.work(participants[i], k, t, uploads_[i]);
+      if (uploads_[i].uploaded) slots_[i].swap(workers_.decoded(t));
+    });
     if (auto divergence = server_.account(uploads_)) return divergence;
+    const std::size_t groups =
+        server_.for_each_in_groups(n, [&](std::size_t i, int, std::size_t g) {
+          if (uploads_[i].uploaded && server_.counts(i)) {
+            server_.accept(participants[i], slots_[i], server_.group_sum(g));
+          }
+        });
     return server_.close(groups, nullptr);
   }
 
@@ -149,6 +172,7 @@ class Simulation {
   ServerHalf<M> server_;
   WorkerHalf<M, Obj> workers_;
   std::vector<Upload> uploads_;  // this round's, one per participant
+  std::vector<Vector> slots_;    // under a deadline or over-selection: their decoded uploads
 };
 
 }  // namespace laconic::sim
