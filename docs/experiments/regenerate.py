@@ -487,7 +487,7 @@ def fedpaq_rows(folder):
     out = {}
     for label, rows in by_method(read_summary(folder)).items():
         histories = [read_history(folder, r) for r in rows]
-        out[label.rpartition(" (server.step=")[0]] = (rows, histories)
+        out[label.rpartition(" (server.step=")[0] or label] = (rows, histories)
     return f_star, out
 
 
@@ -800,8 +800,133 @@ def compositions(runner, page, figures):
     return fill(page, "compositions-fedpaq-exact", fedpaq_table(exact, steps))
 
 
+# ---- docs/experiments/time.md --------------------------------------------------------------
+
+LOGNORMAL = ["run.cost.devices.compute_sigma=1", "run.cost.devices.bandwidth_sigma=1"]
+PARALLEL = ["run.cost.links=parallel"]
+
+
+def method_index(experiment):
+    """{label: index} of experiments/<experiment>.toml's methods."""
+    methods = tomllib.loads((EXPERIMENTS / f"{experiment}.toml").read_text())["method"]
+    return {m["label"]: i for i, m in enumerate(methods)}
+
+
+def with_steps(experiment, steps):
+    """Overrides that run each method of `experiment` at its step of `steps` only."""
+    return [f'method.{i}.grid={{ "server.step" = [{steps[label]}] }}'
+            for label, i in method_index(experiment).items()]
+
+
+def mean_round_time(folder):
+    """{method: its mean simulated time per round}, over the seeds."""
+    return {label.rpartition(" (server.step=")[0] or label:
+            median([r["time"] / r["rounds"] for r in rows])
+            for label, rows in by_method(read_summary(folder)).items()}
+
+
+def with_deadlines(experiment, round_times, factor, only=None):
+    """Overrides giving each method (of `only`, if given) the deadline `factor` × its round
+    time in `round_times`."""
+    return [f"method.{i}.run.cost.deadline={factor * round_times[label]:.6g}"
+            for label, i in method_index(experiment).items() if only is None or label in only]
+
+
+def time_settings_table(settings, target):
+    """Per method: the median time to the relative gap `target` (how many seeds reach it) in
+    each setting, the fastest method of each setting in bold, and its uplink traffic dropped."""
+    columns = []
+    for name, folder in settings:
+        f_star, methods = fedpaq_rows(folder)
+        cells = {}
+        for label, (runs, histories) in methods.items():
+            t = [time_to(h, f_star, target) for h in histories]
+            dropped = median([h[-1]["dropped_uploads"] / max(h[-1]["uploads"], 1)
+                              for h in histories])
+            cells[label] = (median(t), sum(x < float("inf") for x in t), len(t), dropped)
+        columns.append((name, cells))
+    labels = list(columns[0][1])
+    rows = []
+    for label in labels:
+        row = [label]
+        for name, cells in columns:
+            t, reached, runs, dropped = cells[label]
+            fastest = min(c[0] for c in cells.values())
+            text = "not reached" if t == float("inf") else f"{t:,.0f}"
+            text = f"**{text}**" if t == fastest and t < float("inf") else text
+            text += f" ({reached}/{runs})"
+            if dropped > 0:
+                text += f", {100 * dropped:.0f}% dropped"
+            row.append(text)
+        rows.append(row)
+    return table(["method"] + [name for name, _ in columns], rows)
+
+
+def time_parts_table(settings):
+    """Where each method's simulated time went in each setting: the shares of its parts
+    (medians over the seeds)."""
+    rows = []
+    for name, folder in settings:
+        for label, (runs, histories) in fedpaq_rows(folder)[1].items():
+            last = lambda key: median([h[-1][key] for h in histories])
+            total = last("time")
+            shares = [f"{100 * last(k) / total:.0f}%" for k in
+                      ("time_down", "time_compute", "time_up", "time_wait")]
+            rows.append([name, label, f"{total:,.0f}", *shares])
+    return table(["setting", "method", "time", "download", "compute", "upload", "wait"], rows)
+
+
+def time_page(runner, page, figures):
+    try:
+        # Part A: FedPAQ's Fig. 1(d), steps tuned as on fedpaq.md (devices do not change the
+        # iterates unless uploads are dropped), then the same steps on other devices and links.
+        experiment = "fedpaq/d_methods"
+        paper, steps = tuned(runner, experiment)
+    except Skipped as why:
+        print(f"skipped: {why}")
+        return page
+    fixed = with_steps(experiment, steps)
+    spread = runner.run(experiment, "lognormal", [*fixed, *LOGNORMAL])
+    parallel = runner.run(experiment, "parallel", [*fixed, *LOGNORMAL, *PARALLEL])
+    same = runner.run(experiment, "parallel-same", [*fixed, *PARALLEL])
+    rounds = mean_round_time(same)
+    deadline = runner.run(experiment, "deadline", [*fixed, *LOGNORMAL, *PARALLEL,
+                                                   *with_deadlines(experiment, rounds, 1.5)])
+    keep = runner.run(experiment, "keep", [*fixed, *LOGNORMAL, *PARALLEL, "run.cost.keep=40"])
+    fedpaq_settings = [("identical, one shared link (the paper's)", paper),
+                       ("log-normal devices, shared link", spread),
+                       ("identical, own links", same),
+                       ("log-normal, own links", parallel),
+                       ("… with a deadline", deadline),
+                       ("… keeping the first 40 of 50", keep)]
+    page = fill(page, "time-fedpaq", time_settings_table(fedpaq_settings, 0.05))
+    page = fill(page, "time-fedpaq-parts", time_parts_table(fedpaq_settings[:4]))
+    plot(parallel, figures / "time_fedpaq_lognormal.png", "--x", "time", "rounds", "--y",
+         "loss_gap", "--optimal-loss", repr(optimum(parallel)), "--title",
+         "FedPAQ Fig. 1(d) on log-normal devices, each with its own link")
+
+    # Part B: LASG-WK2 against SGD and QSGD on a9a.
+    experiment = "time/lasg_a9a"
+    same = runner.run(experiment)
+    spread = runner.run(experiment, "lognormal", LOGNORMAL)
+    rounds = mean_round_time(same)
+    # A deadline is refused under a skip rule: LASG-WK2 runs on without one.
+    deadline = runner.run(experiment, "deadline", [
+        *LOGNORMAL, *with_deadlines(experiment, rounds, 1.5, only=("SGD", "QSGD 4-bit"))])
+    lasg_settings = [("identical devices", same), ("log-normal devices", spread),
+                     ("log-normal, deadline", deadline)]
+    page = fill(page, "time-lasg", time_settings_table(lasg_settings, 0.05))
+    page = fill(page, "time-lasg-parts", time_parts_table(lasg_settings))
+    for folder, name, title in [(same, "same", "identical devices"),
+                                (spread, "lognormal", "log-normal devices")]:
+        plot(folder, figures / f"time_lasg_{name}.png", "--x", "time", "uploads", "--y",
+             "loss_gap", "--optimal-loss", repr(optimum(folder)), "--title",
+             f"LASG-WK2, SGD and QSGD on a9a, {title}")
+    return page
+
+
 PAGES = {"lasg": lasg, "laq": laq, "fedpaq": fedpaq, "cdadam": cdadam,
-         "compositions": compositions}
+         "compositions": compositions, "time": time_page}
 
 
 def main():
