@@ -400,6 +400,7 @@ class Training {
     if (!gathered_.failures.empty()) throw PeerError(gathered_.failures);
     read_uploads(k);
 
+    for (std::size_t i = 0; i < participants.size(); ++i) s.arrive(i, uploads_[i]);
     if (auto divergence = s.account(uploads_)) {
       abandon_aggregate();
       return divergence;

@@ -130,6 +130,8 @@ class ServerHalf {
       std::erase_if(participants_,
                     [&](Index m) { return !contacted_[static_cast<std::size_t>(m)]; });
     }
+    legs_.resize(participants_.size());
+    counts_.resize(participants_.size());
     return std::nullopt;
   }
 
@@ -174,27 +176,32 @@ class ServerHalf {
     accept(m, decoded, sum);
   }
 
+  // The simulated times of participant i (in participants()) whose part of the round left
+  // `up`: called for each participant, in any order and from any thread, before account().
+  // Returns whether its upload counts when that is known already, i.e. unless the server
+  // keeps the first r uploads to arrive (then account() decides, and this returns true).
+  bool arrive(std::size_t i, const Upload& up) {
+    const Index m = participants_[i];
+    const Device& device = clock_.device(m);
+    Leg& leg = legs_[i];
+    leg.down = broadcasts_aggregate ? 0 : device.download(down_);
+    leg.compute = device.compute(options_.seed, round_, m, samples(m, up));
+    leg.up = up.uploaded ? device.upload(up.bits) : 0;
+    return options_.cost.keep > 0 || leg.arrival() <= options_.cost.deadline;
+  }
+
   // The ledger and simulated time of round k's participants, whose uploads are `uploads` (in
-  // the order of participants()), and which uploads count (counts()); a participant's fault
-  // ends the run as diverged.
+  // the order of participants(), each arrive()d), and which uploads count (counts()); a
+  // participant's fault ends the run as diverged.
   std::optional<Divergence> account(std::span<const Upload> uploads) {
-    const Index k = round_;
-    legs_.clear();
     for (std::size_t i = 0; i < participants_.size(); ++i) {
       const Upload& up = uploads[i];
       const Index m = participants_[i];
-      const auto samples = up.gradients * static_cast<std::uint64_t>(
-                                              parts_.batch_sizes[static_cast<std::size_t>(m)]);
       if constexpr (!broadcasts_aggregate) ledger_.download(m, down_);
-      ledger_.gradient_samples(m, samples);
-      if (up.fault != Fault::none) return Divergence{k, m, to_string(up.fault)};
+      ledger_.gradient_samples(m, samples(m, up));
+      if (up.fault != Fault::none) return Divergence{round_, m, to_string(up.fault)};
       if (up.uploaded) ledger_.upload(m, up.bits);
-      const Device& device = clock_.device(m);
-      legs_.push_back({broadcasts_aggregate ? 0 : device.download(down_),
-                       device.compute(options_.seed, k, m, samples),
-                       up.uploaded ? device.upload(up.bits) : 0});
     }
-    counts_.resize(participants_.size());
     TimeParts parts;
     seconds_ = idle_ + clock_.round(legs_, counts_, parts);
     parts.wait += idle_;
@@ -202,10 +209,7 @@ class ServerHalf {
     for (std::size_t i = 0; i < participants_.size(); ++i) {
       if (uploads[i].uploaded && !counts_[i]) {
         const Index m = participants_[i];
-        ledger_.dropped(
-            m, uploads[i].bits,
-            uploads[i].gradients *
-                static_cast<std::uint64_t>(parts_.batch_sizes[static_cast<std::size_t>(m)]));
+        ledger_.dropped(m, uploads[i].bits, samples(m, uploads[i]));
       }
     }
     return std::nullopt;
@@ -390,6 +394,12 @@ class ServerHalf {
       return false;
     }
     return true;
+  }
+
+  // The sample gradients worker m evaluated for `up`: b_m for each minibatch gradient.
+  std::uint64_t samples(Index m, const Upload& up) const {
+    return up.gradients *
+           static_cast<std::uint64_t>(parts_.batch_sizes[static_cast<std::size_t>(m)]);
   }
 
   // Round k's participants: those the participation policy draws among the workers online

@@ -51,7 +51,7 @@ class Simulation {
         workers_(parts_, std::move(workers), 0, server_.workers(), theta0, options_,
                  pool_.threads(), &server_) {
     uploads_.reserve(static_cast<std::size_t>(server_.workers()));
-    if (options_.cost.drops()) {
+    if (options_.cost.keep > 0) {
       // Which uploads count is known once all have arrived: each participant's decoded upload
       // waits in a slot until then.
       const server::Participation& p = parts_.server.params().participation;
@@ -138,18 +138,21 @@ class Simulation {
     const std::vector<Index>& participants = server_.participants();
     const std::size_t n = participants.size();
     uploads_.resize(n);
-    if (slots_.empty()) {  // every upload counts: the server takes each as it is decoded
+    if (slots_.empty()) {  // each upload known to count is taken as it is decoded
       const std::size_t groups =
           server_.for_each_in_groups(n, [&](std::size_t i, int t, std::size_t g) {
             const Index m = participants[i];
             workers_.work(m, k, t, uploads_[i]);
-            if (uploads_[i].uploaded) server_.accept(m, workers_.decoded(t), server_.group_sum(g));
+            if (server_.arrive(i, uploads_[i]) && uploads_[i].uploaded) {
+              server_.accept(m, workers_.decoded(t), server_.group_sum(g));
+            }
           });
       if (auto divergence = server_.account(uploads_)) return divergence;
       return server_.close(groups, nullptr);
     }
     server_.for_each_in_groups(n, [&](std::size_t i, int t, std::size_t) {
       workers_.work(participants[i], k, t, uploads_[i]);
+      server_.arrive(i, uploads_[i]);
       if (uploads_[i].uploaded) slots_[i].swap(workers_.decoded(t));
     });
     if (auto divergence = server_.account(uploads_)) return divergence;
@@ -172,7 +175,7 @@ class Simulation {
   ServerHalf<M> server_;
   WorkerHalf<M, Obj> workers_;
   std::vector<Upload> uploads_;  // this round's, one per participant
-  std::vector<Vector> slots_;    // under a deadline or over-selection: their decoded uploads
+  std::vector<Vector> slots_;    // under over-selection: their decoded uploads
 };
 
 }  // namespace laconic::sim
