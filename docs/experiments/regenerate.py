@@ -455,6 +455,18 @@ def final_loss(row):
     return float("inf") if row["status"] == "diverged" else row["loss"]
 
 
+def method_index(experiment):
+    """{label: index} of experiments/<experiment>.toml's methods."""
+    methods = tomllib.loads((EXPERIMENTS / f"{experiment}.toml").read_text())["method"]
+    return {m["label"]: i for i, m in enumerate(methods)}
+
+
+def with_steps(experiment, steps):
+    """Overrides that run each method of `experiment` at its step of `steps` only."""
+    return [f'method.{i}.grid={{ "server.step" = [{steps[label]}] }}'
+            for label, i in method_index(experiment).items()]
+
+
 def tuned(runner, experiment, variant="", overrides=()):
     """Runs `experiment` with each method's step tuned: its grid of server.step is run on the
     tuning seeds, and the step with the lowest mean final loss then runs on the file's seeds.
@@ -467,12 +479,8 @@ def tuned(runner, experiment, variant="", overrides=()):
             loss = sum(final_loss(r) for r in rows) / len(rows)
             if method not in steps or loss < steps[method][1]:
                 steps[method] = (point, loss)
-    labels = [m["label"] for m in tomllib.loads(
-        (EXPERIMENTS / f"{experiment}.toml").read_text())["method"]]
-    chosen = [f'method.{i}.grid={{ "server.step" = [{steps[label][0]}] }}'
-              for i, label in enumerate(labels)]
-    return runner.run(experiment, variant, [*overrides, *chosen]), {
-        label: steps[label][0] for label in labels}
+    chosen = {label: steps[label][0] for label in method_index(experiment)}
+    return runner.run(experiment, variant, [*overrides, *with_steps(experiment, chosen)]), chosen
 
 
 def median(values):
@@ -804,18 +812,6 @@ def compositions(runner, page, figures):
 
 LOGNORMAL = ["run.cost.devices.compute_sigma=1", "run.cost.devices.bandwidth_sigma=1"]
 PARALLEL = ["run.cost.links=parallel"]
-
-
-def method_index(experiment):
-    """{label: index} of experiments/<experiment>.toml's methods."""
-    methods = tomllib.loads((EXPERIMENTS / f"{experiment}.toml").read_text())["method"]
-    return {m["label"]: i for i, m in enumerate(methods)}
-
-
-def with_steps(experiment, steps):
-    """Overrides that run each method of `experiment` at its step of `steps` only."""
-    return [f'method.{i}.grid={{ "server.step" = [{steps[label]}] }}'
-            for label, i in method_index(experiment).items()]
 
 
 def mean_round_time(folder):

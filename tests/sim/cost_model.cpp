@@ -369,6 +369,12 @@ TEST_CASE("heterogeneous time: invalid settings and refused compositions say why
   c = {.keep = 1};
   CHECK_THAT(refused(c, Ef21<compress::TopK>{.uplink = {.compressor = {.k = 1}}}),
              Contains("cost.keep = 1: must be unset when the uplink keeps state"));
+  // Offline workers are fine with a stateful uplink: the refusal names the deadline.
+  c.availability = {.period = 4, .online = 0.5};
+  c.keep = 0;
+  c.deadline = 2;
+  CHECK_THAT(refused(c, Ef21<compress::TopK>{.uplink = {.compressor = {.k = 1}}}),
+             Contains("cost.deadline = 2: must be unset when the uplink keeps state"));
   c = {};
   c.availability = {.period = 4, .online = 0.5};
   CHECK_THAT(refused(c, LasgWk2{}),
@@ -403,7 +409,7 @@ TEST_CASE("a malformed trace names the file, line and column", "[sim]") {
   sim::CostModel absent;
   absent.devices.trace = "/nonexistent/devices.csv";
   CHECK_THAT(error_of([&] { sim::Clock(absent, 2, 0); }),
-             Contains("/nonexistent/devices.csv: cannot open the trace: No such file"));
+             Contains("cannot open /nonexistent/devices.csv: No such file"));
 
   const auto online = [](const std::string& name, const std::string& text) {
     sim::CostModel cost;

@@ -123,16 +123,7 @@ struct Experiment {
 
   // The options of method `m`'s runs: [run]'s, with what its own `run` table changes.
   // The cost model's trace files, like data files, are relative to the experiment file.
-  sim::Options options_of(const MethodEntry& m) const {
-    sim::Options o = options;
-    if (m.run) detail::set_params(o, *m.run, "run");
-    for (std::string* trace : {&o.cost.devices.trace, &o.cost.availability.trace}) {
-      if (!trace->empty() && !file.empty() && std::filesystem::path(*trace).is_relative()) {
-        *trace = (file.parent_path() / *trace).string();
-      }
-    }
-    return o;
-  }
+  sim::Options options_of(const MethodEntry& m) const;
 
   // The top-level parameters of [run]: the seeds, the run options and f*.
   struct Run {
@@ -339,6 +330,19 @@ inline std::filesystem::path resolve(const Experiment& e, const std::string& pat
   const std::filesystem::path p(path);
   return p.is_absolute() || e.file.empty() ? p : e.file.parent_path() / p;
 }
+
+}  // namespace detail
+
+inline sim::Options Experiment::options_of(const MethodEntry& m) const {
+  sim::Options o = options;
+  if (m.run) detail::set_params(o, *m.run, "run");
+  for (std::string* trace : {&o.cost.devices.trace, &o.cost.availability.trace}) {
+    if (!trace->empty()) *trace = detail::resolve(*this, *trace).string();
+  }
+  return o;
+}
+
+namespace detail {
 
 // `text` with each ${NAME} replaced by the environment variable NAME, which must be set: data
 // paths such as "${LACONIC_DATA_DIR}/a9a/a9a" travel between machines.

@@ -68,26 +68,25 @@ void check_setup(const std::vector<WorkerShape>& workers, const Vector& theta0,
                   participation.describe(),
                   "all workers when the downlink keeps state (every worker must hear it)");
   }
-  // The cost model's ways of leaving workers out: the same limits, and a dropped upload must
-  // leave both ends of its link as if it had not been sent.
-  const auto refuse_partial = [&](bool ok, std::string_view why) {
+  // The cost model's ways of leaving workers out — offline workers, and (`dropping`) the
+  // deadline and over-selection — meet the same limits; a dropped upload must also leave both
+  // ends of its link as if it had not been sent. A refusal names the setting it is about.
+  const auto refuse = [&](bool ok, bool dropping, std::string_view why) {
     if (ok) return;
-    if (!cost.availability.always()) {
+    if (!dropping && !cost.availability.always()) {
       require_param(false, "cost.availability", cost.availability.describe(), why);
     }
-    require_param(false, cost.keep > 0 ? "cost.keep" : "cost.deadline",
-                  cost.keep > 0 ? fmt::format("{}", cost.keep) : fmt::format("{}", cost.deadline),
-                  why);
+    if (cost.keep > 0) require_param(false, "cost.keep", cost.keep, why);
+    if (cost.deadline < infinite_time) require_param(false, "cost.deadline", cost.deadline, why);
   };
   if (cost.partial()) {
-    refuse_partial(!lazy, "unset under a skip rule (it tracks every worker every round)");
-    refuse_partial(!compress::keeps_state(downlink) || broadcasts_aggregate,
-                   "unset when the downlink keeps state (every worker must hear it)");
+    refuse(!lazy, false, "unset under a skip rule (it tracks every worker every round)");
+    refuse(!compress::keeps_state(downlink) || broadcasts_aggregate, false,
+           "unset when the downlink keeps state (every worker must hear it)");
   }
   if (cost.drops()) {
-    refuse_partial(!compress::keeps_state(uplink),
-                   "unset when the uplink keeps state (a dropped upload would leave its two "
-                   "ends apart)");
+    refuse(!compress::keeps_state(uplink), true,
+           "unset when the uplink keeps state (a dropped upload would leave its two ends apart)");
   }
 }
 

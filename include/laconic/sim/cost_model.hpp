@@ -246,10 +246,7 @@ class Clock {
 
   // Whether worker m is online at time t.
   bool online(Index m, double t) const {
-    if (!phase_.empty()) {
-      const double x = t / model_.availability.period + phase_[static_cast<std::size_t>(m)];
-      return x - std::floor(x) < model_.availability.online;
-    }
+    if (!phase_.empty()) return cycle_position(m, t) < model_.availability.online;
     if (first_window_.empty()) return true;
     const auto [first, last] = window_range(m);
     if (first == last) return true;  // not in the trace
@@ -264,8 +261,7 @@ class Clock {
     for (Index m = 0; m < workers_; ++m) {
       if (online(m, t)) return t;
       if (!phase_.empty()) {
-        const double x = t / model_.availability.period + phase_[static_cast<std::size_t>(m)];
-        next = std::min(next, t + (1 - (x - std::floor(x))) * model_.availability.period);
+        next = std::min(next, t + (1 - cycle_position(m, t)) * model_.availability.period);
       } else {
         const auto [first, last] = window_range(m);
         for (auto w = first; w != last; ++w) {
@@ -284,6 +280,12 @@ class Clock {
       for (const Device& d : devices_) slowest = std::max(slowest, d.download(bits));
     }
     return slowest;
+  }
+
+  // Whether an upload that took `leg` counts, when that is known as it arrives: always, unless
+  // the server keeps the first r (then round() decides once all have arrived).
+  bool counts_on_arrival(const Leg& leg) const {
+    return model_.keep > 0 || leg.arrival() <= model_.deadline;
   }
 
   // The length of a round whose participants (in order) took `legs`, and its parts added to
@@ -365,6 +367,12 @@ class Clock {
       counts[i] = a <= seconds && (a < last || (a == last && i <= last_index)) ? 1 : 0;
     }
     return seconds;
+  }
+
+  // Where worker m is in its on/off cycle at time t, in [0, 1): online below `online`.
+  double cycle_position(Index m, double t) const {
+    const double x = t / model_.availability.period + phase_[static_cast<std::size_t>(m)];
+    return x - std::floor(x);
   }
 
   std::pair<Windows, Windows> window_range(Index m) const {

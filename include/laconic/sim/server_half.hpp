@@ -187,7 +187,7 @@ class ServerHalf {
     leg.down = broadcasts_aggregate ? 0 : device.download(down_);
     leg.compute = device.compute(options_.seed, round_, m, samples(m, up));
     leg.up = up.uploaded ? device.upload(up.bits) : 0;
-    return options_.cost.keep > 0 || leg.arrival() <= options_.cost.deadline;
+    return clock_.counts_on_arrival(leg);
   }
 
   // The ledger and simulated time of round k's participants, whose uploads are `uploads` (in

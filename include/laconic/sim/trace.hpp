@@ -7,22 +7,19 @@
 // with another number of fields, or a field that is not a number its column allows.
 
 #include <laconic/core/errors.hpp>
+#include <laconic/data/io.hpp>
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <initializer_list>
-#include <iterator>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <vector>
 
 namespace laconic::sim {
@@ -138,16 +135,10 @@ inline Trace parse_trace(std::string_view text, const std::string& name,
   return trace;
 }
 
+// Reads a trace as the data readers read their files (a gzip-compressed one too).
 inline Trace read_trace(const std::filesystem::path& path,
                         std::initializer_list<TraceColumn> allowed) {
-  errno = 0;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw std::runtime_error(
-        fmt::format("{}: cannot open the trace: {}", path.string(), os_reason()));
-  }
-  const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  return parse_trace(text, path.string(), allowed);
+  return parse_trace(data::read_file(path), path.string(), allowed);
 }
 
 }  // namespace laconic::sim
