@@ -160,6 +160,24 @@ TEST_CASE("max_eigenvalue_gram of a wide shard matches a dense eigensolver",
   }
 }
 
+// The exact branch goes through the tridiagonal form itself (cheaper to compile); it must give
+// SelfAdjointEigenSolver's eigenvalue to the bit, so that no smoothness constant, and no step
+// 1/L built from one, moved.
+TEST_CASE("the exact branch's eigenvalue equals SelfAdjointEigenSolver's bit for bit",
+          "[objective][common]") {
+  for (const Index size : {1, 2, 3, 7, 22, 64, 150}) {
+    for (const std::uint64_t seed : {1u, 2u}) {
+      INFO("size " << size << " seed " << seed);
+      const DenseMatrix a = test::random_matrix(size, size + 5, 0.5, seed, 3.0);
+      Eigen::MatrixXd gram = a * a.transpose();
+      if (size > 1) gram.row(1) = gram.row(0), gram.col(1) = gram.col(0);  // a repeated row
+      const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver(gram, Eigen::EigenvaluesOnly);
+      CHECK(objective::detail::max_eigenvalue(gram) == solver.eigenvalues().maxCoeff());
+    }
+  }
+  CHECK(objective::detail::max_eigenvalue(Eigen::MatrixXd::Zero(4, 4)) == 0);
+}
+
 TEST_CASE("max_eigenvalue_gram is the same for sparse and dense storage", "[objective][common]") {
   const DenseMatrix a = test::random_matrix(50, 12, 0.4, 5);
   const Vector labels = Vector::Zero(50);

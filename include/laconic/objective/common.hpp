@@ -146,6 +146,27 @@ constexpr std::string_view task_name(data::Task task) {
 
 }  // namespace detail
 
+namespace detail {
+
+// The largest eigenvalue of a symmetric matrix, by the steps of
+// SelfAdjointEigenSolver::compute(m, EigenvaluesOnly) and to the same bits: scale the lower
+// triangle into [-1, 1], reduce it to tridiagonal form, take the eigenvalues of that. compute()
+// itself would also compile the Householder back-transformation it skips at run time, which is
+// two seconds of every build that includes an objective. Only the lower triangle is read.
+inline double max_eigenvalue(const Eigen::MatrixXd& m) {
+  Eigen::MatrixXd lower = m.triangularView<Eigen::Lower>();
+  double scale = lower.cwiseAbs().maxCoeff();
+  if (scale == 0) scale = 1;
+  lower /= scale;
+  const Eigen::Tridiagonalization<Eigen::MatrixXd> tridiagonal(lower);
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver;
+  solver.computeFromTridiagonal(tridiagonal.diagonal(), tridiagonal.subDiagonal(),
+                                Eigen::EigenvaluesOnly);
+  return solver.eigenvalues().maxCoeff() * scale;
+}
+
+}  // namespace detail
+
 // Settings of max_eigenvalue_gram's power iteration.
 struct PowerIteration {
   double tolerance = 1e-10;  // stop when successive estimates differ by at most this, relatively
@@ -187,8 +208,7 @@ inline double max_eigenvalue_gram(const data::Shard& shard, PowerIteration setti
       } else {
         gram.noalias() = block.transpose() * block;
       }
-      const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver(gram, Eigen::EigenvaluesOnly);
-      return std::max(0.0, solver.eigenvalues().maxCoeff()) / static_cast<double>(n);
+      return std::max(0.0, detail::max_eigenvalue(gram)) / static_cast<double>(n);
     }
     constexpr double weyl = std::numbers::phi - 1;
     Vector v = Vector::NullaryExpr(d, [](Index j) {
