@@ -21,7 +21,11 @@
 
 namespace laconic::objective {
 
-class LeastSquares {
+// LeastSquares is BasicLeastSquares<>: a class template only so that a program compiles just the
+// members it calls (each member instantiates its dense and its sparse kernels), which keeps every
+// build that includes this header short. The parameter has no other use.
+template <class = void>
+class BasicLeastSquares {
  public:
   struct Params {
     double lambda = 0;  // L2 strength λ ≥ 0
@@ -31,10 +35,10 @@ class LeastSquares {
     }
   };
 
-  explicit LeastSquares(data::Shard shard) : LeastSquares(std::move(shard), Params{}) {}
+  explicit BasicLeastSquares(data::Shard shard) : BasicLeastSquares(std::move(shard), Params{}) {}
 
   // Any dataset: its labels are the targets b_i. The shard must hold at least one row.
-  LeastSquares(data::Shard shard, Params params) : shard_(std::move(shard)), params_(params) {
+  BasicLeastSquares(data::Shard shard, Params params) : shard_(std::move(shard)), params_(params) {
     detail::require_shard(shard_);
     require_param(shard_.size() >= 1, "shard.size()", shard_.size(), ">= 1");
     detail::require_lambda(params_.lambda);
@@ -113,19 +117,21 @@ class LeastSquares {
   Vector residuals_;          // full_gradient()'s scratch: Ax − b, then (Ax − b)/n
   mutable double gram_ = -1;  // λ_max(AᵀA)/n once computed
 };
+using LeastSquares = BasicLeastSquares<>;
 
 // The minimizer of the workers' average loss (1/M) Σ_m f_m(θ), from its normal equations
 //   (1/M) Σ_m (A_mᵀA_m/n_m + λ_m I) θ = (1/M) Σ_m A_mᵀb_m/n_m,
 // solved densely (d×d) with an LDLᵀ factorization: meant for tests and small problems. The
 // solution is unique when the left-hand matrix is positive definite (some λ_m > 0, or the
 // stacked rows have full column rank).
-inline Vector least_squares_minimizer(const std::vector<LeastSquares>& workers) {
+template <class Unused>
+Vector least_squares_minimizer(const std::vector<BasicLeastSquares<Unused>>& workers) {
   require_param(!workers.empty(), "workers.size()", workers.size(), ">= 1");
   const Index d = workers.front().dim();
   Eigen::MatrixXd hessian = Eigen::MatrixXd::Zero(d, d);
   Vector rhs = Vector::Zero(d);
   for (std::size_t m = 0; m < workers.size(); ++m) {
-    const LeastSquares& w = workers[m];
+    const auto& w = workers[m];
     require_param(w.dim() == d, fmt::format("workers[{}].dim()", m), w.dim(),
                   fmt::format("equal to workers[0].dim() = {}", d));
     const data::Shard& shard = w.shard();
@@ -143,7 +149,8 @@ inline Vector least_squares_minimizer(const std::vector<LeastSquares>& workers) 
 }
 
 // The same for one LeastSquares per shard, all with strength lambda.
-inline Vector least_squares_minimizer(const std::vector<data::Shard>& shards, double lambda) {
+template <class = void>
+Vector least_squares_minimizer(const std::vector<data::Shard>& shards, double lambda) {
   std::vector<LeastSquares> workers;
   workers.reserve(shards.size());
   for (const data::Shard& shard : shards) workers.emplace_back(shard, LeastSquares::Params{lambda});

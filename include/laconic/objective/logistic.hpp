@@ -17,7 +17,11 @@
 
 namespace laconic::objective {
 
-class Logistic {
+// Logistic is BasicLogistic<>: a class template only so that a program compiles just the members it
+// calls (each member instantiates its dense and its sparse kernels), which keeps every build
+// that includes this header short. The parameter has no other use.
+template <class = void>
+class BasicLogistic {
  public:
   struct Params {
     double lambda = 0;                          // regularization strength λ ≥ 0
@@ -29,10 +33,10 @@ class Logistic {
     }
   };
 
-  explicit Logistic(data::Shard shard) : Logistic(std::move(shard), Params{}) {}
+  explicit BasicLogistic(data::Shard shard) : BasicLogistic(std::move(shard), Params{}) {}
 
   // The shard must hold a binary dataset (labels ±1) and at least one row.
-  Logistic(data::Shard shard, Params params) : shard_(std::move(shard)), params_(params) {
+  BasicLogistic(data::Shard shard, Params params) : shard_(std::move(shard)), params_(params) {
     detail::require_shard(shard_);
     require_param(shard_.data->task() == data::Task::binary, "dataset task",
                   detail::task_name(shard_.data->task()),
@@ -169,5 +173,6 @@ class Logistic {
   Vector margins_;            // full_gradient's scratch: margins, then loss derivatives
   mutable double gram_ = -1;  // λ_max(AᵀA)/n once computed
 };
+using Logistic = BasicLogistic<>;
 
 }  // namespace laconic::objective

@@ -20,7 +20,11 @@
 
 namespace laconic::objective {
 
-class Softmax {
+// Softmax is BasicSoftmax<>: a class template only so that a program compiles just the members it
+// calls (each member instantiates its dense and its sparse kernels), which keeps every build
+// that includes this header short. The parameter has no other use.
+template <class = void>
+class BasicSoftmax {
  public:
   struct Params {
     double lambda = 0;  // L2 strength λ ≥ 0
@@ -30,10 +34,10 @@ class Softmax {
     }
   };
 
-  explicit Softmax(data::Shard shard) : Softmax(std::move(shard), Params{}) {}
+  explicit BasicSoftmax(data::Shard shard) : BasicSoftmax(std::move(shard), Params{}) {}
 
   // The shard must hold a multiclass dataset (labels 0..C−1) and at least one row.
-  Softmax(data::Shard shard, Params params) : shard_(std::move(shard)), params_(params) {
+  BasicSoftmax(data::Shard shard, Params params) : shard_(std::move(shard)), params_(params) {
     detail::require_shard(shard_);
     require_param(shard_.data->task() == data::Task::multiclass, "dataset task",
                   detail::task_name(shard_.data->task()),
@@ -177,5 +181,6 @@ class Softmax {
   DenseMatrix scores_;        // full_gradient()'s scratch: n×C scores, then residuals / n
   mutable double gram_ = -1;  // λ_max(AᵀA)/n once computed
 };
+using Softmax = BasicSoftmax<>;
 
 }  // namespace laconic::objective
