@@ -7,7 +7,6 @@
 #include <laconic/core/types.hpp>
 
 #include <fmt/format.h>
-#include <fmt/os.h>
 
 #include <cmath>
 #include <filesystem>
@@ -112,8 +111,13 @@ class History {
     auto temporary = path;
     temporary += ".tmp";
     {
-      auto file = fmt::output_file(temporary.string());
-      file.print("{}", to_csv());
+      errno = 0;
+      std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+      out << to_csv();
+      if (!out.flush()) {
+        throw std::runtime_error(
+            fmt::format("{}: cannot write the history: {}", temporary.string(), os_reason()));
+      }
     }
     std::filesystem::rename(temporary, path);
   }
