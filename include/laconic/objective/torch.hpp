@@ -1,0 +1,158 @@
+#pragma once
+
+// A LibTorch network as a worker's objective (target laconic::torch, built when LibTorch is
+// found): a module, a loss and the worker's samples as tensors become an Objective whose θ is
+// the module's parameters flattened in the order module->parameters() gives them, each in
+// its own row-major (contiguous) order. docs/objectives.md shows it in use.
+//
+//   f_m(θ) = (1/|B|) Σ_{i∈B} loss(module_θ(inputs_i), targets_i)
+//
+// The parameters are views into one flat tensor and their gradients into another, so that
+// θ reaches the network, and ∇f_m comes back, as one copy each; autograd gives the gradient.
+// The module is converted to double precision, laconic's scalar. The forward pass must not
+// draw random numbers (no dropout) and the module must hold no buffers (no BatchNorm
+// statistics): this version keeps no state beyond θ, so runs would not repeat otherwise.
+
+#include <laconic/core/errors.hpp>
+#include <laconic/core/types.hpp>
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <utility>
+
+namespace laconic::objective {
+
+// The mean loss of a batch: the network's outputs and the batch's targets in, a scalar out.
+using TorchLoss =
+    std::function<torch::Tensor(const torch::Tensor& output, const torch::Tensor& target)>;
+
+// Cross-entropy over class scores (targets: class indices, int64), the default loss.
+inline torch::Tensor cross_entropy(const torch::Tensor& output, const torch::Tensor& target) {
+  return torch::nn::functional::cross_entropy(output, target);
+}
+
+// Module: a torch::nn::ModuleHolder (torch::nn::Sequential, torch::nn::Linear, or your own
+// TORCH_MODULE) whose forward takes one tensor. Each worker needs its own module instance.
+template <class Module>
+class Torch {
+ public:
+  struct Params {
+    TorchLoss loss = cross_entropy;
+    // LibTorch's intra-op threads, a process-wide setting applied by the constructor; 1 lets
+    // laconic's thread pool run the workers side by side.
+    int intra_op_threads = 1;
+  };
+
+  // inputs: the worker's samples along the first dimension; targets: one per sample.
+  Torch(Module module, torch::Tensor inputs, torch::Tensor targets, Params params = {})
+      : module_(std::move(module)),
+        inputs_(std::move(inputs)),
+        targets_(std::move(targets)),
+        params_(std::move(params)) {
+    require_param(!module_.is_empty(), "module", "empty", "a constructed module");
+    require_param(inputs_.defined() && inputs_.dim() >= 1 && inputs_.size(0) >= 1, "inputs.size(0)",
+                  inputs_.defined() && inputs_.dim() >= 1 ? inputs_.size(0) : 0,
+                  ">= 1 (the samples along the first dimension)");
+    require_param(targets_.defined() && targets_.dim() >= 1 && targets_.size(0) == inputs_.size(0),
+                  "targets.size(0)",
+                  targets_.defined() && targets_.dim() >= 1 ? targets_.size(0) : 0,
+                  fmt::format("inputs.size(0) = {} (one target per sample)", inputs_.size(0)));
+    require_param(static_cast<bool>(params_.loss), "loss", "empty", "a loss function");
+    require_param(params_.intra_op_threads >= 1, "intra_op_threads", params_.intra_op_threads,
+                  ">= 1");
+    require_param(module_->buffers().empty(), "module buffers", module_->buffers().size(),
+                  "0: buffers (BatchNorm's running statistics) are state beyond θ, which this "
+                  "objective does not keep");
+    torch::set_num_threads(params_.intra_op_threads);
+    module_->to(torch::kFloat64);
+    if (inputs_.is_floating_point()) inputs_ = inputs_.to(torch::kFloat64);
+    inputs_ = inputs_.contiguous();
+    targets_ = targets_.contiguous();
+
+    std::vector<torch::Tensor> parameters = module_->parameters();
+    require_param(!parameters.empty(), "module parameters", 0, ">= 1");
+    std::int64_t dim = 0;
+    for (const torch::Tensor& p : parameters) dim += p.numel();
+    const auto options = torch::TensorOptions().dtype(torch::kFloat64);
+    flat_ = torch::empty({dim}, options);
+    flat_grad_ = torch::zeros({dim}, options);
+    torch::NoGradGuard no_grad;
+    std::int64_t offset = 0;
+    for (torch::Tensor& p : parameters) {
+      const std::int64_t n = p.numel();
+      torch::Tensor value = flat_.narrow(0, offset, n).view(p.sizes());
+      value.copy_(p);
+      p.set_data(value);
+      p.mutable_grad() = flat_grad_.narrow(0, offset, n).view(p.sizes());
+      offset += n;
+    }
+  }
+
+  Index dim() const { return flat_.numel(); }
+  Index size() const { return inputs_.size(0); }
+  const Params& params() const { return params_; }
+  Module& module() { return module_; }
+
+  // θ as the module holds it: its initialization, before a run (the usual θ⁰).
+  Vector parameters() const { return Vector(map(flat_)); }
+
+  // The mean loss over the batch (local indices, repeats allowed); writes its gradient into g.
+  double gradient(const Vector& x, std::span<const Index> batch, Vector& g) {
+    require_param(x.size() == dim(), "x.size()", x.size(),
+                  fmt::format("the objective's dim() = {}", dim()));
+    require_param(!batch.empty(), "batch.size()", batch.size(), ">= 1");
+    for (const Index i : batch) {
+      if (i < 0 || i >= size()) {
+        throw std::out_of_range(
+            fmt::format("batch index {} outside the worker's samples [0, {})", i, size()));
+      }
+    }
+    set_parameters(x);
+    flat_grad_.zero_();
+    const torch::AutoGradMode with_gradients(true);  // whatever the caller's mode
+    const torch::Tensor rows = rows_of(batch);
+    const torch::Tensor loss = params_.loss(module_->forward(inputs_.index_select(0, rows)),
+                                            targets_.index_select(0, rows));
+    loss.backward();
+    g = map(flat_grad_);
+    return loss.item<double>();
+  }
+
+  // The fraction of the worker's samples whose largest output is the target's class.
+  double accuracy(const Vector& x) const {
+    require_param(x.size() == dim(), "x.size()", x.size(),
+                  fmt::format("the objective's dim() = {}", dim()));
+    set_parameters(x);
+    torch::NoGradGuard no_grad;
+    const torch::Tensor predicted = module_->forward(inputs_).argmax(1);
+    return predicted.eq(targets_).to(torch::kFloat64).mean().template item<double>();
+  }
+
+ private:
+  static Eigen::Map<const Vector> map(const torch::Tensor& t) {
+    return {t.data_ptr<double>(), t.numel()};
+  }
+
+  // θ into the flat tensor the parameters view: one copy.
+  void set_parameters(const Vector& x) const {
+    Eigen::Map<Vector>(flat_.data_ptr<double>(), flat_.numel()) = x;
+  }
+
+  // The batch as an index tensor over its own memory (Index is int64, as torch's kLong).
+  static torch::Tensor rows_of(std::span<const Index> batch) {
+    static_assert(sizeof(Index) == sizeof(std::int64_t));
+    return torch::from_blob(const_cast<Index*>(batch.data()),
+                            {static_cast<std::int64_t>(batch.size())}, torch::kLong);
+  }
+
+  mutable Module module_;
+  torch::Tensor inputs_, targets_;
+  Params params_;
+  torch::Tensor flat_, flat_grad_;  // θ and ∇f_m, viewed by the parameters and their grads
+};
+
+}  // namespace laconic::objective

@@ -1,0 +1,193 @@
+#include <laconic/objective/torch.hpp>
+
+#include <laconic/methods.hpp>
+#include <laconic/sim/simulation.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <numeric>
+#include <vector>
+
+#include "support.hpp"
+
+using namespace laconic;
+using Net = objective::Torch<torch::nn::Sequential>;
+
+namespace {
+
+constexpr std::int64_t features = 4, hidden = 5, classes = 3;
+
+// A small MLP, the same for the same seed: 4 → 5 (tanh) → 3, 43 parameters.
+torch::nn::Sequential mlp(std::uint64_t seed) {
+  torch::manual_seed(seed);
+  return torch::nn::Sequential(torch::nn::Linear(features, hidden), torch::nn::Tanh(),
+                               torch::nn::Linear(hidden, classes));
+}
+
+// n samples in three classes, each class around its own centre.
+std::pair<torch::Tensor, torch::Tensor> blobs(std::int64_t n, std::uint64_t seed) {
+  torch::manual_seed(seed);
+  const torch::Tensor targets = torch::arange(n, torch::kLong).remainder(classes);
+  const torch::Tensor centres = 2.0 * torch::randn({classes, features}, torch::kFloat64);
+  const torch::Tensor inputs =
+      centres.index_select(0, targets) + 0.5 * torch::randn({n, features}, torch::kFloat64);
+  return {inputs, targets};
+}
+
+std::vector<Net> workers(std::int64_t m, std::int64_t per_worker) {
+  const auto [inputs, targets] = blobs(m * per_worker, 3);
+  std::vector<Net> result;
+  for (std::int64_t w = 0; w < m; ++w) {
+    result.emplace_back(mlp(7), inputs.narrow(0, w * per_worker, per_worker),
+                        targets.narrow(0, w * per_worker, per_worker));
+  }
+  return result;
+}
+
+std::vector<Index> all_of(Index n) {
+  std::vector<Index> batch(static_cast<std::size_t>(n));
+  std::iota(batch.begin(), batch.end(), Index{0});
+  return batch;
+}
+
+}  // namespace
+
+TEST_CASE("θ is the module's parameters, flattened in order, and the module sees every θ",
+          "[objective][torch]") {
+  auto net = mlp(1);
+  const auto [inputs, targets] = blobs(12, 2);
+  Net objective(net, inputs, targets);
+  REQUIRE(objective.dim() == features * hidden + hidden + hidden * classes + classes);
+  CHECK(objective.size() == 12);
+
+  // parameters(): weight then bias of each Linear, each row-major.
+  std::vector<double> expected;
+  for (const torch::Tensor& p : net->parameters()) {
+    const torch::Tensor flat = p.detach().reshape({-1}).contiguous();
+    expected.insert(expected.end(), flat.data_ptr<double>(),
+                    flat.data_ptr<double>() + flat.numel());
+  }
+  const Vector theta = objective.parameters();
+  CHECK(std::vector<double>(theta.data(), theta.data() + theta.size()) == expected);
+
+  // A θ given to gradient() is what the module's parameters hold afterwards.
+  const Vector x = Vector::LinSpaced(objective.dim(), -1, 1);
+  Vector g;
+  const std::vector<Index> batch{0, 5, 5, 11};
+  objective.gradient(x, batch, g);
+  CHECK(objective.parameters() == x);
+  const torch::Tensor first_weight = net->parameters()[0].detach().reshape({-1});
+  CHECK(first_weight[0].item<double>() == x[0]);
+  CHECK(first_weight[features * hidden - 1].item<double>() == x[features * hidden - 1]);
+}
+
+TEST_CASE("the gradient is autograd's, and matches central differences of the returned loss",
+          "[objective][torch]") {
+  const auto [inputs, targets] = blobs(20, 4);
+  Net objective(mlp(5), inputs, targets);
+  const Vector x = objective.parameters() * 1.5;
+  const std::vector<Index> batch{3, 1, 4, 1, 5, 9, 2, 6};
+  Vector g;
+  const double loss = objective.gradient(x, batch, g);
+  REQUIRE(g.size() == objective.dim());
+
+  // The loss is the batch's mean cross-entropy, computed here by hand from the outputs.
+  {
+    // (The caller's grad mode off, as here, must not stop gradient() below.)
+    torch::NoGradGuard no_grad;
+    const auto rows = torch::tensor(std::vector<std::int64_t>(batch.begin(), batch.end()));
+    const torch::Tensor scores = objective.module()->forward(inputs.index_select(0, rows));
+    const torch::Tensor log_p = torch::log_softmax(scores, 1);
+    double by_hand = 0;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      by_hand -= log_p[static_cast<std::int64_t>(i)][targets[batch[i]].item<std::int64_t>()]
+                     .item<double>();
+    }
+    CHECK(loss == Approx(by_hand / static_cast<double>(batch.size())).epsilon(1e-13));
+    Vector again;
+    CHECK(objective.gradient(x, batch, again) == loss);
+    CHECK(again == g);
+  }
+
+  Vector scratch;
+  double worst = 0;
+  for (Index j = 0; j < objective.dim(); ++j) {
+    const double h = 1e-6;
+    Vector up = x, down = x;
+    up[j] += h;
+    down[j] -= h;
+    const double numerical =
+        (objective.gradient(up, batch, scratch) - objective.gradient(down, batch, scratch)) /
+        (2 * h);
+    worst = std::max(worst, std::abs(numerical - g[j]));
+  }
+  INFO("largest difference " << worst << ", gradient norm " << g.norm());
+  CHECK(worst <= 1e-8 * std::max(1.0, g.norm()));
+}
+
+TEST_CASE("a run over Torch workers is the same on 1 and 2 threads and after save and load",
+          "[objective][torch][sim]") {
+  const auto team = workers(4, 30);
+  const Vector theta0 = team.front().parameters();
+  const Sgd method{
+      .server = {.step = server::StepSize::constant(0.5), .batch = server::Batch::of(8)}};
+  const auto run = [&](Index rounds, int threads) {
+    return sim::Simulation(method, team, theta0,
+                           {.seed = 11, .rounds = rounds, .threads = threads, .record_every = 5});
+  };
+  const sim::RunResult one = run(40, 1).run();
+  const sim::RunResult two = run(40, 2).run();
+  CHECK(two.theta == one.theta);
+  CHECK(two.history == one.history);
+  CHECK(one.history.rows.back().loss < 0.5 * one.history.rows.front().loss);
+
+  auto first = run(15, 2);
+  first.run();
+  const auto path = std::filesystem::temp_directory_path() / "laconic_tests" / "torch.ckpt";
+  first.save(path);
+  auto second = run(40 - 15, 1);
+  second.load(path);
+  const sim::RunResult rest = second.run();
+  CHECK(rest.theta == one.theta);
+  CHECK(rest.history == one.history);
+  CHECK(rest.ledger == one.ledger);
+}
+
+TEST_CASE("LASG-WK2 trains a Torch MLP to a stated accuracy and skips uploads",
+          "[objective][torch][sim]") {
+  auto team = workers(5, 40);
+  const auto [test_inputs, test_targets] = blobs(300, 3);
+  const Net test(mlp(7), test_inputs.narrow(0, 200, 100), test_targets.narrow(0, 200, 100));
+  const Vector theta0 = team.front().parameters();
+  const LasgWk2 method{
+      .skip = {.D = 10, .d_max = 10},
+      .server = {.step = server::StepSize::constant(0.3), .batch = server::Batch::of(10)}};
+  sim::Simulation simulation(method, team, theta0, {.seed = 2, .rounds = 150, .record_every = 150});
+  const sim::RunResult result = simulation.run();
+  CHECK(test.accuracy(result.theta) >= 0.95);
+  CHECK(test.accuracy(theta0) < 0.7);
+  CHECK(result.ledger.total().uploads < 5u * 150u);
+}
+
+TEST_CASE("Torch objectives refuse what they cannot keep, naming it", "[objective][torch]") {
+  const auto [inputs, targets] = blobs(6, 1);
+  const auto refusal = [&](auto make) { return test::refusal(make); };
+  CHECK_THAT(refusal([&] {
+               Net(torch::nn::Sequential(torch::nn::Linear(features, 3), torch::nn::BatchNorm1d(3)),
+                   inputs, targets);
+             }),
+             Catch::Contains("module buffers") && Catch::Contains("BatchNorm"));
+  CHECK_THAT(refusal([&] { Net(mlp(1), inputs, targets.narrow(0, 0, 5)); }),
+             Catch::Contains("targets.size(0) = 5") && Catch::Contains("inputs.size(0) = 6"));
+  CHECK_THAT(refusal([&] { Net(mlp(1), inputs, targets, {.intra_op_threads = 0}); }),
+             Catch::Contains("intra_op_threads = 0"));
+  Net objective(mlp(1), inputs, targets);
+  Vector g;
+  const std::vector<Index> outside{6};
+  CHECK_THROWS_WITH(objective.gradient(objective.parameters(), outside, g),
+                    Catch::Contains("batch index 6 outside the worker's samples [0, 6)"));
+  CHECK_THAT(refusal([&] { objective.gradient(Vector::Zero(3), all_of(6), g); }),
+             Catch::Contains("x.size() = 3"));
+}
