@@ -21,6 +21,14 @@ if(LACONIC_USE_RUNTIME)
     DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/laconic)
 endif()
 
+# laconic::torch likewise, loaded by find_package(laconic COMPONENTS torch), which finds LibTorch.
+if(LACONIC_USE_TORCH)
+  install(TARGETS laconic_torch EXPORT laconicTorchTargets)
+  install(EXPORT laconicTorchTargets
+    NAMESPACE laconic::
+    DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/laconic)
+endif()
+
 configure_package_config_file(cmake/laconicConfig.cmake.in
   ${PROJECT_BINARY_DIR}/laconicConfig.cmake
   INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/laconic)
