@@ -15,6 +15,7 @@
 
 #include <laconic/core/errors.hpp>
 #include <laconic/core/types.hpp>
+#include <laconic/objective/common.hpp>
 
 #include <fmt/format.h>
 #include <torch/torch.h>
@@ -102,15 +103,9 @@ class Torch {
 
   // The mean loss over the batch (local indices, repeats allowed); writes its gradient into g.
   double gradient(const Vector& x, std::span<const Index> batch, Vector& g) {
-    require_param(x.size() == dim(), "x.size()", x.size(),
-                  fmt::format("the objective's dim() = {}", dim()));
+    detail::require_point(x, dim());
     require_param(!batch.empty(), "batch.size()", batch.size(), ">= 1");
-    for (const Index i : batch) {
-      if (i < 0 || i >= size()) {
-        throw std::out_of_range(
-            fmt::format("batch index {} outside the worker's samples [0, {})", i, size()));
-      }
-    }
+    for (const Index i : batch) detail::require_index(i, size());
     set_parameters(x);
     flat_grad_.zero_();
     const torch::AutoGradMode with_gradients(true);  // whatever the caller's mode
@@ -122,10 +117,10 @@ class Torch {
     return loss.item<double>();
   }
 
-  // The fraction of the worker's samples whose largest output is the target's class.
+  // The fraction of the worker's samples whose largest output is the target's class. It puts
+  // x into the module, so it must not run concurrently with another call on this instance.
   double accuracy(const Vector& x) const {
-    require_param(x.size() == dim(), "x.size()", x.size(),
-                  fmt::format("the objective's dim() = {}", dim()));
+    detail::require_point(x, dim());
     set_parameters(x);
     torch::NoGradGuard no_grad;
     const torch::Tensor predicted = module_->forward(inputs_).argmax(1);
