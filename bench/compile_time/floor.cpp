@@ -1,9 +1,9 @@
 // The floor no laconic program compiles under: the libraries laconic.hpp includes (Eigen's
 // dense, sparse and eigenvalue modules, fmt, the standard headers), none of them used.
 
+#include <fmt/format.h>
 #include <Eigen/Dense>
 #include <Eigen/Sparse>
-#include <fmt/format.h>
 
 #include <algorithm>
 #include <atomic>

@@ -13,9 +13,9 @@ int main() {
   std::vector<objective::Logistic> workers;
   for (const data::Shard& shard : data::partition(synthetic.data, {.workers = 10}))
     workers.emplace_back(shard, objective::Logistic::Params{.lambda = 1e-3});
-  const LasgWk2 method{.skip = {.D = 50, .d_max = 10},
-                       .server = {.step = server::StepSize::constant(0.1),
-                                  .batch = server::Batch::of(16)}};
+  const LasgWk2 method{
+      .skip = {.D = 50, .d_max = 10},
+      .server = {.step = server::StepSize::constant(0.1), .batch = server::Batch::of(16)}};
   sim::Simulation simulation(method, workers, Vector::Zero(50),
                              {.seed = 1, .rounds = 100, .record_every = 10});
   simulation.run().history.write_csv("lasg_wk2.csv");
