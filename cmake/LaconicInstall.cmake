@@ -5,28 +5,22 @@ install(DIRECTORY include/laconic TYPE INCLUDE)
 install(EXPORT laconicTargets
   NAMESPACE laconic::
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/laconic)
-# laconic::mpi in a file of its own, loaded by find_package(laconic COMPONENTS mpi) only.
+# Each component's target in an export file of its own, loaded by
+# find_package(laconic COMPONENTS <name>) only: mpi, runtime, torch (laconicConfig.cmake.in).
+function(laconic_install_component target export)
+  install(TARGETS ${target} EXPORT ${export})
+  install(EXPORT ${export}
+    NAMESPACE laconic::
+    DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/laconic)
+endfunction()
 if(LACONIC_WITH_MPI)
-  install(TARGETS laconic_mpi EXPORT laconicMpiTargets)
-  install(EXPORT laconicMpiTargets
-    NAMESPACE laconic::
-    DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/laconic)
+  laconic_install_component(laconic_mpi laconicMpiTargets)
 endif()
-
-# laconic::runtime likewise, loaded by find_package(laconic COMPONENTS runtime).
 if(LACONIC_USE_RUNTIME)
-  install(TARGETS laconic_runtime EXPORT laconicRuntimeTargets)
-  install(EXPORT laconicRuntimeTargets
-    NAMESPACE laconic::
-    DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/laconic)
+  laconic_install_component(laconic_runtime laconicRuntimeTargets)
 endif()
-
-# laconic::torch likewise, loaded by find_package(laconic COMPONENTS torch), which finds LibTorch.
 if(LACONIC_USE_TORCH)
-  install(TARGETS laconic_torch EXPORT laconicTorchTargets)
-  install(EXPORT laconicTorchTargets
-    NAMESPACE laconic::
-    DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/laconic)
+  laconic_install_component(laconic_torch laconicTorchTargets)
 endif()
 
 configure_package_config_file(cmake/laconicConfig.cmake.in

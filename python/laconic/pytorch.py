@@ -26,6 +26,12 @@ import torch
 __all__ = ["Objective"]
 
 
+def _as_float64(inputs):
+    """Inputs as a tensor, floating point made float64 (the modules' precision)."""
+    inputs = torch.as_tensor(inputs)
+    return inputs.to(torch.float64) if inputs.is_floating_point() else inputs
+
+
 class Objective:
     """Every worker's copy of a torch.nn.Module with its samples: the callable laconic.run takes.
 
@@ -56,9 +62,7 @@ class Objective:
         self._modules, self._inputs, self._targets = [], [], []
         self._theta, self._gradient = [], []
         for worker, (inputs, targets) in enumerate(shards):
-            inputs, targets = torch.as_tensor(inputs), torch.as_tensor(targets)
-            if inputs.is_floating_point():
-                inputs = inputs.to(torch.float64)
+            inputs, targets = _as_float64(inputs), torch.as_tensor(targets)
             if inputs.dim() < 1 or len(inputs) < 1 or len(targets) != len(inputs):
                 raise ValueError(
                     f"invalid parameter shards[{worker}] = ({len(inputs)} inputs, "
@@ -131,8 +135,6 @@ class Objective:
         """The fraction of samples whose largest output is the target class, at θ."""
         module = self._modules[0]
         self._theta[0].copy_(torch.from_numpy(np.asarray(theta)))
-        inputs, targets = torch.as_tensor(inputs), torch.as_tensor(targets)
-        if inputs.is_floating_point():
-            inputs = inputs.to(torch.float64)
+        inputs, targets = _as_float64(inputs), torch.as_tensor(targets)
         with torch.no_grad():
             return module(inputs).argmax(1).eq(targets).double().mean().item()

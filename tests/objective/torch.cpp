@@ -210,21 +210,20 @@ TEST_CASE("LASG-WK2 trains an MLP on an MNIST subset to 80 % held-out accuracy i
 
 TEST_CASE("Torch objectives refuse what they cannot keep, naming it", "[objective][torch]") {
   const auto [inputs, targets] = blobs(6, 1);
-  const auto refusal = [&](auto make) { return test::refusal(make); };
-  CHECK_THAT(refusal([&] {
+  CHECK_THAT(test::refusal([&] {
                Net(torch::nn::Sequential(torch::nn::Linear(features, 3), torch::nn::BatchNorm1d(3)),
                    inputs, targets);
              }),
              Catch::Contains("module buffers") && Catch::Contains("BatchNorm"));
-  CHECK_THAT(refusal([&] { Net(mlp(1), inputs, targets.narrow(0, 0, 5)); }),
+  CHECK_THAT(test::refusal([&] { Net(mlp(1), inputs, targets.narrow(0, 0, 5)); }),
              Catch::Contains("targets.size(0) = 5") && Catch::Contains("inputs.size(0) = 6"));
-  CHECK_THAT(refusal([&] { Net(mlp(1), inputs, targets, {.intra_op_threads = 0}); }),
+  CHECK_THAT(test::refusal([&] { Net(mlp(1), inputs, targets, {.intra_op_threads = 0}); }),
              Catch::Contains("intra_op_threads = 0"));
   Net objective(mlp(1), inputs, targets);
   Vector g;
   const std::vector<Index> outside{6};
   CHECK_THROWS_WITH(objective.gradient(objective.parameters(), outside, g),
                     Catch::Contains("batch index 6 outside the worker's samples [0, 6)"));
-  CHECK_THAT(refusal([&] { objective.gradient(Vector::Zero(3), all_of(6), g); }),
+  CHECK_THAT(test::refusal([&] { objective.gradient(Vector::Zero(3), all_of(6), g); }),
              Catch::Contains("x.size() = 3"));
 }
