@@ -18,6 +18,16 @@ TEST_CASE("Identity sends every coordinate as a 32- or 64-bit float", "[compress
       CHECK(y == (width == 64 ? x : Vector(x.cast<float>().cast<double>())));
       RandomStream rng(0, Purpose::compress);
       CHECK(identity.encode(x, rng).bits == Bits{.values = static_cast<std::uint64_t>(p * width)});
+      // At 64 bits the receiver has x itself: verbatim() says so, with the bits of a message.
+      if (width == 64) {
+        CHECK(identity.verbatim(p) == identity.encode(x, rng).bits);
+        const compress::Stateless<Identity> link({}, {.float_bits = width});
+        auto state = link.make_state(p);
+        Vector out(p);
+        CHECK(link.verbatim(p) == link.send(state, x, out, rng));
+      } else {
+        CHECK_FALSE(identity.verbatim(p).has_value());
+      }
     }
     test::check_rejects_non_finite(identity, 5);
     test::check_rejects_truncation(identity, test::awkward_vector(9, 2));

@@ -46,6 +46,7 @@ void check_same(const typename L::Params& params, const compress::Wire& wire = {
   INFO(concrete.describe());
   CHECK(erased.describe() == concrete.describe());
   CHECK(erased.keeps_state() == !std::is_empty_v<typename Concrete::State>);
+  CHECK(erased.verbatim(p) == compress::verbatim(concrete, p));
   auto shared = concrete.make_state(p), sender = concrete.make_state(p),
        receiver = concrete.make_state(p);
   auto erased_shared = erased.make_state(p), erased_sender = erased.make_state(p),

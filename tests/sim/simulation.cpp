@@ -11,9 +11,11 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <optional>
 #include <set>
 #include <span>
 #include <stdexcept>
+#include <string>
 
 using namespace laconic;
 using laconic::test::Points;
@@ -94,6 +96,32 @@ std::vector<Faulty> faulty_workers(Faulty::Fault fault, int from = 0) {
   for (Index m = 0; m < 3; ++m) workers.push_back({.fault = fault, .from = from, .worker = m});
   return workers;
 }
+
+// compress::Identity behind a wrapper that counts compress() calls and declares verbatim() only
+// when asked: the same link, with and without the engine's hand-over.
+template <bool declares_verbatim>
+class CountedIdentity {
+ public:
+  using Params = compress::Identity::Params;
+  explicit CountedIdentity(const Params& params = {}, const compress::Wire& wire = {})
+      : identity_(params, wire) {}
+  Message encode(const Vector& x, RandomStream& rng) const { return identity_.encode(x, rng); }
+  void decode(const Message& m, Vector& out) const { identity_.decode(m, out); }
+  Bits compress(const Vector& x, Vector& out, RandomStream& rng) const {
+    ++calls;
+    return identity_.compress(x, out, rng);
+  }
+  bool unbiased() const { return true; }
+  std::string describe() const { return identity_.describe(); }
+  std::uint64_t paper_bits(Index p) const { return identity_.paper_bits(p); }
+  std::optional<Bits> verbatim(Index p) const requires declares_verbatim {
+    return identity_.verbatim(p);
+  }
+  inline static int calls = 0;
+
+ private:
+  compress::Identity identity_;
+};
 
 }  // namespace
 
@@ -292,6 +320,53 @@ TEST_CASE("a finite vector its link cannot carry stops the run, naming the worke
     CHECK(result.divergence->round == 0);
     CHECK(result.history.rows.size() == 1);  // row 0 is kept
   }
+}
+
+TEST_CASE("an exact uplink hands the server the worker's vector: the same run, no copy", "[sim]") {
+  // SGD, LASG-WK2 (the server keeps each upload) and local steps (a model's change, checked
+  // for finiteness on the way), each with the hand-over and without.
+  const auto same_run = [](auto with, auto without, Index threads) {
+    const auto workers = make_workers(6, 5, 4);
+    CountedIdentity<true>::calls = CountedIdentity<false>::calls = 0;
+    const sim::Options options{
+        .rounds = 30, .threads = static_cast<int>(threads), .record_every = 3};
+    const auto a = sim::Simulation(with, workers, Vector::Zero(4), options).run();
+    const auto b = sim::Simulation(without, workers, Vector::Zero(4), options).run();
+    CHECK(CountedIdentity<true>::calls == 0);
+    CHECK(CountedIdentity<false>::calls > 0);
+    CHECK(a.theta == b.theta);
+    CHECK(a.ledger.total() == b.ledger.total());
+    REQUIRE(a.history.rows.size() == b.history.rows.size());
+    for (std::size_t r = 0; r < a.history.rows.size(); ++r) {
+      CHECK(a.history.rows[r].grad_norm_sq == b.history.rows[r].grad_norm_sq);
+    }
+  };
+  const server::Sgd::Params sgd{.step = server::StepSize::constant(0.2),
+                                .batch = server::Batch::of(2)};
+  const server::PeriodicAverage::Params local{
+      .step = server::StepSize::constant(0.2), .batch = server::Batch::of(2), .local_steps = 3};
+  for (const Index threads : {1, 2}) {
+    same_run(Method<skip::Never, CountedIdentity<true>, server::Sgd>{.server = sgd},
+             Method<skip::Never, CountedIdentity<false>, server::Sgd>{.server = sgd}, threads);
+    same_run(Method<skip::LasgWk2, CountedIdentity<true>, server::Sgd>{.server = sgd},
+             Method<skip::LasgWk2, CountedIdentity<false>, server::Sgd>{.server = sgd}, threads);
+    same_run(Method<skip::Never, CountedIdentity<true>, server::PeriodicAverage>{.server = local},
+             Method<skip::Never, CountedIdentity<false>, server::PeriodicAverage>{.server = local},
+             threads);
+  }
+}
+
+TEST_CASE("a local model's change that overflows stops the run at an exact uplink", "[sim]") {
+  // One local step of η = 1e308 from θ = 0 takes the model past the largest double: the
+  // change is infinite although every gradient was finite.
+  const LocalSgd method{.server = {.step = server::StepSize::constant(1e308), .local_steps = 1}};
+  const auto result =
+      sim::Simulation(method, make_workers(3, 2, 2), Vector::Constant(2, 5.0), {.rounds = 5}).run();
+  CHECK(result.status == sim::Status::diverged);
+  REQUIRE(result.divergence);
+  CHECK(result.divergence->quantity == "message");
+  CHECK(result.divergence->round == 0);
+  CHECK(result.history.rows.size() == 1);
 }
 
 // The server redraws rand-k's indices from the worker's stream, so only the k values travel.

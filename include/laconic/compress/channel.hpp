@@ -20,6 +20,9 @@
 //       it from the same (seed, purpose, round, worker) — for compressors that redraw what
 //       the sender drew (rand-k with a shared seed)
 //   std::string describe() const;
+//   std::optional<Bits> verbatim(Index p) const;   optional, as for a compressor: the bits of
+//       a message whose receiver decodes it as the sent vector itself and whose state is
+//       unchanged by sending it; nullopt if not
 //
 // A stateless Compressor is a channel whose state is empty (Stateless below); the simulation
 // treats every link as a channel through channel_t.
@@ -27,6 +30,7 @@
 #include <laconic/compress/compressor.hpp>
 
 #include <concepts>
+#include <optional>
 #include <string>
 #include <type_traits>
 
@@ -71,6 +75,11 @@ class Stateless {
     compress::decode(compressor_, m, out, rng);
   }
   std::string describe() const { return compressor_.describe(); }
+  std::optional<Bits> verbatim(Index p) const {
+    std::optional<Bits> bits = compress::verbatim(compressor_, p);
+    if (bits) bits->paper = paper_bits(compressor_, p, *bits);
+    return bits;
+  }
   const C& compressor() const { return compressor_; }
 
  private:

@@ -9,6 +9,10 @@
 //   Bits compress(const Vector& x, Vector& out, RandomStream& rng) const;
 //   bool unbiased() const;                      E C(x) = x
 //   std::string describe() const;               name and parameters, for History headers
+//   std::optional<Bits> verbatim(Index p) const;  optional: when the receiver decodes every
+//       finite p-vector as itself, bit for bit, drawing nothing, the bits compress() returns
+//       for one (else nullopt); the round engine then hands the server the sender's vector
+//       instead of a copy
 //
 // A compressor whose receiver must redraw what the sender drew (rand-k with a shared seed)
 // also has decode(m, out, rng), rng the sender's stream as it was before encode(); receivers
@@ -30,6 +34,7 @@
 #include <cmath>
 #include <concepts>
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -115,6 +120,17 @@ std::uint64_t paper_bits(const C& c, Index p, const Bits& exact) {
     return c.paper_bits(p);
   } else {
     return exact.total();
+  }
+}
+
+// A link's (compressor's or channel's) verbatim(p) where it declares one, else nullopt: the
+// bits of a message the receiver decodes as the sent vector itself.
+template <class L>
+std::optional<Bits> verbatim(const L& link, Index p) {
+  if constexpr (requires { link.verbatim(p); }) {
+    return link.verbatim(p);
+  } else {
+    return std::nullopt;
   }
 }
 

@@ -15,6 +15,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace laconic::compress {
@@ -109,6 +110,11 @@ class Identity {
       out = x;
     }
     return Bits{.values = static_cast<std::uint64_t>(x.size()) * float_bits_};
+  }
+  // At 64 bits the receiver decodes x itself.
+  std::optional<Bits> verbatim(Index p) const {
+    if (float_bits_ != 64) return std::nullopt;
+    return Bits{.values = static_cast<std::uint64_t>(p) * 64};
   }
   // The papers count every float as 32 bits.
   std::uint64_t paper_bits(Index p) const { return 32 * static_cast<std::uint64_t>(p); }

@@ -405,16 +405,16 @@ class Training {
       abandon_aggregate();
       return divergence;
     }
-    const std::size_t groups = s.for_each_in_groups(participants.size(), [&](std::size_t i, int t,
-                                                                             std::size_t g) {
-      if (!uploads_[i].uploaded || !s.counts(i)) return;  // skipped, or dropped as late
-      Message& message = received_[static_cast<std::size_t>(t)];
-      const UploadHeader& h = headers_[i];
-      const auto* first = gathered_.bytes.data() + offsets_[i];
-      message.bytes.assign(first, first + h.bytes);
-      message.bits = h.message_bits();
-      s.receive(participants[i], message, decoded_[static_cast<std::size_t>(t)], s.group_sum(g));
-    });
+    const std::size_t groups =
+        s.for_each_in_groups(participants.size(), [&](std::size_t i, int t, std::size_t g) {
+          if (!uploads_[i].uploaded || !s.counts(i)) return;  // skipped, or dropped as late
+          Message& message = received_[static_cast<std::size_t>(t)];
+          const UploadHeader& h = headers_[i];
+          const auto* first = gathered_.bytes.data() + offsets_[i];
+          message.bytes.assign(first, first + h.bytes);
+          message.bits = h.message_bits();
+          s.receive(participants[i], message, decoded_[static_cast<std::size_t>(t)], g);
+        });
     Message aggregate;
     auto divergence = s.close(groups, broadcasts_aggregate ? &aggregate : nullptr);
     if constexpr (broadcasts_aggregate) {

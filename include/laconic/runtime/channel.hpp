@@ -18,6 +18,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -77,6 +78,7 @@ class Channel {
     virtual Message encode(State& s, const Vector& w, RandomStream& rng) const = 0;
     virtual void decode(State& s, const Message& m, Vector& out, RandomStream& rng) const = 0;
     virtual std::string describe() const = 0;
+    virtual std::optional<Bits> verbatim(Index p) const = 0;
     virtual bool keeps_state() const = 0;  // a stateful channel: every receiver must hear it
     virtual void require_dimension(Index p) const = 0;
   };
@@ -101,6 +103,7 @@ class Channel {
     model_->decode(s, m, out, rng);
   }
   std::string describe() const { return model_->describe(); }
+  std::optional<Bits> verbatim(Index p) const { return model_->verbatim(p); }
   bool keeps_state() const { return model_->keeps_state(); }
   void require_dimension(Index p) const { model_->require_dimension(p); }
 
@@ -163,6 +166,7 @@ class ModelOf final : public Channel::Model {
     link_.decode(of(s), m, out, rng);
   }
   std::string describe() const override { return link_.describe(); }
+  std::optional<Bits> verbatim(Index p) const override { return compress::verbatim(link_, p); }
   bool keeps_state() const override { return !stateless; }
   void require_dimension(Index p) const override { compress::require_dimension(link_, p); }
 

@@ -85,7 +85,7 @@ class ServerHalf {
         clock_(options.cost, workers, options.seed) {
     const Index p = theta_.size();
     const auto groups = std::min<std::size_t>(static_cast<std::size_t>(workers), max_groups);
-    group_sum_.assign(groups, Vector::Zero(p));
+    group_sum_.assign(groups, GroupSum{Vector::Zero(p)});
     group_loss_.assign(groups, 0.0);
     up_state_.reserve(static_cast<std::size_t>(workers));
     for (Index m = 0; m < workers; ++m) up_state_.push_back(parts_.uplink.make_state(p));
@@ -136,36 +136,39 @@ class ServerHalf {
   }
 
   // Runs body(i, thread, g) for i in 0..count−1 on the pool, in min(count, max_groups) fixed
-  // groups g of consecutive i whose group_sum(g) starts at zero. Returns the number of groups.
+  // groups g of consecutive i, each with its sum emptied. Returns the number of groups.
   template <class Body>
   std::size_t for_each_in_groups(std::size_t count, Body&& body) {
     const std::size_t groups = std::min(count, group_sum_.size());
     pool_.parallel_for(static_cast<std::int64_t>(groups), [&](std::int64_t gi, int t) {
       const auto g = static_cast<std::size_t>(gi);
-      group_sum_[g].setZero();
+      group_sum_[g].empty = true;
       const std::size_t end = group_begin(g + 1, count, groups);
       for (std::size_t i = group_begin(g, count, groups); i < end; ++i) body(i, t, g);
     });
     return groups;
   }
-  Vector& group_sum(std::size_t g) { return group_sum_[g]; }
 
-  // Adds what the server gains from worker m's decoded upload to its group's sum; `decoded`
-  // is left as scratch.
-  void accept(Index m, Vector& decoded, Vector& sum) {
+  // Adds what the server gains from worker m's decoded upload to the sum of group g;
+  // `decoded` is left as scratch.
+  void accept(Index m, Vector& decoded, std::size_t g) {
     const auto i = static_cast<std::size_t>(m);
+    GroupSum& group = group_sum_[g];
     if constexpr (lazy) {
       Vector& held = contribution_[i];
-      sum += parts_.weights[i] * (decoded - held);
+      group.add(parts_.weights[i], decoded - held);
       held.swap(decoded);
+    } else if (group.empty && parts_.weights[i] == 1) {
+      group.sum.swap(decoded);  // the group's first upload, taken as it is
+      group.empty = false;
     } else {
-      sum += parts_.weights[i] * decoded;
+      group.add(parts_.weights[i], decoded);
     }
   }
 
   // Apart: decodes worker m's upload of this round, `message`, with the server's end of its
   // uplink (into `decoded`, scratch) and accepts it into `sum`.
-  void receive(Index m, const Message& message, Vector& decoded, Vector& sum) {
+  void receive(Index m, const Message& message, Vector& decoded, std::size_t g) {
     try {
       RandomStream senders = link_stream(options_.seed, round_, m);
       parts_.uplink.decode(receiver(m), message, decoded, senders);
@@ -173,7 +176,7 @@ class ServerHalf {
       throw DecodeError(
           fmt::format("the upload of worker {} in round {}: {}", m, round_, e.what()));
     }
-    accept(m, decoded, sum);
+    accept(m, decoded, g);
   }
 
   // The simulated times of participant i (in participants()) whose part of the round left
@@ -266,7 +269,7 @@ class ServerHalf {
         static_cast<std::size_t>(workers_), [&](std::size_t m, int t, std::size_t g) {
           const auto [loss, gradient] = evaluate(static_cast<Index>(m), t);
           group_loss_[g] += parts_.weights[m] * loss;
-          group_sum_[g] += parts_.weights[m] * gradient;
+          group_sum_[g].add(parts_.weights[m], gradient);
         });
     double loss = 0;
     for (double l : group_loss_) loss += l;
@@ -438,7 +441,9 @@ class ServerHalf {
   // The first `groups` groups' sums added in group order (into scratch).
   const Vector& sum_groups(std::size_t groups) {
     total_.setZero();
-    for (std::size_t g = 0; g < groups; ++g) total_ += group_sum_[g];
+    for (std::size_t g = 0; g < groups; ++g) {
+      if (!group_sum_[g].empty) total_ += group_sum_[g].sum;
+    }
     return total_;
   }
 
@@ -471,7 +476,22 @@ class ServerHalf {
   Vector total_;      // sum_groups()' scratch
   std::vector<Vector> contribution_;  // under a skip rule: each worker's last decoded upload
   Vector previous_theta_;             // under a skip rule: θ before the update
-  std::vector<Vector> group_sum_;
+  // A group's weighted sum. Its first term is assigned rather than added to zeros (only the
+  // sign of a zero can differ, and the sum over groups, from +0, makes it +0 either way).
+  struct GroupSum {
+    Vector sum;
+    bool empty = true;
+    template <class V>
+    void add(double weight, const V& v) {
+      if (empty) {
+        sum = weight * v;
+      } else {
+        sum += weight * v;
+      }
+      empty = false;
+    }
+  };
+  std::vector<GroupSum> group_sum_;
   std::vector<double> group_loss_;
   std::vector<Index> participants_;  // this round's, ascending
   std::vector<char> contacted_;      // under a server-side skip rule: this round's decisions

@@ -144,7 +144,7 @@ class Simulation {
             const Index m = participants[i];
             workers_.work(m, k, t, uploads_[i]);
             if (server_.arrive(i, uploads_[i]) && uploads_[i].uploaded) {
-              server_.accept(m, workers_.decoded(t), server_.group_sum(g));
+              server_.accept(m, workers_.decoded(t), g);
             }
           });
       if (auto divergence = server_.account(uploads_)) return divergence;
@@ -159,7 +159,7 @@ class Simulation {
     const std::size_t groups =
         server_.for_each_in_groups(n, [&](std::size_t i, int, std::size_t g) {
           if (uploads_[i].uploaded && server_.counts(i)) {
-            server_.accept(participants[i], slots_[i], server_.group_sum(g));
+            server_.accept(participants[i], slots_[i], g);
           }
         });
     return server_.close(groups, nullptr);

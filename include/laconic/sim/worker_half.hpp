@@ -22,6 +22,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -63,7 +64,10 @@ class WorkerHalf {
       if (!shared_ && lazy) s.mirror_backup = parts_.uplink.make_state(p);
       s.sampler.resize(largest);
     }
-    if (shared_) return;
+    if (shared_) {
+      verbatim_ = compress::verbatim(parts_.uplink, p);
+      return;
+    }
     for (std::size_t j = 0; j < objectives_.size(); ++j) {
       senders_.push_back(parts_.uplink.make_state(p));
       if constexpr (lazy) {
@@ -189,7 +193,7 @@ class WorkerHalf {
         : half_(half), j_(j), b_(b), s_(s), rng_(rng), message_(message) {}
 
     const Vector& model() const override { return half_.model(); }
-    const Vector& gradient() const override { return s_.gradient; }
+    const Vector& gradient() const override { return handed_over_ ? s_.decoded : s_.gradient; }
     Vector& gradient_at(const Vector& x) override {
       const Fault fault = half_.batch_gradient(j_, x, b_, s_, s_.extra);
       if (fault_ == Fault::none) fault_ = fault;
@@ -235,6 +239,16 @@ class WorkerHalf {
     void send() {
       sent_ = true;
       const Uplink& uplink = half_.parts_.uplink;
+      if (half_.shared_ && half_.verbatim_) {
+        // The server takes the sender's vector itself. A gradient was found finite when it
+        // was computed; a local model's change was not checked yet.
+        if constexpr (local_steps)
+          compress::require_finite_input(all_finite(s_.gradient), "uplink");
+        bits_ = *half_.verbatim_;
+        s_.gradient.swap(s_.decoded);
+        handed_over_ = true;
+        return;
+      }
       if (half_.shared_) {
         bits_ = uplink.send(half_.sender(j_), s_.gradient, s_.decoded, rng_);
         return;
@@ -252,6 +266,7 @@ class WorkerHalf {
     RandomStream& rng_;
     Message& message_;
     bool sent_ = false;
+    bool handed_over_ = false;  // the gradient was sent verbatim: it is in s_.decoded now
     Bits bits_;
     std::uint64_t gradients_ = 0;
     Fault fault_ = Fault::none;
@@ -303,6 +318,7 @@ class WorkerHalf {
   Index workers_;  // M, all workers of the run
   ServerHalf<M>* shared_;
   std::vector<Scratch> scratch_;  // one per thread
+  std::optional<Bits> verbatim_;  // in process, an uplink decoding to the sent vector: its bits
 
   // Apart (MPI): this half's own ends.
   std::vector<typename Uplink::State> senders_;  // each hosted worker's sending end
