@@ -12,8 +12,10 @@
 #include <Eigen/Eigenvalues>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <numbers>
 #include <stdexcept>
 #include <string_view>
@@ -232,5 +234,24 @@ inline double max_eigenvalue_gram(const data::Shard& shard, PowerIteration setti
     return previous;
   });
 }
+
+// An objective's λ_max(AᵀA)/n (max_eigenvalue_gram of its shard), computed at the first call
+// and then known to every copy of the objective, made before the call or after: runs that copy
+// the same objectives (a sweep over methods) compute it once. Calls may be concurrent; two
+// first calls may each compute it, to the same value.
+class GramCache {
+ public:
+  double operator()(const data::Shard& shard) const {
+    double value = value_->load(std::memory_order_relaxed);
+    if (value < 0) {
+      value = max_eigenvalue_gram(shard);
+      value_->store(value, std::memory_order_relaxed);
+    }
+    return value;
+  }
+
+ private:
+  std::shared_ptr<std::atomic<double>> value_ = std::make_shared<std::atomic<double>>(-1.0);
+};
 
 }  // namespace laconic::objective

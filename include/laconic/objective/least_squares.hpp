@@ -104,18 +104,14 @@ class BasicLeastSquares {
   }
 
   // L = λ_max(AᵀA)/n + λ, exactly the largest eigenvalue of the (constant) Hessian
-  // AᵀA/n + λI. Computed on the first call and cached (the first call is not safe
-  // concurrently with another call on the same instance).
-  double smoothness() const {
-    if (gram_ < 0) gram_ = max_eigenvalue_gram(shard_);
-    return gram_ + params_.lambda;
-  }
+  // AᵀA/n + λI; λ_max is computed once for this objective and its copies (GramCache).
+  double smoothness() const { return gram_(shard_) + params_.lambda; }
 
  private:
   data::Shard shard_;
   Params params_;
-  Vector residuals_;          // full_gradient()'s scratch: Ax − b, then (Ax − b)/n
-  mutable double gram_ = -1;  // λ_max(AᵀA)/n once computed
+  Vector residuals_;  // full_gradient()'s scratch: Ax − b, then (Ax − b)/n
+  GramCache gram_;    // λ_max(AᵀA)/n
 };
 using LeastSquares = BasicLeastSquares<>;
 

@@ -89,12 +89,10 @@ class BasicLogistic {
   }
 
   // L = λ_max(AᵀA)/(4n) + λ (L2) or + 2λ (nonconvex): σ' ≤ 1/4 bounds the data term's
-  // Hessian by AᵀA/(4n), and regularizer_smoothness bounds the regularizer's. Computed on
-  // the first call and cached (the first call is not safe concurrently with another call on
-  // the same instance; copies made after it share the cached value).
+  // Hessian by AᵀA/(4n), and regularizer_smoothness bounds the regularizer's. λ_max is
+  // computed once for this objective and its copies (GramCache).
   double smoothness() const {
-    if (gram_ < 0) gram_ = max_eigenvalue_gram(shard_);
-    return gram_ / 4 + regularizer_smoothness(params_.regularizer, params_.lambda);
+    return gram_(shard_) / 4 + regularizer_smoothness(params_.regularizer, params_.lambda);
   }
 
  private:
@@ -170,8 +168,8 @@ class BasicLogistic {
 
   data::Shard shard_;
   Params params_;
-  Vector margins_;            // full_gradient's scratch: margins, then loss derivatives
-  mutable double gram_ = -1;  // λ_max(AᵀA)/n once computed
+  Vector margins_;  // full_gradient's scratch: margins, then loss derivatives
+  GramCache gram_;  // λ_max(AᵀA)/n
 };
 using Logistic = BasicLogistic<>;
 

@@ -144,12 +144,9 @@ class BasicSoftmax {
 
   // L = λ_max(AᵀA)/(2n) + λ, the standard bound: the Hessian of log-sum-exp, diag(p) − ppᵀ,
   // has eigenvalues at most 1/2, so the data term's Hessian (diag(p_i) − p_ip_iᵀ) ⊗ a_ia_iᵀ
-  // averaged over i is at most AᵀA/(2n). Computed on the first call and cached (the first
-  // call is not safe concurrently with another call on the same instance).
-  double smoothness() const {
-    if (gram_ < 0) gram_ = max_eigenvalue_gram(shard_);
-    return gram_ / 2 + params_.lambda;
-  }
+  // averaged over i is at most AᵀA/(2n). λ_max is computed once for this objective and its
+  // copies (GramCache).
+  double smoothness() const { return gram_(shard_) / 2 + params_.lambda; }
 
  private:
   using Weights = Eigen::Map<const DenseMatrix>;
@@ -177,9 +174,9 @@ class BasicSoftmax {
 
   data::Shard shard_;
   Params params_;
-  Vector probs_;              // gradient()'s scratch: one sample's scores, then residuals
-  DenseMatrix scores_;        // full_gradient()'s scratch: n×C scores, then residuals / n
-  mutable double gram_ = -1;  // λ_max(AᵀA)/n once computed
+  Vector probs_;        // gradient()'s scratch: one sample's scores, then residuals
+  DenseMatrix scores_;  // full_gradient()'s scratch: n×C scores, then residuals / n
+  GramCache gram_;      // λ_max(AᵀA)/n
 };
 using Softmax = BasicSoftmax<>;
 
