@@ -226,6 +226,17 @@ TEST_CASE("what an experiment's data and methods refuse is refused before any ru
   CHECK_FALSE(std::filesystem::exists(e.output));  // nothing ran, nothing was written
 }
 
+TEST_CASE("init = objective needs an objective with an initial point of its own", "[runtime]") {
+  auto e = runtime::read_experiment(experiment_file(minimal), {"run.init=objective"});
+  e.output = e.file.parent_path() / "init";
+  CHECK_THROWS_WITH(runtime::run_experiment(e, {.dry_run = true}),
+                    Catch::Contains("exp.toml:") && Catch::Contains("run.init = \"objective\"") &&
+                        Catch::Contains("logistic") && Catch::Contains("no initial point"));
+  // Left to "auto", a linear objective starts from zero.
+  e = runtime::read_experiment(experiment_file(minimal));
+  CHECK(runtime::run_experiment(e, {.dry_run = true})["init"] == "zero");
+}
+
 TEST_CASE("the data's steps run in order: two classes, first rows, held out, scaled, bias",
           "[runtime]") {
   const auto e = runtime::read_experiment(experiment_file(R"toml(

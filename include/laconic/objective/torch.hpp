@@ -97,6 +97,7 @@ class Torch {
   Index size() const { return inputs_.size(0); }
   const Params& params() const { return params_; }
   Module& module() { return module_; }
+  const Module& module() const { return module_; }
 
   // θ as the module holds it: its initialization, before a run (the usual θ⁰).
   Vector parameters() const { return Vector(map(flat_)); }

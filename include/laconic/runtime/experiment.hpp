@@ -115,10 +115,11 @@ struct Experiment {
   // as every run's optimal_loss: for target_loss_gap and loss gaps (strongly convex only).
   bool solve_optimum = false;
   double solve_tolerance = 1e-12;
-  // θ⁰: zero, or N(0, I) drawn from RandomStream(seed, Purpose::init) for each run's seed (as
-  // the EF21 code starts its nonconvex problems).
-  enum class Init { zero, normal };
-  Init init = Init::zero;
+  // θ⁰: zero; N(0, I) drawn from RandomStream(seed, Purpose::init) for each run's seed (as
+  // the EF21 code starts its nonconvex problems); or the objective's own initial_point(seed)
+  // (a network's). automatic: the objective's own where it has one, else zero.
+  enum class Init { automatic, zero, normal, objective };
+  Init init = Init::automatic;
   std::vector<MethodEntry> methods;
 
   // The options of method `m`'s runs: [run]'s, with what its own `run` table changes.
@@ -138,7 +139,7 @@ struct Experiment {
       options.fields(v);
       v("solve_optimum", solve_optimum);
       v("solve_tolerance", solve_tolerance);
-      v("init", init, {"zero", "normal"});
+      v("init", init, {"auto", "zero", "normal", "objective"});
     }
   };
 };

@@ -22,6 +22,9 @@
 #include <laconic/objective/least_squares.hpp>
 #include <laconic/objective/logistic.hpp>
 #include <laconic/objective/softmax.hpp>
+#if LACONIC_WITH_TORCH
+#include <laconic/objective/network.hpp>
+#endif
 #include <laconic/runtime/experiment.hpp>
 #include <laconic/runtime/objective.hpp>
 #include <laconic/runtime/simulation.hpp>
@@ -32,6 +35,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -79,7 +83,14 @@ namespace detail {
 
 inline constexpr std::tuple objectives{Named<objective::Logistic>{"logistic"},
                                        Named<objective::Softmax>{"softmax"},
-                                       Named<objective::LeastSquares>{"least_squares"}};
+                                       Named<objective::LeastSquares>{"least_squares"}
+#if LACONIC_WITH_TORCH
+                                       ,
+                                       Named<objective::Network>{"network"}
+#endif
+};
+// Experiment::Init's values by name, in its order.
+inline constexpr std::array<std::string_view, 4> init_names{"auto", "zero", "normal", "objective"};
 
 // The dataset in `path` (or, for IDX, `images` and `labels`) as the experiment reads it.
 inline data::Dataset read_dataset(const Experiment& e, const std::string& path,
@@ -406,6 +417,7 @@ struct Workers {
   std::vector<Objective> objectives;
   std::function<double(const Vector&)> accuracy;  // on the held-out set, when there is one
   double strong_convexity = 0;  // μ: λ of an L2-regularized objective, 0 when not known
+  std::function<Vector(std::uint64_t)> initial_point;  // θ⁰ by seed, when the objective has one
 };
 inline Workers make_workers(const Value& objective, const std::vector<data::Shard>& shards,
                             const std::shared_ptr<const data::Dataset>& test) {
@@ -416,9 +428,16 @@ inline Workers make_workers(const Value& objective, const std::vector<data::Shar
         objective, "objective", "objective",
         [&](const auto& p) { static_cast<void>(O(shards.front(), p)); });
     for (const data::Shard& shard : shards) out.objectives.emplace_back(O(shard, params));
-    out.strong_convexity = params.lambda;
-    if constexpr (requires { params.regularizer; }) {
-      if (params.regularizer != decltype(params.regularizer)::l2) out.strong_convexity = 0;
+    if constexpr (requires { params.lambda; }) {
+      out.strong_convexity = params.lambda;
+      if constexpr (requires { params.regularizer; }) {
+        if (params.regularizer != decltype(params.regularizer)::l2) out.strong_convexity = 0;
+      }
+    }
+    if constexpr (requires(const O& o, std::uint64_t seed) { o.initial_point(seed); }) {
+      out.initial_point = [first =
+                               std::make_shared<const O>(*out.objectives.front().template as<O>())](
+                              std::uint64_t seed) { return first->initial_point(seed); };
     }
     if constexpr (HasAccuracy<O>) {
       if (test) {
@@ -447,11 +466,22 @@ inline nlohmann::json run_experiment(const Experiment& e, const RunnerOptions& h
   const std::function<double(const Vector&)>& accuracy = built.accuracy;
   const double strong_convexity = built.strong_convexity;
   const Index dim = workers.front().dim();
+  Experiment::Init init = e.init;
+  if (init == Experiment::Init::automatic) {
+    init = built.initial_point ? Experiment::Init::objective : Experiment::Init::zero;
+  }
+  if (init == Experiment::Init::objective && !built.initial_point) {
+    fail(e.objective.where, fmt::format("run.init = \"objective\": {} has no initial point of "
+                                        "its own (zero or normal)",
+                                        e.objective.written()));
+  }
   const auto theta0_of = [&](std::uint64_t seed) {
     Vector theta0 = Vector::Zero(dim);
-    if (e.init == Experiment::Init::normal) {
-      RandomStream init(seed, Purpose::init);
-      for (Index j = 0; j < dim; ++j) theta0[j] = init.normal();
+    if (init == Experiment::Init::normal) {
+      RandomStream rng(seed, Purpose::init);
+      for (Index j = 0; j < dim; ++j) theta0[j] = rng.normal();
+    } else if (init == Experiment::Init::objective) {
+      theta0 = built.initial_point(seed);
     }
     return theta0;
   };
@@ -531,7 +561,7 @@ inline nlohmann::json run_experiment(const Experiment& e, const RunnerOptions& h
         {"workers", shards.size()},
         {"dim", dim}}},
       {"text", e.text}};
-  resolved["init"] = e.init == Experiment::Init::zero ? "zero" : "normal";
+  resolved["init"] = detail::init_names[static_cast<std::size_t>(init)];
   resolved["solve_optimum"] = e.solve_optimum;
   if (optimum) {
     resolved["optimal_loss"] = {{"value", optimum->minimum},
@@ -542,8 +572,11 @@ inline nlohmann::json run_experiment(const Experiment& e, const RunnerOptions& h
   std::vector<std::string> descriptions;
   for (const PlannedRun& run : runs) {
     // The engine's description, and θ⁰ when it is drawn: a resumed folder must match both.
-    descriptions.push_back(simulation_of(run)->describe() +
-                           (e.init == Experiment::Init::normal ? "; init=normal" : ""));
+    descriptions.push_back(
+        simulation_of(run)->describe() +
+        (init == Experiment::Init::zero
+             ? ""
+             : fmt::format("; init={}", detail::init_names[static_cast<std::size_t>(init)])));
     planned.push_back({{"run", run.name},
                        {"method", run.label},
                        {"seed", run.seed},
