@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <filesystem>
 #include <numeric>
 #include <stdexcept>
 #include <vector>
@@ -131,6 +132,63 @@ TEST_CASE("a network trains with LASG-WK2 on separable synthetic classes",
   CHECK(result.history.rows.back().loss < 0.5 * result.history.rows.front().loss);
 }
 
+TEST_CASE("dropout's masks come from the engine's stream: runs repeat on any thread count",
+          "[objective][torch][network][sim]") {
+  const auto data = images(200);
+  std::vector<Network> team;
+  for (const data::Shard& shard : data::partition(data.data, {.workers = 4})) {
+    team.emplace_back(shard, Network::Params{.hidden = {16}, .dropout = 0.3});
+  }
+  // One stream, one set of masks: a skip rule's second gradient on the batch sees the same.
+  Network& w = team.front();
+  const Vector x = w.initial_point(2);
+  const std::vector<Index> batch{0, 3, 7, 9};
+  Vector a, b, c;
+  w.draw_from(sim::objective_stream(1, 3, 0));
+  const double loss = w.gradient(x, batch, a);
+  CHECK(w.gradient(x, batch, b) == loss);
+  CHECK(a == b);
+  w.draw_from(sim::objective_stream(1, 4, 0));
+  w.gradient(x, batch, c);
+  CHECK(c != a);
+  // Full gradients (the History's) are taken without dropout.
+  Network plain(data::partition(data.data, {.workers = 4}).front(), {.hidden = {16}});
+  Vector full, plain_full;
+  CHECK(w.full_gradient(x, full) == plain.full_gradient(x, plain_full));
+  CHECK(full == plain_full);
+
+  // LASG-WK2 (two gradients a round on one batch) and local SGD (a stream per local step).
+  const server::Sgd::Params sgd{.step = server::StepSize::constant(0.3),
+                                .batch = server::Batch::of(8)};
+  const auto check = [&](const auto& method) {
+    const auto run = [&](Index rounds, int threads) {
+      return sim::Simulation(method, team, w.initial_point(1),
+                             {.seed = 11, .rounds = rounds, .threads = threads, .record_every = 5});
+    };
+    const sim::RunResult one = run(30, 1).run();
+    const sim::RunResult two = run(30, 2).run();
+    CHECK(two.theta == one.theta);
+    CHECK(two.history == one.history);
+    auto first = run(12, 2);
+    first.run();
+    const auto path = std::filesystem::temp_directory_path() / "laconic_tests" / "dropout.ckpt";
+    first.save(path);
+    auto second = run(30 - 12, 1);
+    second.load(path);
+    const sim::RunResult rest = second.run();
+    CHECK(rest.theta == one.theta);
+    CHECK(rest.history == one.history);
+    // Another seed draws other masks.
+    CHECK(
+        sim::Simulation(method, team, w.initial_point(1), {.seed = 12, .rounds = 30}).run().theta !=
+        one.theta);
+  };
+  check(LasgWk2{.server = sgd});
+  check(LocalSgd{.server = {.step = server::StepSize::constant(0.3),
+                            .batch = server::Batch::of(8),
+                            .local_steps = 3}});
+}
+
 TEST_CASE("a network's invalid parameters name themselves, their value and what is allowed",
           "[objective][torch][network]") {
   const auto data = images();
@@ -139,6 +197,7 @@ TEST_CASE("a network's invalid parameters name themselves, their value and what 
   CHECK_THROWS_WITH(Network(shard, {.weight_decay = -1}),
                     Contains("weight_decay") && Contains("-1") && Contains(">= 0"));
   CHECK_THROWS_WITH(Network(shard, {.hidden = {4, 0}}), Contains("hidden[1]") && Contains(">= 1"));
+  CHECK_THROWS_WITH(Network(shard, {.dropout = 1}), Contains("dropout") && Contains("[0, 1)"));
   CHECK_THROWS_WITH(Network(shard, {.architecture = Network::Architecture::cnn, .image = 7}),
                     Contains("image") && Contains("7") && Contains("64 features"));
   CHECK_THROWS_WITH(

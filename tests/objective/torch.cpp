@@ -128,6 +128,31 @@ TEST_CASE("the gradient is autograd's, and matches central differences of the re
   CHECK(worst <= 1e-8 * std::max(1.0, g.norm()));
 }
 
+TEST_CASE("a module with dropout, declared random, runs the same on 1 and 2 threads",
+          "[objective][torch][sim]") {
+  const auto [inputs, targets] = blobs(4 * 30, 3);
+  std::vector<Net> team;
+  for (std::int64_t w = 0; w < 4; ++w) {
+    torch::manual_seed(7);
+    team.emplace_back(
+        torch::nn::Sequential(torch::nn::Linear(features, hidden), torch::nn::Tanh(),
+                              torch::nn::Dropout(0.3), torch::nn::Linear(hidden, classes)),
+        inputs.narrow(0, w * 30, 30), targets.narrow(0, w * 30, 30), Net::Params{.random = true});
+  }
+  const LasgWk2 method{
+      .server = {.step = server::StepSize::constant(0.5), .batch = server::Batch::of(8)}};
+  const Vector theta0 = team.front().parameters();  // before a run moves the shared module
+  const auto run = [&](int threads, std::uint64_t seed) {
+    return sim::Simulation(method, team, theta0,
+                           {.seed = seed, .rounds = 30, .threads = threads})
+        .run();
+  };
+  const sim::RunResult one = run(1, 11);
+  CHECK(run(2, 11).theta == one.theta);
+  CHECK(run(2, 11).history == one.history);
+  CHECK(run(1, 12).theta != one.theta);  // other masks
+}
+
 TEST_CASE("a run over Torch workers is the same on 1 and 2 threads and after save and load",
           "[objective][torch][sim]") {
   const auto team = workers(4, 30);

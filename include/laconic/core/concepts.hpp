@@ -2,6 +2,7 @@
 
 // The contracts between the parts of laconic, as C++20 concepts. docs/ explains each.
 
+#include <laconic/core/rng.hpp>
 #include <laconic/core/types.hpp>
 
 #include <concepts>
@@ -21,7 +22,8 @@ concept Objective = requires(O& o, const O& co, const Vector& x, std::span<const
 };
 
 // Optional: a faster gradient over all of the worker's samples (same value as gradient()
-// with the batch 0..size()-1).
+// with the batch 0..size()-1; for an objective with randomness, below, the value without it,
+// e.g. without dropout).
 template <class O>
 concept HasFullGradient = Objective<O> && requires(O& o, const Vector& x, Vector& g) {
   { o.full_gradient(x, g) } -> std::convertible_to<double>;
@@ -51,6 +53,16 @@ concept HasSmoothness = Objective<O> && requires(const O& o) {
 template <class O>
 concept HasAccuracy = Objective<O> && requires(const O& o, const Vector& x) {
   { o.accuracy(x) } -> std::convertible_to<double>;
+};
+
+// Optional: an objective whose gradient() draws random numbers (dropout) draws them from
+// `stream`, which the round engine gives it before each minibatch (sim::objective_stream):
+// until the next draw_from(), every gradient() draws the same numbers, so a skip rule's second
+// gradient on the same minibatch sees the same dropout masks. Runs then repeat on any number
+// of threads and from a checkpoint, which needs nothing more for it.
+template <class O>
+concept HasRandomness = Objective<O> && requires(O& o, const RandomStream& stream) {
+  o.draw_from(stream);
 };
 
 }  // namespace laconic

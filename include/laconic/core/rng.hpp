@@ -29,6 +29,7 @@ enum class Purpose : std::uint64_t {
   synthetic,      // synthetic data generation
   cost,           // simulated compute times
   device,         // simulated devices: speeds, bandwidths, availability phases
+  objective,      // an objective's own draws (dropout): sim::objective_stream
   user = 1024,    // first value free for user code
 };
 

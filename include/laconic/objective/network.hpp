@@ -6,7 +6,8 @@
 //
 //   f_m(θ) = (1/|B|) Σ_{i∈B} CE(net_θ(a_i), y_i) + (λ/2)‖θ‖²,   λ = weight_decay
 //
-//   mlp: features → hidden[0] → … → classes, the activation after each hidden layer;
+//   mlp: features → hidden[0] → … → classes, the activation (and dropout, when asked) after
+//        each hidden layer;
 //   cnn: each row as one image×image channel; per entry c of `channels` a 5×5 convolution to
 //        c channels (padding 2), the activation and a 2×2 max-pool; then the flattened maps
 //        through `hidden` and to the classes as in mlp.
@@ -15,7 +16,10 @@
 // order). initial_point(seed) draws every weight and bias of a layer from U(−1/√fan_in,
 // 1/√fan_in), fan_in the inputs of one unit — the distribution of PyTorch's default
 // initialization — from laconic's RandomStream(seed, Purpose::init), so a run's θ⁰ is fixed by
-// its seed on every platform. Copies share the network: use one copy at a time.
+// its seed on every platform. With dropout, each minibatch gradient's masks come from the
+// stream the round engine gives for the worker and round (objective::Torch's Params::random);
+// full gradients — the History's — are taken without dropout. Copies share the network: use
+// one copy at a time.
 
 #include <laconic/core/errors.hpp>
 #include <laconic/core/rng.hpp>
@@ -47,6 +51,7 @@ class Network {
     std::vector<Index> channels = {10, 20};  // cnn: each convolution's output channels
     Index image = 0;                         // cnn: the side of the square images (0: √features)
     Activation activation = Activation::relu;
+    double dropout = 0;       // the probability of zeroing a hidden unit, in [0, 1)
     double weight_decay = 0;  // λ ≥ 0
 
     template <class V>
@@ -56,6 +61,7 @@ class Network {
       v("channels", channels);
       v("image", image);
       v("activation", activation, {"relu", "elu", "tanh"});
+      v("dropout", dropout);
       v("weight_decay", weight_decay);
     }
   };
@@ -63,20 +69,20 @@ class Network {
   // The shard must hold a multiclass dataset (labels 0..C−1).
   Network(const data::Shard& shard, const Params& params)
       : params_(checked(shard, params)),
-        torch_(build(shard, params_), inputs_of(shard), targets_of(shard)) {}
+        torch_(build(shard, params_), inputs_of(shard), targets_of(shard),
+               {.random = params_.dropout > 0}) {}
 
   Index dim() const { return torch_.dim(); }
   Index size() const { return torch_.size(); }
   const Params& params() const { return params_; }
 
   double gradient(const Vector& x, std::span<const Index> batch, Vector& g) {
-    double loss = torch_.gradient(x, batch, g);
-    if (params_.weight_decay > 0) {
-      g += params_.weight_decay * x;
-      loss += 0.5 * params_.weight_decay * x.squaredNorm();
-    }
-    return loss;
+    return with_decay(x, torch_.gradient(x, batch, g), g);
   }
+  double full_gradient(const Vector& x, Vector& g) {
+    return with_decay(x, torch_.full_gradient(x, g), g);
+  }
+  void draw_from(const RandomStream& stream) { torch_.draw_from(stream); }
   double accuracy(const Vector& x) const { return torch_.accuracy(x); }
 
   // θ⁰ for a run with this seed (see the top of this file).
@@ -104,6 +110,8 @@ class Network {
                   detail::task_name(shard.data->task()), "multiclass (labels 0..C-1)");
     require_param(params.weight_decay >= 0 && std::isfinite(params.weight_decay), "weight_decay",
                   params.weight_decay, ">= 0 and finite");
+    require_param(params.dropout >= 0 && params.dropout < 1, "dropout", params.dropout,
+                  "in [0, 1)");
     for (std::size_t i = 0; i < params.hidden.size(); ++i) {
       require_param(params.hidden[i] >= 1, fmt::format("hidden[{}]", i), params.hidden[i], ">= 1");
     }
@@ -122,6 +130,13 @@ class Network {
                                 std::bit_width(static_cast<std::uint64_t>(side)) - 1, side));
     }
     return params;
+  }
+
+  // The loss and gradient with the weight decay's part added.
+  double with_decay(const Vector& x, double loss, Vector& g) const {
+    if (params_.weight_decay == 0) return loss;
+    g += params_.weight_decay * x;
+    return loss + 0.5 * params_.weight_decay * x.squaredNorm();
   }
 
   static Index image_side(const data::Shard& shard, const Params& params) {
@@ -160,6 +175,7 @@ class Network {
     for (const Index h : params.hidden) {
       net->push_back(torch::nn::Linear(width, h));
       net->push_back(activation(params.activation));
+      if (params.dropout > 0) net->push_back(torch::nn::Dropout(params.dropout));
       width = h;
     }
     net->push_back(torch::nn::Linear(width, shard.data->num_classes()));

@@ -9,11 +9,13 @@
 //
 // The parameters are views into one flat tensor and their gradients into another, so that
 // θ reaches the network, and ∇f_m comes back, as one copy each; autograd gives the gradient.
-// The module is converted to double precision, laconic's scalar. The forward pass must not
-// draw random numbers (no dropout) and the module must hold no buffers (no BatchNorm
-// statistics): this version keeps no state beyond θ, so runs would not repeat otherwise.
+// The module is converted to double precision, laconic's scalar. A forward pass that draws
+// random numbers (dropout) must say so (Params::random): each minibatch gradient then seeds
+// LibTorch's generator from laconic's stream for the worker and round (draw_from). The
+// module must hold no buffers (no BatchNorm statistics): they would be state beyond θ.
 
 #include <laconic/core/errors.hpp>
+#include <laconic/core/rng.hpp>
 #include <laconic/core/types.hpp>
 #include <laconic/objective/common.hpp>
 
@@ -22,6 +24,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <span>
 #include <utility>
 
@@ -46,6 +49,11 @@ class Torch {
     // LibTorch's intra-op threads, a process-wide setting applied by the constructor; 1 lets
     // laconic's thread pool run the workers side by side.
     int intra_op_threads = 1;
+    // The forward pass draws random numbers (dropout) from LibTorch's generator, which is one
+    // per process: each minibatch gradient then seeds it from draw_from()'s stream and runs
+    // under a process-wide lock, so that runs repeat on any number of threads — and such
+    // workers' gradients run one at a time.
+    bool random = false;
   };
 
   // inputs: the worker's samples along the first dimension; targets: one per sample.
@@ -102,33 +110,72 @@ class Torch {
   // θ as the module holds it: its initialization, before a run (the usual θ⁰).
   Vector parameters() const { return Vector(map(flat_)); }
 
-  // The mean loss over the batch (local indices, repeats allowed); writes its gradient into g.
+  // The mean loss over the batch (local indices, repeats allowed), in training mode; writes
+  // its gradient into g.
   double gradient(const Vector& x, std::span<const Index> batch, Vector& g) {
-    detail::require_point(x, dim());
     require_param(!batch.empty(), "batch.size()", batch.size(), ">= 1");
     for (const Index i : batch) detail::require_index(i, size());
-    set_parameters(x);
-    flat_grad_.zero_();
-    const torch::AutoGradMode with_gradients(true);  // whatever the caller's mode
     const torch::Tensor rows = rows_of(batch);
-    const torch::Tensor loss = params_.loss(module_->forward(inputs_.index_select(0, rows)),
-                                            targets_.index_select(0, rows));
-    loss.backward();
-    g = map(flat_grad_);
-    return loss.item<double>();
+    if (!params_.random) {
+      return loss_gradient(x, inputs_.index_select(0, rows), targets_.index_select(0, rows), g);
+    }
+    const std::lock_guard lock(generator_mutex());
+    torch::manual_seed(RandomStream(stream_).next_u64());
+    return loss_gradient(x, inputs_.index_select(0, rows), targets_.index_select(0, rows), g);
   }
+  // The loss and gradient over all samples in evaluation mode (no dropout): the History's
+  // measure, and full-batch training.
+  double full_gradient(const Vector& x, Vector& g) {
+    const Evaluation evaluation(module_);
+    return loss_gradient(x, inputs_, targets_, g);
+  }
+  // Where gradient() draws its random numbers until the next call (Params::random).
+  void draw_from(const RandomStream& stream) { stream_ = stream; }
 
-  // The fraction of the worker's samples whose largest output is the target's class. It puts
-  // x into the module, so it must not run concurrently with another call on this instance.
+  // The fraction of the worker's samples whose largest output is the target's class, in
+  // evaluation mode. It puts x into the module, so it must not run concurrently with another
+  // call on this instance.
   double accuracy(const Vector& x) const {
     detail::require_point(x, dim());
     set_parameters(x);
+    const Evaluation evaluation(module_);
     torch::NoGradGuard no_grad;
     const torch::Tensor predicted = module_->forward(inputs_).argmax(1);
     return predicted.eq(targets_).to(torch::kFloat64).mean().template item<double>();
   }
 
  private:
+  // The module in evaluation mode (dropout off) while this lives.
+  class Evaluation {
+   public:
+    explicit Evaluation(Module& module) : module_(module) { module_->eval(); }
+    ~Evaluation() { module_->train(); }
+    Evaluation(const Evaluation&) = delete;
+    Evaluation& operator=(const Evaluation&) = delete;
+
+   private:
+    Module& module_;
+  };
+
+  // LibTorch's CPU generator is one per process, and so is this lock on seeding and using it.
+  static std::mutex& generator_mutex() {
+    static std::mutex mutex;
+    return mutex;
+  }
+
+  // The mean loss of the module at x on these samples, and its gradient into g.
+  double loss_gradient(const Vector& x, const torch::Tensor& inputs, const torch::Tensor& targets,
+                       Vector& g) {
+    detail::require_point(x, dim());
+    set_parameters(x);
+    flat_grad_.zero_();
+    const torch::AutoGradMode with_gradients(true);  // whatever the caller's mode
+    const torch::Tensor loss = params_.loss(module_->forward(inputs), targets);
+    loss.backward();
+    g = map(flat_grad_);
+    return loss.item<double>();
+  }
+
   static Eigen::Map<const Vector> map(const torch::Tensor& t) {
     return {t.data_ptr<double>(), t.numel()};
   }
@@ -149,6 +196,7 @@ class Torch {
   torch::Tensor inputs_, targets_;
   Params params_;
   torch::Tensor flat_, flat_grad_;  // θ and ∇f_m, viewed by the parameters and their grads
+  RandomStream stream_{0, Purpose::objective};  // Params::random: the draws of gradient()
 };
 
 }  // namespace laconic::objective

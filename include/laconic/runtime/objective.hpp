@@ -13,6 +13,7 @@
 //   for (auto& shard : shards) workers.emplace_back(objective::Logistic(shard, lambda));
 
 #include <laconic/core/concepts.hpp>
+#include <laconic/core/rng.hpp>
 #include <laconic/core/types.hpp>
 
 #include <cmath>
@@ -52,6 +53,8 @@ class Objective {
   void full_gradient_only(const Vector& x, Vector& g) { model_->full_gradient_only(x, g); }
   // L_m, or NaN when the chosen objective does not know it (the round engine's "unknown").
   double smoothness() const { return model_->smoothness(); }
+  // The stream of the chosen objective's random numbers (ignored when it draws none).
+  void draw_from(const RandomStream& stream) { model_->draw_from(stream); }
 
   // The chosen objective, when it is an O (for tests and tools); nullptr otherwise.
   template <class O>
@@ -71,6 +74,7 @@ class Objective {
     virtual void gradient_only(const Vector& x, std::span<const Index> batch, Vector& g) = 0;
     virtual void full_gradient_only(const Vector& x, Vector& g) = 0;
     virtual double smoothness() const = 0;
+    virtual void draw_from(const RandomStream& stream) = 0;
   };
 
   template <class O>
@@ -121,6 +125,11 @@ class Objective {
       }
     }
 
+    void draw_from(const RandomStream& stream) override {
+      if constexpr (HasRandomness<O>) objective.draw_from(stream);
+      static_cast<void>(stream);
+    }
+
     O objective;
     std::vector<Index> all;  // 0..n−1, for an objective without full_gradient()
   };
@@ -129,6 +138,6 @@ class Objective {
 };
 
 static_assert(HasFullGradientOnly<Objective> && HasGradientOnly<Objective> &&
-              HasSmoothness<Objective>);
+              HasSmoothness<Objective> && HasRandomness<Objective>);
 
 }  // namespace laconic::runtime

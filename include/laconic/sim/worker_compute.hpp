@@ -134,17 +134,27 @@ Fault batch_gradient(Obj& w, Index m, const server::Batch& batch, const Vector& 
   return all_finite(g) ? Fault::none : Fault::gradient;
 }
 
-// τ local SGD steps of worker m from `model`, each on its next minibatch; leaves the model's
-// change in `change` and the local model in `local`, and counts the minibatch gradients in
-// `gradients`. Returns what was not finite, if anything.
+// The stream worker m's objective draws from (HasRandomness) for its minibatch of round k, or
+// of local step t: one stream per (seed, k, m), from word t·2³² on.
+inline RandomStream objective_stream(std::uint64_t seed, Index k, Index m, Index t = 0) {
+  RandomStream stream(seed, Purpose::objective, static_cast<std::uint64_t>(k),
+                      static_cast<std::uint64_t>(m));
+  stream.seek(static_cast<std::uint64_t>(t) << 32);
+  return stream;
+}
+
+// τ local SGD steps of worker m from `model` in round k of a run with this seed, each on its
+// next minibatch; leaves the model's change in `change` and the local model in `local`, and
+// counts the minibatch gradients in `gradients`. Returns what was not finite, if anything.
 template <Objective Obj, class Server>
-Fault local_change(Obj& w, Index m, const Server& server, Index k, const Vector& model,
-                   RandomStream& batches, Sampler& sampler, Vector& local, Vector& change,
-                   std::uint64_t& gradients) {
+Fault local_change(Obj& w, Index m, const Server& server, std::uint64_t seed, Index k,
+                   const Vector& model, RandomStream& batches, Sampler& sampler, Vector& local,
+                   Vector& change, std::uint64_t& gradients) {
   const server::Batch& batch = server.params().batch;
   local = model;
   for (Index t = 0; t < server.params().local_steps; ++t) {
     const Index b = sampler.draw(batch, w.size(), batches);
+    if constexpr (HasRandomness<Obj>) w.draw_from(objective_stream(seed, k, m, t));
     const Fault fault = batch_gradient(w, m, batch, local, sampler, b, change);
     sampler.restore(batch, b);
     ++gradients;

@@ -114,10 +114,11 @@ class WorkerHalf {
     Obj& w = objectives_[j];
     Index b = 0;
     if constexpr (local_steps) {
-      out.fault = local_change(w, m, parts_.server, k, model(), batches, s.sampler, s.local,
-                               s.gradient, out.gradients);
+      out.fault = local_change(w, m, parts_.server, options_.seed, k, model(), batches, s.sampler,
+                               s.local, s.gradient, out.gradients);
     } else {
       b = s.sampler.draw(batch(), w.size(), batches);
+      if constexpr (HasRandomness<Obj>) w.draw_from(objective_stream(options_.seed, k, m));
       out.fault = batch_gradient(j, model(), b, s, s.gradient);
     }
     Probe probe(*this, j, b, s, rng, out.message);
