@@ -7,8 +7,9 @@
 
 #include <catch2/catch.hpp>
 
+#include "objective/torch_fixtures.hpp"
+
 #include <cmath>
-#include <filesystem>
 #include <numeric>
 #include <stdexcept>
 #include <vector>
@@ -161,23 +162,8 @@ TEST_CASE("dropout's masks come from the engine's stream: runs repeat on any thr
   const server::Sgd::Params sgd{.step = server::StepSize::constant(0.3),
                                 .batch = server::Batch::of(8)};
   const auto check = [&](const auto& method) {
-    const auto run = [&](Index rounds, int threads) {
-      return sim::Simulation(method, team, w.initial_point(1),
-                             {.seed = 11, .rounds = rounds, .threads = threads, .record_every = 5});
-    };
-    const sim::RunResult one = run(30, 1).run();
-    const sim::RunResult two = run(30, 2).run();
-    CHECK(two.theta == one.theta);
-    CHECK(two.history == one.history);
-    auto first = run(12, 2);
-    first.run();
-    const auto path = std::filesystem::temp_directory_path() / "laconic_tests" / "dropout.ckpt";
-    first.save(path);
-    auto second = run(30 - 12, 1);
-    second.load(path);
-    const sim::RunResult rest = second.run();
-    CHECK(rest.theta == one.theta);
-    CHECK(rest.history == one.history);
+    const sim::RunResult one =
+        test::check_repeats(method, team, w.initial_point(1), 30, 12, "dropout");
     // Another seed draws other masks.
     CHECK(
         sim::Simulation(method, team, w.initial_point(1), {.seed = 12, .rounds = 30}).run().theta !=

@@ -11,6 +11,7 @@
 #include <numeric>
 #include <vector>
 
+#include "objective/torch_fixtures.hpp"
 #include "support.hpp"
 
 using namespace laconic;
@@ -143,8 +144,7 @@ TEST_CASE("a module with dropout, declared random, runs the same on 1 and 2 thre
       .server = {.step = server::StepSize::constant(0.5), .batch = server::Batch::of(8)}};
   const Vector theta0 = team.front().parameters();  // before a run moves the shared module
   const auto run = [&](int threads, std::uint64_t seed) {
-    return sim::Simulation(method, team, theta0,
-                           {.seed = seed, .rounds = 30, .threads = threads})
+    return sim::Simulation(method, team, theta0, {.seed = seed, .rounds = 30, .threads = threads})
         .run();
   };
   const sim::RunResult one = run(1, 11);
@@ -159,26 +159,8 @@ TEST_CASE("a run over Torch workers is the same on 1 and 2 threads and after sav
   const Vector theta0 = team.front().parameters();
   const Sgd method{
       .server = {.step = server::StepSize::constant(0.5), .batch = server::Batch::of(8)}};
-  const auto run = [&](Index rounds, int threads) {
-    return sim::Simulation(method, team, theta0,
-                           {.seed = 11, .rounds = rounds, .threads = threads, .record_every = 5});
-  };
-  const sim::RunResult one = run(40, 1).run();
-  const sim::RunResult two = run(40, 2).run();
-  CHECK(two.theta == one.theta);
-  CHECK(two.history == one.history);
+  const sim::RunResult one = test::check_repeats(method, team, theta0, 40, 15, "torch");
   CHECK(one.history.rows.back().loss < 0.5 * one.history.rows.front().loss);
-
-  auto first = run(15, 2);
-  first.run();
-  const auto path = std::filesystem::temp_directory_path() / "laconic_tests" / "torch.ckpt";
-  first.save(path);
-  auto second = run(40 - 15, 1);
-  second.load(path);
-  const sim::RunResult rest = second.run();
-  CHECK(rest.theta == one.theta);
-  CHECK(rest.history == one.history);
-  CHECK(rest.ledger == one.ledger);
 }
 
 TEST_CASE("LASG-WK2 trains a Torch MLP to a stated accuracy and skips uploads",
