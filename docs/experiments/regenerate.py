@@ -51,11 +51,23 @@ class Runner:
         self.quick = quick
         self.threads = threads
 
+    def has_networks(self):
+        """Whether this laconic-run offers the network objective (built with LibTorch)."""
+        listing = subprocess.run([self.laconic_run, "--list"], check=True, capture_output=True,
+                                 text=True).stdout
+        return "  network(" in listing
+
     def run(self, experiment, variant="", overrides=()):
         """The run folder of experiments/<experiment>.toml, run afresh with `overrides`."""
         file = EXPERIMENTS / f"{experiment}.toml"
-        if "${LACONIC_DATA_DIR}" in file.read_text() and not os.environ.get("LACONIC_DATA_DIR"):
+        text = file.read_text()
+        if "${LACONIC_DATA_DIR}" in text and not os.environ.get("LACONIC_DATA_DIR"):
             raise Skipped(f"{file.relative_to(ROOT)} needs LACONIC_DATA_DIR (docs/data.md)")
+        for path in re.findall(r'^\w+ = "(/[^"]+)"', text, re.M):
+            if not Path(path).exists():
+                raise Skipped(f"{file.relative_to(ROOT)} needs {path} (docs/data.md)")
+        if 'name = "network"' in text and not self.has_networks():
+            raise Skipped(f"{file.relative_to(ROOT)} needs laconic-run built with LibTorch")
         out = self.runs / (experiment + (f"-{variant}" if variant else ""))
         shutil.rmtree(out, ignore_errors=True)
         command = [self.laconic_run, str(file), "-o", str(out), "-q", "-j", str(self.threads)]
@@ -921,8 +933,90 @@ def time_page(runner, page, figures):
     return page
 
 
+# ---- docs/experiments/networks.md ----------------------------------------------------------
+
+# Each experiment of the page: its file, its markers' and figure's name, the x axes of its
+# figure and the title; the loss target of its table is set from its runs (network_target).
+NETWORKS = [
+    ("networks/laq_mlp", "networks-laq", ["rounds", "bits_paper"],
+     "LAQ's MLP 784-200-10 on MNIST"),
+    ("networks/lasg_cnn", "networks-lasg", ["rounds", "uploads"], "LASG's CNN on MNIST"),
+    ("networks/fedpaq_mlp", "networks-fedpaq", ["rounds", "time"],
+     "FedPAQ's network (784-50-10) on Fashion-MNIST"),
+    ("networks/cdadam_cnn", "networks-cdadam", ["rounds", "bits_paper"],
+     "CD-Adam on a CNN, Fashion-MNIST"),
+    ("networks/lazy_markov_amsgrad", "networks-composition", ["rounds", "bits_paper"],
+     "LASG-WK2 + Markov top-k + AMSGrad, MLP on Fashion-MNIST"),
+]
+
+
+def network_targets(methods):
+    """The training losses the table asks each method to reach: 10% above the first method's
+    (the baseline's) final loss, and the largest final loss of the runs that did not diverge
+    (one every such method reached)."""
+    first = next(iter(methods.values()))
+    finite = [final_loss(runs[0]) for runs in methods.values() if final_loss(runs[0]) < math.inf]
+    return [1.1 * final_loss(first[0]), max(finite)]
+
+
+def reached(history, target, base_bits, timed):
+    """The round, uploads and bits (up + down, the papers' count; with the baseline's bits over
+    them when base_bits is given) of the first History row at the target loss."""
+    at = next((h for h in history if h["loss"] <= target), None)
+    if at is None:
+        return "not reached", None
+    bits = (at["bits_up_paper"] + at["bits_down_paper"]) / 1e6
+    text = f"{at['round']:.0f} it, {at['uploads']:.0f} up, {bits:.1f} Mbit"
+    if base_bits and bits > 0:
+        text += f" ({times(base_bits / bits)})"
+    if timed:
+        text += f", time {at['time']:.0f}"
+    return text, bits
+
+
+def network_table(folder, timed):
+    """Per method: its final training loss and held-out accuracy, uploads and bits as the
+    papers count them (up + down), and where it first reached each target loss."""
+    methods = by_method(read_summary(folder))
+    baseline = next(iter(methods))
+    targets = network_targets(methods)
+    base_bits = [None] * len(targets)
+    rows = []
+    for label, runs in methods.items():
+        r = runs[0]
+        history = read_history(folder, r)
+        cells = []
+        for i, target in enumerate(targets):
+            text, bits = reached(history, target, None if label == baseline else base_bits[i],
+                                 timed)
+            if label == baseline:
+                base_bits[i] = bits
+            cells.append(text)
+        rows.append([label, f"{final_loss(r):.4f}", f"{r['test_accuracy']:.3f}",
+                     f"{r['uploads']:.0f}",
+                     f"{(r['bits_up_paper'] + r['bits_down_paper']) / 1e6:.1f}", *cells])
+    return table(["method", "final training loss", "held-out accuracy", "uploads",
+                  "Mbit, up + down (papers' count)",
+                  f"first at loss ≤ {targets[0]:.4f} (10% above {baseline}'s final)",
+                  f"first at loss ≤ {targets[1]:.4f} (the highest final)"], rows)
+
+
+def networks(runner, page, figures):
+    for experiment, name, xs, title in NETWORKS:
+        try:
+            folder = runner.run(experiment)
+        except Skipped as why:
+            print(f"skipped: {why}")
+            continue
+        timed = "time" in xs
+        page = fill(page, name, network_table(folder, timed))
+        plot(folder, figures / f"{name.replace('-', '_')}.png", "--x", *xs, "--y", "loss",
+             "test_accuracy", "--title", title)
+    return page
+
+
 PAGES = {"lasg": lasg, "laq": laq, "fedpaq": fedpaq, "cdadam": cdadam,
-         "compositions": compositions, "time": time_page}
+         "compositions": compositions, "time": time_page, "networks": networks}
 
 
 def main():
