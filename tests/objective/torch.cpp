@@ -11,6 +11,7 @@
 #include <numeric>
 #include <vector>
 
+#include "objective/fixtures.hpp"
 #include "objective/torch_fixtures.hpp"
 #include "support.hpp"
 
@@ -114,17 +115,8 @@ TEST_CASE("the gradient is autograd's, and matches central differences of the re
   }
 
   Vector scratch;
-  double worst = 0;
-  for (Index j = 0; j < objective.dim(); ++j) {
-    const double h = 1e-6;
-    Vector up = x, down = x;
-    up[j] += h;
-    down[j] -= h;
-    const double numerical =
-        (objective.gradient(up, batch, scratch) - objective.gradient(down, batch, scratch)) /
-        (2 * h);
-    worst = std::max(worst, std::abs(numerical - g[j]));
-  }
+  const auto f = [&](const Vector& y) { return objective.gradient(y, batch, scratch); };
+  const double worst = (test::numerical_gradient(f, x) - g).cwiseAbs().maxCoeff();
   INFO("largest difference " << worst << ", gradient norm " << g.norm());
   CHECK(worst <= 1e-8 * std::max(1.0, g.norm()));
 }

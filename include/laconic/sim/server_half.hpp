@@ -167,7 +167,7 @@ class ServerHalf {
   }
 
   // Apart: decodes worker m's upload of this round, `message`, with the server's end of its
-  // uplink (into `decoded`, scratch) and accepts it into `sum`.
+  // uplink (into `decoded`, scratch) and accepts it into the sum of group g.
   void receive(Index m, const Message& message, Vector& decoded, std::size_t g) {
     try {
       RandomStream senders = link_stream(options_.seed, round_, m);
