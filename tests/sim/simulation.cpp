@@ -322,9 +322,10 @@ TEST_CASE("a finite vector its link cannot carry stops the run, naming the worke
   }
 }
 
-TEST_CASE("an exact uplink hands the server the worker's vector: the same run, no copy", "[sim]") {
+TEST_CASE("exact links hand over the vector itself: the same run, no compress() call", "[sim]") {
   // SGD, LASG-WK2 (the server keeps each upload) and local steps (a model's change, checked
-  // for finiteness on the way), each with the hand-over and without.
+  // for finiteness on the way), each with exact uplinks and downlinks handing over the worker's
+  // vector and θ, and each through compress().
   const auto same_run = [](auto with, auto without, Index threads) {
     const auto workers = make_workers(6, 5, 4);
     CountedIdentity<true>::calls = CountedIdentity<false>::calls = 0;
@@ -346,12 +347,14 @@ TEST_CASE("an exact uplink hands the server the worker's vector: the same run, n
   const server::PeriodicAverage::Params local{
       .step = server::StepSize::constant(0.2), .batch = server::Batch::of(2), .local_steps = 3};
   for (const Index threads : {1, 2}) {
-    same_run(Method<skip::Never, CountedIdentity<true>, server::Sgd>{.server = sgd},
-             Method<skip::Never, CountedIdentity<false>, server::Sgd>{.server = sgd}, threads);
-    same_run(Method<skip::LasgWk2, CountedIdentity<true>, server::Sgd>{.server = sgd},
-             Method<skip::LasgWk2, CountedIdentity<false>, server::Sgd>{.server = sgd}, threads);
-    same_run(Method<skip::Never, CountedIdentity<true>, server::PeriodicAverage>{.server = local},
-             Method<skip::Never, CountedIdentity<false>, server::PeriodicAverage>{.server = local},
+    using Exact = CountedIdentity<true>;
+    using Copied = CountedIdentity<false>;
+    same_run(Method<skip::Never, Exact, server::Sgd, Exact>{.server = sgd},
+             Method<skip::Never, Copied, server::Sgd, Copied>{.server = sgd}, threads);
+    same_run(Method<skip::LasgWk2, Exact, server::Sgd, Exact>{.server = sgd},
+             Method<skip::LasgWk2, Copied, server::Sgd, Copied>{.server = sgd}, threads);
+    same_run(Method<skip::Never, Exact, server::PeriodicAverage, Exact>{.server = local},
+             Method<skip::Never, Copied, server::PeriodicAverage, Copied>{.server = local},
              threads);
   }
 }

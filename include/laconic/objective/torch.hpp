@@ -7,8 +7,9 @@
 //
 //   f_m(θ) = (1/|B|) Σ_{i∈B} loss(module_θ(inputs_i), targets_i)
 //
-// The parameters are views into one flat tensor and their gradients into another, so that
-// θ reaches the network, and ∇f_m comes back, as one copy each; autograd gives the gradient.
+// The parameters are views into one flat tensor, so that θ reaches the network as one copy;
+// during a gradient their gradients are views into the caller's g, so that autograd writes
+// ∇f_m where it is wanted.
 // The module is converted to double precision, laconic's scalar. A forward pass that draws
 // random numbers (dropout) must say so (Params::random): each minibatch gradient then seeds
 // LibTorch's generator from laconic's stream for the worker and round (draw_from). The
@@ -82,23 +83,23 @@ class Torch {
     inputs_ = inputs_.contiguous();
     targets_ = targets_.contiguous();
 
-    std::vector<torch::Tensor> parameters = module_->parameters();
-    require_param(!parameters.empty(), "module parameters", 0, ">= 1");
+    parameters_ = module_->parameters();
+    require_param(!parameters_.empty(), "module parameters", 0, ">= 1");
     std::int64_t dim = 0;
-    for (const torch::Tensor& p : parameters) dim += p.numel();
+    for (const torch::Tensor& p : parameters_) dim += p.numel();
     const auto options = torch::TensorOptions().dtype(torch::kFloat64);
     flat_ = torch::empty({dim}, options);
     flat_grad_ = torch::zeros({dim}, options);
     torch::NoGradGuard no_grad;
     std::int64_t offset = 0;
-    for (torch::Tensor& p : parameters) {
+    for (torch::Tensor& p : parameters_) {
       const std::int64_t n = p.numel();
       torch::Tensor value = flat_.narrow(0, offset, n).view(p.sizes());
       value.copy_(p);
       p.set_data(value);
-      p.mutable_grad() = flat_grad_.narrow(0, offset, n).view(p.sizes());
       offset += n;
     }
+    rest_gradients();
   }
 
   Index dim() const { return flat_.numel(); }
@@ -163,16 +164,43 @@ class Torch {
     return mutex;
   }
 
+  // The parameters' gradients as views into g while this lives (autograd adds into them),
+  // then into the objective's own zeros again, so that nothing keeps pointing into g.
+  class GradientsInto {
+   public:
+    GradientsInto(Torch& torch, Vector& g) : torch_(torch) {
+      std::int64_t offset = 0;
+      for (torch::Tensor& p : torch_.parameters_) {
+        p.mutable_grad() = torch::from_blob(g.data() + offset, p.sizes(), torch::kFloat64);
+        offset += p.numel();
+      }
+    }
+    ~GradientsInto() { torch_.rest_gradients(); }
+    GradientsInto(const GradientsInto&) = delete;
+    GradientsInto& operator=(const GradientsInto&) = delete;
+
+   private:
+    Torch& torch_;
+  };
+  // Each parameter's gradient a view into flat_grad_'s zeros, which the view keeps alive.
+  void rest_gradients() {
+    std::int64_t offset = 0;
+    for (torch::Tensor& p : parameters_) {
+      p.mutable_grad() = flat_grad_.narrow(0, offset, p.numel()).view(p.sizes());
+      offset += p.numel();
+    }
+  }
+
   // The mean loss of the module at x on these samples, and its gradient into g.
   double loss_gradient(const Vector& x, const torch::Tensor& inputs, const torch::Tensor& targets,
                        Vector& g) {
     detail::require_point(x, dim());
     set_parameters(x);
-    flat_grad_.zero_();
+    g.setZero(dim());
+    const GradientsInto into(*this, g);
     const torch::AutoGradMode with_gradients(true);  // whatever the caller's mode
     const torch::Tensor loss = params_.loss(module_->forward(inputs), targets);
     loss.backward();
-    g = map(flat_grad_);
     return loss.item<double>();
   }
 
@@ -195,7 +223,9 @@ class Torch {
   mutable Module module_;
   torch::Tensor inputs_, targets_;
   Params params_;
-  torch::Tensor flat_, flat_grad_;  // θ and ∇f_m, viewed by the parameters and their grads
+  std::vector<torch::Tensor> parameters_;       // the module's, in θ's order
+  torch::Tensor flat_;                          // θ, which the parameters view
+  torch::Tensor flat_grad_;                     // zeros, which the gradients view between calls
   RandomStream stream_{0, Purpose::objective};  // Params::random: the draws of gradient()
 };
 

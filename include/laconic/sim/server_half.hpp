@@ -91,6 +91,7 @@ class ServerHalf {
     for (Index m = 0; m < workers; ++m) up_state_.push_back(parts_.uplink.make_state(p));
     down_state_ = parts_.downlink.make_state(p);
     if (apart) down_mirror_ = parts_.downlink.make_state(p);
+    if (!apart && !broadcasts_aggregate) down_verbatim_ = compress::verbatim(parts_.downlink, p);
     model_ = Vector::Zero(p);
     aggregate_ = Vector::Zero(p);
     total_ = Vector::Zero(p);
@@ -384,6 +385,12 @@ class ServerHalf {
   // (it is null in process); false if its compressor cannot carry it.
   bool send_down(const Vector& v, Vector& decoded, Message* message) {
     RandomStream rng = link_stream(options_.seed, round_, workers_);
+    if (message == nullptr && down_verbatim_) {
+      // θ^k itself (found finite when it was made, θ⁰ when the run was set up).
+      decoded = v;
+      down_ = *down_verbatim_;
+      return true;
+    }
     try {
       if (message != nullptr) {
         *message = parts_.downlink.encode(down_state_, v, rng);
@@ -438,12 +445,21 @@ class ServerHalf {
     for (Index& i : participants_) i = online_[static_cast<std::size_t>(i)];
   }
 
-  // The first `groups` groups' sums added in group order (into scratch).
+  // The first `groups` groups' sums added in group order: one group's own sum, or their total
+  // (into scratch), the first assigned rather than added to zeros (as within a group).
   const Vector& sum_groups(std::size_t groups) {
-    total_.setZero();
+    if (groups == 1 && !group_sum_[0].empty) return group_sum_[0].sum;
+    bool first = true;
     for (std::size_t g = 0; g < groups; ++g) {
-      if (!group_sum_[g].empty) total_ += group_sum_[g].sum;
+      if (group_sum_[g].empty) continue;
+      if (first) {
+        total_ = group_sum_[g].sum;
+      } else {
+        total_ += group_sum_[g].sum;
+      }
+      first = false;
     }
+    if (first) total_.setZero();
     return total_;
   }
 
@@ -470,14 +486,16 @@ class ServerHalf {
   std::vector<typename Uplink::State> up_state_;  // the server's end of each worker's uplink
   typename Downlink::State down_state_;           // the broadcast channel's sending end
   typename Downlink::State down_mirror_;          // apart: the server's own receiving end
-  Vector model_;                                  // θ^k as the workers decode it
+  std::optional<Bits> down_verbatim_;  // in process, a θ broadcast decoding to θ: its bits
+  Vector model_;                       // θ^k as the workers decode it
   Vector broadcast_;  // broadcast_aggregate: the aggregate as the workers decoded it
   Vector aggregate_;  // ∇: the mean of the workers' latest contributions
   Vector total_;      // sum_groups()' scratch
   std::vector<Vector> contribution_;  // under a skip rule: each worker's last decoded upload
   Vector previous_theta_;             // under a skip rule: θ before the update
-  // A group's weighted sum. Its first term is assigned rather than added to zeros (only the
-  // sign of a zero can differ, and the sum over groups, from +0, makes it +0 either way).
+  // A group's weighted sum. Its first term is assigned rather than added to zeros: only the
+  // sign of a zero can differ (−0 stays −0, where 0 + (−0) is +0), which no comparison of
+  // numbers sees.
   struct GroupSum {
     Vector sum;
     bool empty = true;
