@@ -104,5 +104,8 @@ auto within(std::string_view owner, F&& make) -> decltype(make()) {
 inline void require_positive_finite(std::string_view name, double value) {
   require_param(std::isfinite(value) && value > 0, name, value, "positive and finite");
 }
+inline void require_non_negative_finite(std::string_view name, double value) {
+  require_param(std::isfinite(value) && value >= 0, name, value, ">= 0 and finite");
+}
 
 }  // namespace laconic

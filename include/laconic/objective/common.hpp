@@ -115,7 +115,7 @@ inline void require_shard(const data::Shard& shard) {
 }
 
 inline void require_lambda(double lambda) {
-  require_param(std::isfinite(lambda) && lambda >= 0, "lambda", lambda, ">= 0 and finite");
+  require_non_negative_finite("lambda", lambda);
 }
 
 // x must have the objective's dimension (the message is built only on failure, so the check

@@ -36,6 +36,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace laconic::objective {
@@ -108,19 +109,18 @@ class Network {
     detail::require_shard(shard);
     require_param(shard.data->task() == data::Task::multiclass, "dataset task",
                   detail::task_name(shard.data->task()), "multiclass (labels 0..C-1)");
-    require_param(params.weight_decay >= 0 && std::isfinite(params.weight_decay), "weight_decay",
-                  params.weight_decay, ">= 0 and finite");
+    require_non_negative_finite("weight_decay", params.weight_decay);
     require_param(params.dropout >= 0 && params.dropout < 1, "dropout", params.dropout,
                   "in [0, 1)");
-    for (std::size_t i = 0; i < params.hidden.size(); ++i) {
-      require_param(params.hidden[i] >= 1, fmt::format("hidden[{}]", i), params.hidden[i], ">= 1");
-    }
+    const auto require_widths = [](std::string_view name, const std::vector<Index>& widths) {
+      for (std::size_t i = 0; i < widths.size(); ++i) {
+        require_param(widths[i] >= 1, fmt::format("{}[{}]", name, i), widths[i], ">= 1");
+      }
+    };
+    require_widths("hidden", params.hidden);
     if (params.architecture == Architecture::cnn) {
       require_param(!params.channels.empty(), "channels", "[]", "at least one convolution");
-      for (std::size_t i = 0; i < params.channels.size(); ++i) {
-        require_param(params.channels[i] >= 1, fmt::format("channels[{}]", i), params.channels[i],
-                      ">= 1");
-      }
+      require_widths("channels", params.channels);
       const Index side = image_side(shard, params);
       require_param(
           side * side == shard.dim(), "image", side,

@@ -91,14 +91,11 @@ class Torch {
     flat_ = torch::empty({dim}, options);
     flat_grad_ = torch::zeros({dim}, options);
     torch::NoGradGuard no_grad;
-    std::int64_t offset = 0;
-    for (torch::Tensor& p : parameters_) {
-      const std::int64_t n = p.numel();
-      torch::Tensor value = flat_.narrow(0, offset, n).view(p.sizes());
+    each_parameter([&](torch::Tensor& p, std::int64_t offset) {
+      torch::Tensor value = flat_.narrow(0, offset, p.numel()).view(p.sizes());
       value.copy_(p);
       p.set_data(value);
-      offset += n;
-    }
+    });
     rest_gradients();
   }
 
@@ -109,7 +106,7 @@ class Torch {
   const Module& module() const { return module_; }
 
   // θ as the module holds it: its initialization, before a run (the usual θ⁰).
-  Vector parameters() const { return Vector(map(flat_)); }
+  Vector parameters() const { return Eigen::Map<const Vector>(flat_.data_ptr<double>(), dim()); }
 
   // The mean loss over the batch (local indices, repeats allowed), in training mode; writes
   // its gradient into g.
@@ -117,11 +114,11 @@ class Torch {
     require_param(!batch.empty(), "batch.size()", batch.size(), ">= 1");
     for (const Index i : batch) detail::require_index(i, size());
     const torch::Tensor rows = rows_of(batch);
-    if (!params_.random) {
-      return loss_gradient(x, inputs_.index_select(0, rows), targets_.index_select(0, rows), g);
+    std::unique_lock<std::mutex> lock;  // held while LibTorch's generator is seeded and used
+    if (params_.random) {
+      lock = std::unique_lock(generator_mutex());
+      torch::manual_seed(RandomStream(stream_).next_u64());
     }
-    const std::lock_guard lock(generator_mutex());
-    torch::manual_seed(RandomStream(stream_).next_u64());
     return loss_gradient(x, inputs_.index_select(0, rows), targets_.index_select(0, rows), g);
   }
   // The loss and gradient over all samples in evaluation mode (no dropout): the History's
@@ -169,11 +166,9 @@ class Torch {
   class GradientsInto {
    public:
     GradientsInto(Torch& torch, Vector& g) : torch_(torch) {
-      std::int64_t offset = 0;
-      for (torch::Tensor& p : torch_.parameters_) {
+      torch_.each_parameter([&](torch::Tensor& p, std::int64_t offset) {
         p.mutable_grad() = torch::from_blob(g.data() + offset, p.sizes(), torch::kFloat64);
-        offset += p.numel();
-      }
+      });
     }
     ~GradientsInto() { torch_.rest_gradients(); }
     GradientsInto(const GradientsInto&) = delete;
@@ -184,9 +179,16 @@ class Torch {
   };
   // Each parameter's gradient a view into flat_grad_'s zeros, which the view keeps alive.
   void rest_gradients() {
+    each_parameter([&](torch::Tensor& p, std::int64_t offset) {
+      p.mutable_grad() = flat_grad_.narrow(0, offset, p.numel()).view(p.sizes());
+    });
+  }
+  // f(parameter, its offset in θ) for each parameter, in θ's order.
+  template <class F>
+  void each_parameter(F&& f) {
     std::int64_t offset = 0;
     for (torch::Tensor& p : parameters_) {
-      p.mutable_grad() = flat_grad_.narrow(0, offset, p.numel()).view(p.sizes());
+      f(p, offset);
       offset += p.numel();
     }
   }
@@ -202,10 +204,6 @@ class Torch {
     const torch::Tensor loss = params_.loss(module_->forward(inputs), targets);
     loss.backward();
     return loss.item<double>();
-  }
-
-  static Eigen::Map<const Vector> map(const torch::Tensor& t) {
-    return {t.data_ptr<double>(), t.numel()};
   }
 
   // θ into the flat tensor the parameters view: one copy.

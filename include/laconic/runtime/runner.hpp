@@ -89,7 +89,7 @@ inline constexpr std::tuple objectives{Named<objective::Logistic>{"logistic"},
                                        Named<objective::Network>{"network"}
 #endif
 };
-// Experiment::Init's values by name, in its order.
+// Experiment::Init's values by name, in its order (as Experiment::Run::fields lists them).
 inline constexpr std::array<std::string_view, 4> init_names{"auto", "zero", "normal", "objective"};
 
 // The dataset in `path` (or, for IDX, `images` and `labels`) as the experiment reads it.
@@ -285,16 +285,14 @@ inline std::string csv_field(const std::string& s) {
   return quoted + "\"";
 }
 
-// Writes `text` to `path` through a temporary file, so that a crash never leaves it half-written.
+// laconic::write_atomically, failing with the file's name and the reason.
 inline void write_atomically(const std::filesystem::path& path, const std::string& text) {
-  std::filesystem::create_directories(path.parent_path());
-  const std::filesystem::path temporary = path.string() + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::binary);
-    out << text;
-    if (!out.flush()) throw std::runtime_error(fmt::format("cannot write {}", temporary.string()));
+  try {
+    laconic::write_atomically(path, text);
+  } catch (const std::system_error& e) {
+    throw std::runtime_error(
+        fmt::format("cannot write {}: {}", temporary_for(path).string(), reason_of(e)));
   }
-  std::filesystem::rename(temporary, path);
 }
 
 }  // namespace detail
@@ -561,7 +559,8 @@ inline nlohmann::json run_experiment(const Experiment& e, const RunnerOptions& h
         {"workers", shards.size()},
         {"dim", dim}}},
       {"text", e.text}};
-  resolved["init"] = detail::init_names[static_cast<std::size_t>(init)];
+  const std::string_view init_name = detail::init_names[static_cast<std::size_t>(init)];
+  resolved["init"] = init_name;
   resolved["solve_optimum"] = e.solve_optimum;
   if (optimum) {
     resolved["optimal_loss"] = {{"value", optimum->minimum},
@@ -574,9 +573,7 @@ inline nlohmann::json run_experiment(const Experiment& e, const RunnerOptions& h
     // The engine's description, and θ⁰ when it is drawn: a resumed folder must match both.
     descriptions.push_back(
         simulation_of(run)->describe() +
-        (init == Experiment::Init::zero
-             ? ""
-             : fmt::format("; init={}", detail::init_names[static_cast<std::size_t>(init)])));
+        (init == Experiment::Init::zero ? "" : fmt::format("; init={}", init_name)));
     planned.push_back({{"run", run.name},
                        {"method", run.label},
                        {"seed", run.seed},

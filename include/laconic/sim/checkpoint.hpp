@@ -15,6 +15,7 @@
 
 #include <laconic/core/archive.hpp>
 #include <laconic/core/errors.hpp>
+#include <laconic/core/file.hpp>
 
 #include <cerrno>
 #include <cstdint>
@@ -65,20 +66,11 @@ inline void write_checkpoint(const std::filesystem::path& path, std::string_view
   file.append(state);
   detail::append_word(file, detail::fnv1a(file));
 
-  auto temporary = path;
-  temporary += ".tmp";
   try {
-    if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
-    errno = 0;
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    out.write(file.data(), static_cast<std::streamsize>(file.size()));
-    out.flush();
-    if (!out) throw std::system_error(errno, std::generic_category());
-    out.close();
-    std::filesystem::rename(temporary, path);
-  } catch (const std::system_error& e) {  // std::filesystem::filesystem_error is one
-    throw CheckpointError(fmt::format("{}: cannot write the checkpoint: {}", path.string(),
-                                      e.code() ? e.code().message() : os_reason()));
+    write_atomically(path, file);
+  } catch (const std::system_error& e) {
+    throw CheckpointError(
+        fmt::format("{}: cannot write the checkpoint: {}", path.string(), reason_of(e)));
   }
 }
 

@@ -3,6 +3,7 @@
 // The per-round record of a run, written as CSV with a header comment that says what ran.
 
 #include <laconic/core/errors.hpp>
+#include <laconic/core/file.hpp>
 #include <laconic/core/ledger.hpp>
 #include <laconic/core/types.hpp>
 
@@ -107,19 +108,12 @@ class History {
   // Writes the CSV next to `path` and renames it into place, so an existing file is never
   // left half-written.
   void write_csv(const std::filesystem::path& path) const {
-    if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
-    auto temporary = path;
-    temporary += ".tmp";
-    {
-      errno = 0;
-      std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-      out << to_csv();
-      if (!out.flush()) {
-        throw std::runtime_error(
-            fmt::format("{}: cannot write the history: {}", temporary.string(), os_reason()));
-      }
+    try {
+      write_atomically(path, to_csv());
+    } catch (const std::system_error& e) {
+      throw std::runtime_error(fmt::format("{}: cannot write the history: {}",
+                                           temporary_for(path).string(), reason_of(e)));
     }
-    std::filesystem::rename(temporary, path);
   }
 
   friend bool operator==(const History&, const History&) = default;
