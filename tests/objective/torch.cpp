@@ -75,15 +75,28 @@ TEST_CASE("θ is the module's parameters, flattened in order, and the module see
   const Vector theta = objective.parameters();
   CHECK(std::vector<double>(theta.data(), theta.data() + theta.size()) == expected);
 
-  // A θ given to gradient() is what the module's parameters hold afterwards.
-  const Vector x = Vector::LinSpaced(objective.dim(), -1, 1);
-  Vector g;
+  // A θ given to gradient() is read where it lies: afterwards the module holds its own θ
+  // again, so nothing points into x once x is gone, and no gradient is left behind.
   const std::vector<Index> batch{0, 5, 5, 11};
-  objective.gradient(x, batch, g);
+  Vector g;
+  {
+    const Vector x = Vector::LinSpaced(objective.dim(), -1, 1);
+    objective.gradient(x, batch, g);
+  }
+  CHECK(objective.parameters() == theta);
+  for (const torch::Tensor& p : net->parameters()) CHECK_FALSE(p.grad().defined());
+  Vector again;
+  objective.gradient(objective.parameters(), batch, again);
+  CHECK(again != g);  // the module's own θ, not the x that is gone
+
+  // set_parameters() is what the module's parameters hold afterwards (a trained θ).
+  const Vector x = Vector::LinSpaced(objective.dim(), -2, 2);
+  objective.set_parameters(x);
   CHECK(objective.parameters() == x);
   const torch::Tensor first_weight = net->parameters()[0].detach().reshape({-1});
   CHECK(first_weight[0].item<double>() == x[0]);
   CHECK(first_weight[features * hidden - 1].item<double>() == x[features * hidden - 1]);
+  CHECK_THROWS_WITH(objective.set_parameters(Vector::Zero(3)), Catch::Contains("3"));
 }
 
 TEST_CASE("the gradient is autograd's, and matches central differences of the returned loss",
@@ -100,6 +113,7 @@ TEST_CASE("the gradient is autograd's, and matches central differences of the re
   {
     // (The caller's grad mode off, as here, must not stop gradient() below.)
     torch::NoGradGuard no_grad;
+    objective.set_parameters(x);
     const auto rows = torch::tensor(std::vector<std::int64_t>(batch.begin(), batch.end()));
     const torch::Tensor scores = objective.module()->forward(inputs.index_select(0, rows));
     const torch::Tensor log_p = torch::log_softmax(scores, 1);

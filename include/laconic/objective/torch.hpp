@@ -7,9 +7,10 @@
 //
 //   f_m(θ) = (1/|B|) Σ_{i∈B} loss(module_θ(inputs_i), targets_i)
 //
-// The parameters are views into one flat tensor, so that θ reaches the network as one copy;
-// during a gradient their gradients are views into the caller's g, so that autograd writes
-// ∇f_m where it is wanted.
+// Between calls the parameters view one flat tensor, the module's own θ (its initialization);
+// during a call they view the caller's x, so that θ reaches the network without a copy, and
+// autograd's gradients (tensors of its own, which it fills without zeroing first) are copied
+// into the caller's g once.
 // The module is converted to double precision, laconic's scalar. A forward pass that draws
 // random numbers (dropout) must say so (Params::random): each minibatch gradient then seeds
 // LibTorch's generator from laconic's stream for the worker and round (draw_from). The
@@ -89,14 +90,14 @@ class Torch {
     for (const torch::Tensor& p : parameters_) dim += p.numel();
     const auto options = torch::TensorOptions().dtype(torch::kFloat64);
     flat_ = torch::empty({dim}, options);
-    flat_grad_ = torch::zeros({dim}, options);
     torch::NoGradGuard no_grad;
-    each_parameter([&](torch::Tensor& p, std::int64_t offset) {
+    each_parameter([&](const torch::Tensor& p, std::int64_t offset) {
       torch::Tensor value = flat_.narrow(0, offset, p.numel()).view(p.sizes());
       value.copy_(p);
       p.set_data(value);
+      p.mutable_grad().reset();
+      own_.push_back(std::move(value));
     });
-    rest_gradients();
   }
 
   Index dim() const { return flat_.numel(); }
@@ -105,8 +106,13 @@ class Torch {
   Module& module() { return module_; }
   const Module& module() const { return module_; }
 
-  // θ as the module holds it: its initialization, before a run (the usual θ⁰).
+  // θ as the module holds it between calls: its initialization (the usual θ⁰), until
+  // set_parameters() replaces it (a trained θ, to use the module after a run).
   Vector parameters() const { return Eigen::Map<const Vector>(flat_.data_ptr<double>(), dim()); }
+  void set_parameters(const Vector& x) {
+    detail::require_point(x, dim());
+    Eigen::Map<Vector>(flat_.data_ptr<double>(), dim()) = x;
+  }
 
   // The mean loss over the batch (local indices, repeats allowed), in training mode; writes
   // its gradient into g.
@@ -131,11 +137,11 @@ class Torch {
   void draw_from(const RandomStream& stream) { stream_ = stream; }
 
   // The fraction of the worker's samples whose largest output is the target's class, in
-  // evaluation mode. It puts x into the module, so it must not run concurrently with another
+  // evaluation mode. It points the module at x, so it must not run concurrently with another
   // call on this instance.
   double accuracy(const Vector& x) const {
     detail::require_point(x, dim());
-    set_parameters(x);
+    const Reading reading(*this, x);
     const Evaluation evaluation(module_);
     torch::NoGradGuard no_grad;
     const torch::Tensor predicted = module_->forward(inputs_).argmax(1);
@@ -161,33 +167,35 @@ class Torch {
     return mutex;
   }
 
-  // The parameters' gradients as views into g while this lives (autograd adds into them),
-  // then into the objective's own zeros again, so that nothing keeps pointing into g.
-  class GradientsInto {
+  // The parameters view x while this lives (nothing is copied; nothing writes to them), then
+  // the module's own θ again with no gradients, so that nothing keeps pointing into x and no
+  // gradient of a call that failed half-way is added to the next.
+  class Reading {
    public:
-    GradientsInto(Torch& torch, Vector& g) : torch_(torch) {
-      torch_.each_parameter([&](torch::Tensor& p, std::int64_t offset) {
-        p.mutable_grad() = torch::from_blob(g.data() + offset, p.sizes(), torch::kFloat64);
+    Reading(const Torch& torch, const Vector& x) : torch_(torch) {
+      torch_.each_parameter([&](const torch::Tensor& p, std::int64_t offset) {
+        p.set_data(
+            torch::from_blob(const_cast<double*>(x.data()) + offset, p.sizes(), torch::kFloat64));
       });
     }
-    ~GradientsInto() { torch_.rest_gradients(); }
-    GradientsInto(const GradientsInto&) = delete;
-    GradientsInto& operator=(const GradientsInto&) = delete;
+    ~Reading() {
+      std::size_t i = 0;
+      for (const torch::Tensor& p : torch_.parameters_) {
+        p.set_data(torch_.own_[i++]);
+        p.mutable_grad().reset();
+      }
+    }
+    Reading(const Reading&) = delete;
+    Reading& operator=(const Reading&) = delete;
 
    private:
-    Torch& torch_;
+    const Torch& torch_;
   };
-  // Each parameter's gradient a view into flat_grad_'s zeros, which the view keeps alive.
-  void rest_gradients() {
-    each_parameter([&](torch::Tensor& p, std::int64_t offset) {
-      p.mutable_grad() = flat_grad_.narrow(0, offset, p.numel()).view(p.sizes());
-    });
-  }
   // f(parameter, its offset in θ) for each parameter, in θ's order.
   template <class F>
-  void each_parameter(F&& f) {
+  void each_parameter(F&& f) const {
     std::int64_t offset = 0;
-    for (torch::Tensor& p : parameters_) {
+    for (const torch::Tensor& p : parameters_) {
       f(p, offset);
       offset += p.numel();
     }
@@ -197,18 +205,22 @@ class Torch {
   double loss_gradient(const Vector& x, const torch::Tensor& inputs, const torch::Tensor& targets,
                        Vector& g) {
     detail::require_point(x, dim());
-    set_parameters(x);
-    g.setZero(dim());
-    const GradientsInto into(*this, g);
+    const Reading reading(*this, x);
     const torch::AutoGradMode with_gradients(true);  // whatever the caller's mode
     const torch::Tensor loss = params_.loss(module_->forward(inputs), targets);
     loss.backward();
+    g.resize(dim());
+    each_parameter([&](const torch::Tensor& p, std::int64_t offset) {
+      const torch::Tensor& grad = p.grad();
+      if (!grad.defined()) {  // a parameter the loss does not depend on
+        g.segment(offset, p.numel()).setZero();
+      } else if (grad.is_contiguous()) {
+        g.segment(offset, p.numel()) = Eigen::Map<const Vector>(grad.data_ptr<double>(), p.numel());
+      } else {
+        torch::from_blob(g.data() + offset, p.sizes(), torch::kFloat64).copy_(grad);
+      }
+    });
     return loss.item<double>();
-  }
-
-  // θ into the flat tensor the parameters view: one copy.
-  void set_parameters(const Vector& x) const {
-    Eigen::Map<Vector>(flat_.data_ptr<double>(), flat_.numel()) = x;
   }
 
   // The batch as an index tensor over its own memory (Index is int64, as torch's kLong).
@@ -222,8 +234,8 @@ class Torch {
   torch::Tensor inputs_, targets_;
   Params params_;
   std::vector<torch::Tensor> parameters_;       // the module's, in θ's order
-  torch::Tensor flat_;                          // θ, which the parameters view
-  torch::Tensor flat_grad_;                     // zeros, which the gradients view between calls
+  torch::Tensor flat_;                          // the module's own θ
+  std::vector<torch::Tensor> own_;              // each parameter's view of flat_
   RandomStream stream_{0, Purpose::objective};  // Params::random: the draws of gradient()
 };
 
