@@ -11,6 +11,8 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <memory>
+#include <numeric>
 #include <optional>
 #include <set>
 #include <span>
@@ -357,6 +359,73 @@ TEST_CASE("exact links hand over the vector itself: the same run, no compress() 
              Method<skip::Never, Copied, server::PeriodicAverage, Copied>{.server = local},
              threads);
   }
+}
+
+// Points with a full gradient of its own, counting those calls in a counter its copies share.
+struct FullPoints : Points {
+  std::shared_ptr<int> full_calls = std::make_shared<int>(0);
+  double full_gradient(const Vector& x, Vector& g) {
+    ++*full_calls;
+    std::vector<Index> all(static_cast<std::size_t>(size()));
+    std::iota(all.begin(), all.end(), Index{0});
+    return gradient(x, all, g);
+  }
+};
+
+TEST_CASE("a full-batch round takes the History's gradients at θ^k: the same run, half the calls",
+          "[sim]") {
+  // M workers, K rounds, a History row every round: rows 0..K evaluate M full gradients each;
+  // round k needs the same M at the same θ^k, so M (K + 1) calls in all rather than M (2K + 1),
+  // and θ, ledger and History as when rows are rare. Also through a load() onto a run whose
+  // kept gradients are for the same round at another θ.
+  const int M = 4, n = 3, p = 3, K = 12;
+  const auto workers = [&] {
+    std::vector<FullPoints> team;
+    const auto shared = std::make_shared<int>(0);
+    for (Points& w : make_workers(M, n, p)) team.push_back({w, shared});
+    return team;
+  };
+  const auto check = [&](const auto& method, int full_calls) {
+    for (const int threads : {1, 2}) {
+      auto team = workers();
+      const std::shared_ptr<int> calls = team.front().full_calls;
+      const sim::Options every{.rounds = K, .threads = threads, .record_every = 1};
+      const auto a = sim::Simulation(method, team, Vector::Zero(p), every).run();
+      CHECK(*calls == full_calls);
+      auto rare = every;
+      rare.record_every = K;
+      const auto b = sim::Simulation(method, workers(), Vector::Zero(p), rare).run();
+      CHECK(a.theta == b.theta);
+      CHECK(a.ledger.total() == b.ledger.total());
+      CHECK(a.history.rows.front() == b.history.rows.front());
+      CHECK(a.history.rows.back() == b.history.rows.back());
+
+      const auto path = test::write_temp("kept_gradients.ckpt", "");
+      sim::Options half = every;
+      half.rounds = K / 2;
+      sim::Simulation first(method, workers(), Vector::Zero(p), half);
+      first.run();
+      first.save(path);
+      sim::Simulation other(method, workers(), Vector::Ones(p), half);
+      other.run();  // keeps its gradients at its own θ^{K/2} for round K/2
+      other.load(path);
+      const auto resumed = other.run();
+      CHECK(resumed.theta == a.theta);
+      CHECK(resumed.history.rows.back() == a.history.rows.back());
+    }
+  };
+  const auto step = server::StepSize::constant(0.3);
+  const int kept = M * (K + 1), not_kept = M * (2 * K + 1);
+  check(Gd{.server = {.step = step}}, kept);
+  check(LagWk{.server = {.step = step}}, kept);
+  check(Ef21<compress::TopK>{.uplink = {.compressor = {.k = 1}}, .server = {.step = step}}, kept);
+  // A minibatch round computes other gradients (and no full ones); a sparsified θ broadcast
+  // reaches the workers changed.
+  check(Sgd{.server = {.step = step, .batch = server::Batch::of(2)}}, M * (K + 1));
+  check(
+      Method<skip::Never, compress::Identity, server::Sgd, compress::TopK>{.server = {.step = step},
+                                                                           .downlink = {.k = 2}},
+      not_kept);
 }
 
 TEST_CASE("a local model's change that overflows stops the run at an exact uplink", "[sim]") {

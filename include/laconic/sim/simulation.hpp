@@ -102,6 +102,7 @@ class Simulation {
   // unchanged.
   void load(const std::filesystem::path& path) {
     server_.restore(read_checkpoint(path, describe()), path.string());
+    workers_.forget_evaluations();
   }
 
   Index round() const { return server_.round(); }
@@ -166,7 +167,8 @@ class Simulation {
   }
 
   const Record& record() {
-    return server_.record([&](Index m, int t) { return workers_.evaluate(m, server_.theta(), t); });
+    return server_.record(
+        [&](Index m, int t) { return workers_.evaluate(m, server_.theta(), t, server_.round()); });
   }
 
   Parts parts_;

@@ -106,6 +106,12 @@ void require_gradient_size(const Obj& w, const Vector& g, Index worker) {
   }
 }
 
+// What of a computed loss and gradient is not finite, if anything.
+inline Fault fault_of(double loss, const Vector& g) {
+  if (!std::isfinite(loss)) return Fault::loss;
+  return all_finite(g) ? Fault::none : Fault::gradient;
+}
+
 // The mean gradient of worker m's objective w at x over the drawn batch of b samples, written
 // to g (the minibatch loss is not needed, so it is not computed where the objective can skip
 // it). Returns what was not finite, if anything.
@@ -130,8 +136,7 @@ Fault batch_gradient(Obj& w, Index m, const server::Batch& batch, const Vector& 
     }
   }
   require_gradient_size(w, g, m);
-  if (!std::isfinite(loss)) return Fault::loss;
-  return all_finite(g) ? Fault::none : Fault::gradient;
+  return fault_of(loss, g);
 }
 
 // The stream worker m's objective draws from (HasRandomness) for its minibatch of round k, or

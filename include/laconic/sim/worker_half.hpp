@@ -66,6 +66,10 @@ class WorkerHalf {
     }
     if (shared_) {
       verbatim_ = compress::verbatim(parts_.uplink, p);
+      const bool exact_model = broadcasts_aggregate || compress::verbatim(parts_.downlink, p);
+      if (!local_steps && HasFullGradient<Obj> && batch().is_full() && exact_model) {
+        evaluations_.resize(objectives_.size());
+      }
       return;
     }
     for (std::size_t j = 0; j < objectives_.size(); ++j) {
@@ -119,7 +123,7 @@ class WorkerHalf {
     } else {
       b = s.sampler.draw(batch(), w.size(), batches);
       if constexpr (HasRandomness<Obj>) w.draw_from(objective_stream(options_.seed, k, m));
-      out.fault = batch_gradient(j, model(), b, s, s.gradient);
+      out.fault = round_gradient(j, k, b, s);
     }
     Probe probe(*this, j, b, s, rng, out.message);
     if (out.fault == Fault::none) out.fault = decide_and_send(m, probe, out);
@@ -139,11 +143,22 @@ class WorkerHalf {
   Vector& decoded(int t) { return scratch_[static_cast<std::size_t>(t)].decoded; }
 
   // f_m(θ) and ∇f_m(θ) of hosted worker m over all its samples, on thread t, for the History.
-  std::pair<double, const Vector&> evaluate(Index m, const Vector& theta, int t) {
+  // In process, θ is θ^k of the coming round k: where that round computes the same full
+  // gradient at the same θ^k, it takes this one instead (evaluations_).
+  std::pair<double, const Vector&> evaluate(Index m, const Vector& theta, int t, Index k = -1) {
     Scratch& s = scratch_[static_cast<std::size_t>(t)];
     const auto j = static_cast<std::size_t>(m - first_);
-    const double loss = full_loss_gradient(objectives_[j], m, theta, s.sampler, s.gradient);
-    return {loss, s.gradient};
+    if (k < 0 || evaluations_.empty()) {
+      return {full_loss_gradient(objectives_[j], m, theta, s.sampler, s.gradient), s.gradient};
+    }
+    Evaluation& e = evaluations_[j];
+    e.loss = full_loss_gradient(objectives_[j], m, theta, s.sampler, e.gradient);
+    e.round = k;
+    return {e.loss, e.gradient};
+  }
+  // Drops what evaluate() kept (θ^k changed under it: a checkpoint was loaded).
+  void forget_evaluations() {
+    for (Evaluation& e : evaluations_) e.round = -1;
   }
 
   // Apart: hosted worker m's part of the run's state that only this half holds
@@ -296,6 +311,20 @@ class WorkerHalf {
 
   const server::Batch& batch() const { return parts_.server.params().batch; }
 
+  // Round k's gradient of hosted worker j at model() into s.gradient: the History's at θ^k if
+  // evaluate() kept it for round k (the same full gradient at the same point, bit for bit),
+  // else computed over the b samples just drawn.
+  Fault round_gradient(std::size_t j, Index k, Index b, Scratch& s) {
+    if (!evaluations_.empty() && evaluations_[j].round == k) {
+      Evaluation& e = evaluations_[j];
+      e.round = -1;
+      s.gradient.swap(e.gradient);
+      // The round's own gradient would skip the loss where the objective can.
+      return fault_of(HasFullGradientOnly<Obj> ? 0.0 : e.loss, s.gradient);
+    }
+    return batch_gradient(j, model(), b, s, s.gradient);
+  }
+
   // The mean gradient of hosted worker j at x over the b samples just drawn, written to g.
   Fault batch_gradient(std::size_t j, const Vector& x, Index b, Scratch& s, Vector& g) {
     return sim::batch_gradient(objectives_[j], first_ + static_cast<Index>(j), batch(), x,
@@ -320,6 +349,16 @@ class WorkerHalf {
   ServerHalf<M>* shared_;
   std::vector<Scratch> scratch_;  // one per thread
   std::optional<Bits> verbatim_;  // in process, an uplink decoding to the sent vector: its bits
+  // In process, where a full-batch round computes its gradients at the exact θ^k (no local
+  // steps, the objectives' own full gradient, θ^k reaching the workers unchanged): each hosted
+  // worker's full gradient at θ^round from the History's row, until round `round` takes it.
+  // A p-vector per worker, so that the row costs no gradient of its own.
+  struct Evaluation {
+    Index round = -1;
+    double loss = 0;
+    Vector gradient;
+  };
+  std::vector<Evaluation> evaluations_;
 
   // Apart (MPI): this half's own ends.
   std::vector<typename Uplink::State> senders_;  // each hosted worker's sending end
