@@ -15,23 +15,22 @@ using namespace laconic;
 namespace {
 
 // An objective with none of the optional members: only a minibatch gradient and its loss.
-// From `poison_after` calls on, its loss is infinite while its gradient stays finite.
+// Where ‖θ‖ > poison_beyond its loss is infinite while its gradient stays finite: a property
+// of θ, met in the same round by runs that call their objectives a different number of times.
 struct Bare {
   objective::Logistic inner;
-  int poison_after = -1;
-  int calls = 0;
+  double poison_beyond = std::numeric_limits<double>::infinity();
   Index dim() const { return inner.dim(); }
   Index size() const { return inner.size(); }
   double gradient(const Vector& x, std::span<const Index> batch, Vector& g) {
     const double loss = inner.gradient(x, batch, g);
-    const bool poisoned = poison_after >= 0 && calls++ >= poison_after;
-    return poisoned ? std::numeric_limits<double>::infinity() : loss;
+    return x.norm() > poison_beyond ? std::numeric_limits<double>::infinity() : loss;
   }
 };
 
-std::vector<Bare> bare_workers(int poison_after = -1) {
+std::vector<Bare> bare_workers(double poison_beyond = std::numeric_limits<double>::infinity()) {
   std::vector<Bare> workers;
-  for (auto& w : test::logistic_workers(4, 200, 6)) workers.push_back({w, poison_after});
+  for (auto& w : test::logistic_workers(4, 200, 6)) workers.push_back({w, poison_beyond});
   return workers;
 }
 
@@ -96,12 +95,20 @@ TEST_CASE("a run on objectives chosen at run time is the run on the chosen type"
 }
 
 TEST_CASE("a non-finite loss stops a run on a chosen objective in the same round", "[runtime]") {
+  // History rows only at the ends, so that a round meets the poison first: beyond θ^10.
   const Sgd sgd{.server = {.step = server::StepSize::constant(0.5)}};
-  const auto bare = bare_workers(45);  // worker calls: one per round, one per History row
-  const auto fixed = run(sgd, bare);
-  const auto chosen = run(sgd, std::vector<runtime::Objective>(bare.begin(), bare.end()));
+  const sim::Options rare{.seed = 4, .rounds = 30, .record_every = 30};
+  const Vector zero = Vector::Zero(6);
+  const double radius =
+      sim::Simulation(sgd, bare_workers(), zero, {.rounds = 10}).run().theta.norm();
+  const auto bare = bare_workers(radius);
+  const auto fixed = sim::Simulation(sgd, bare, zero, rare).run();
+  const auto chosen =
+      sim::Simulation(sgd, std::vector<runtime::Objective>(bare.begin(), bare.end()), zero, rare)
+          .run();
   REQUIRE(fixed.status == sim::Status::diverged);
   REQUIRE(chosen.status == sim::Status::diverged);
+  CHECK(fixed.divergence->round == 11);  // the first round at a θ beyond θ^10
   CHECK(chosen.divergence->round == fixed.divergence->round);
   CHECK(chosen.divergence->worker == fixed.divergence->worker);
   CHECK(fixed.divergence->quantity == "loss");
