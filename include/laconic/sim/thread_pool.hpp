@@ -4,6 +4,7 @@
 // task does not matter to results: callers write each task's output to its own slot.
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -27,7 +28,7 @@ class ThreadPool {
   ~ThreadPool() {
     {
       std::lock_guard lock(mutex_);
-      stopping_ = true;
+      stopping_.store(true);
     }
     wake_.notify_all();
     for (auto& w : workers_) w.join();
@@ -49,31 +50,53 @@ class ThreadPool {
       job_ = &job;
       size_ = n;
       next_.store(0);
-      busy_ = static_cast<int>(workers_.size());
+      busy_.store(static_cast<int>(workers_.size()));
       error_ = nullptr;
-      ++generation_;
+      generation_.fetch_add(1);
     }
     wake_.notify_all();
     run(0);
-    std::unique_lock lock(mutex_);
-    done_.wait(lock, [this] { return busy_ == 0; });
+    if (!spin_until([&] { return busy_.load() == 0; })) {
+      std::unique_lock lock(mutex_);
+      done_.wait(lock, [this] { return busy_.load() == 0; });
+    }
     job_ = nullptr;
     if (error_) std::rethrow_exception(error_);
   }
 
  private:
+  // Waking a sleeping thread takes the kernel tens of microseconds, as long as a whole round
+  // of small workers; so each side first polls for a while (spin_time) before it sleeps.
+  static constexpr auto spin_time = std::chrono::microseconds(100);
+
+  // Polls done() until it holds (true) or spin_time has passed (false).
+  template <class Done>
+  static bool spin_until(Done&& done) {
+    const auto until = std::chrono::steady_clock::now() + spin_time;
+    for (int i = 1;; ++i) {
+      if (done()) return true;
+      if (i % 64 == 0 && std::chrono::steady_clock::now() > until) return false;
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+  }
+
   void serve(int thread) {
     std::uint64_t seen = 0;
     for (;;) {
+      spin_until([&] { return generation_.load() != seen || stopping_.load(); });
       {
         std::unique_lock lock(mutex_);
-        wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
-        if (stopping_) return;
-        seen = generation_;
+        wake_.wait(lock, [&] { return stopping_.load() || generation_.load() != seen; });
+        if (stopping_.load()) return;
+        seen = generation_.load();
       }
       run(thread);
-      std::lock_guard lock(mutex_);
-      if (--busy_ == 0) done_.notify_one();
+      if (busy_.fetch_sub(1) == 1) {
+        std::lock_guard lock(mutex_);  // so that a waiting parallel_for cannot miss it
+        done_.notify_one();
+      }
     }
   }
 
@@ -96,9 +119,9 @@ class ThreadPool {
   std::function<void(std::int64_t, int)>* job_ = nullptr;
   std::int64_t size_ = 0;
   std::atomic<std::int64_t> next_{0};
-  int busy_ = 0;
-  std::uint64_t generation_ = 0;
-  bool stopping_ = false;
+  std::atomic<int> busy_{0};
+  std::atomic<std::uint64_t> generation_{0};
+  std::atomic<bool> stopping_{false};
   std::exception_ptr error_;
 };
 
