@@ -134,6 +134,31 @@ inline void require_index(Index i, Index size) {
   }
 }
 
+// A shard's rows in consecutive blocks of about `bytes` of features each (at least one row):
+// calls f(block, first), block the rows first, first + 1, ... of the shard as an Eigen block of
+// the CSR or dense matrix. A gradient that reads its rows twice (A·θ, then Aᵀ·w) block by block
+// finds each block still in cache the second time, so a shard larger than the cache is read
+// from memory once; a shard that fits is one block, computed exactly as in one piece.
+inline constexpr std::size_t cache_block_bytes = std::size_t{1} << 18;
+template <class F>
+void for_each_block(const data::Shard& shard, F&& f) {
+  shard.data->visit([&](const auto& a) {
+    const Index n = shard.size();
+    std::size_t bytes = 0;
+    if constexpr (std::is_same_v<std::decay_t<decltype(a)>, DenseMatrix>) {
+      bytes = static_cast<std::size_t>(n) * static_cast<std::size_t>(a.cols()) * sizeof(Scalar);
+    } else {
+      const auto nonzeros = a.outerIndexPtr()[shard.end] - a.outerIndexPtr()[shard.begin];
+      bytes = static_cast<std::size_t>(nonzeros) * (sizeof(Scalar) + sizeof(std::int32_t));
+    }
+    const std::size_t blocks = std::max<std::size_t>(1, bytes / cache_block_bytes);
+    const Index rows = (n + static_cast<Index>(blocks) - 1) / static_cast<Index>(blocks);
+    for (Index first = 0; first < n; first += rows) {
+      f(a.middleRows(shard.begin + first, std::min(rows, n - first)), first);
+    }
+  });
+}
+
 constexpr std::string_view task_name(data::Task task) {
   switch (task) {
     case data::Task::binary:

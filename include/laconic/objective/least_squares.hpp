@@ -80,16 +80,22 @@ class BasicLeastSquares {
     const Index n = size();
     residuals_.resize(n);
     g.resize(dim());
-    shard_.data->visit(
-        [&](const auto& a) { residuals_.noalias() = a.middleRows(shard_.begin, n) * x; });
-    residuals_ -= shard_.labels();
-    const double loss = 0.5 * residuals_.squaredNorm() / static_cast<double>(n);
-    residuals_ /= static_cast<double>(n);
-    shard_.data->visit([&](const auto& a) {
-      g.noalias() = a.middleRows(shard_.begin, n).transpose() * residuals_;
+    const auto labels = shard_.labels();
+    double squares = 0;
+    detail::for_each_block(shard_, [&](const auto& block, Index first) {
+      auto r = residuals_.segment(first, block.rows());
+      r.noalias() = block * x;
+      r -= labels.segment(first, block.rows());
+      squares += r.squaredNorm();
+      r /= static_cast<double>(n);
+      if (first == 0) {
+        g.noalias() = block.transpose() * r;
+      } else {
+        g.noalias() += block.transpose() * r;
+      }
     });
     g += params_.lambda * x;
-    return loss + 0.5 * params_.lambda * x.squaredNorm();
+    return 0.5 * squares / static_cast<double>(n) + 0.5 * params_.lambda * x.squaredNorm();
   }
 
   // f(x) over all of the shard's rows. Allocates its own scratch, so it may be called on a

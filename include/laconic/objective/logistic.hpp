@@ -101,28 +101,30 @@ class BasicLogistic {
     detail::require_point(x, dim());
     const Index n = size();
     const auto labels = shard_.labels();
-    const auto b = labels.array();
     margins_.resize(n);
     g.resize(dim());
-    shard_.data->visit([&](const auto& a) {
-      const auto block = a.middleRows(shard_.begin, n);
-      margins_.noalias() = block * x;
-      margins_.array() *= b;
-    });
     double loss = 0;
-    if constexpr (with_loss) {
-      loss = margins_.unaryExpr([](double m) { return softplus(-m); }).mean();
-    }
-    // ∂/∂m log(1 + e^{−m}) = −σ(−m) = −1/(1 + e^m); the chain rule through m_i = b_i a_iᵀθ
-    // gives b_i. Eigen's vectorized exp: e^m = ∞ gives 0 and e^m = 0 gives 1, never a NaN.
-    margins_ = -(b * (1.0 + margins_.array().exp()).inverse()) / static_cast<double>(n);
-    shard_.data->visit([&](const auto& a) {
-      const auto block = a.middleRows(shard_.begin, n);
-      g.noalias() = block.transpose() * margins_;
+    detail::for_each_block(shard_, [&](const auto& block, Index first) {
+      const auto b = labels.segment(first, block.rows()).array();
+      auto m = margins_.segment(first, block.rows());
+      m.noalias() = block * x;
+      m.array() *= b;
+      if constexpr (with_loss) {
+        loss += m.unaryExpr([](double v) { return softplus(-v); }).sum();
+      }
+      // ∂/∂m log(1 + e^{−m}) = −σ(−m) = −1/(1 + e^m); the chain rule through m_i = b_i a_iᵀθ
+      // gives b_i. Eigen's vectorized exp: e^m = ∞ gives 0 and e^m = 0 gives 1, never a NaN.
+      m = -(b * (1.0 + m.array().exp()).inverse()) / static_cast<double>(n);
+      if (first == 0) {
+        g.noalias() = block.transpose() * m;
+      } else {
+        g.noalias() += block.transpose() * m;
+      }
     });
     add_regularizer_gradient(params_.regularizer, params_.lambda, x, g);
     if constexpr (!with_loss) return 0;
-    return loss + regularizer_value(params_.regularizer, params_.lambda, x);
+    return loss / static_cast<double>(n) +
+           regularizer_value(params_.regularizer, params_.lambda, x);
   }
 
   template <bool with_loss>

@@ -89,8 +89,8 @@ class BasicSoftmax {
     return loss / count + 0.5 * params_.lambda * x.squaredNorm();
   }
 
-  // gradient() over all of the shard's rows: the n×C scores A·Wᵀ in one product, the
-  // gradient (P − Y)ᵀA/n in another.
+  // gradient() over all of the shard's rows: the scores A·Wᵀ in one product, the gradient
+  // (P − Y)ᵀA/n in another, block by block (detail::for_each_block).
   double full_gradient(const Vector& x, Vector& g) {
     detail::require_point(x, dim());
     const Index n = size();
@@ -98,17 +98,22 @@ class BasicSoftmax {
     scores_.resize(n, classes());
     g.resize(dim());
     Gradient gw(g.data(), classes(), features());
-    shard_.data->visit(
-        [&](const auto& a) { scores_.noalias() = a.middleRows(shard_.begin, n) * w.transpose(); });
     const auto labels = shard_.labels();
     double loss = 0;
-    for (Index i = 0; i < n; ++i) {
-      auto row = scores_.row(i);
-      loss += cross_entropy_to_residual(row, static_cast<Index>(labels[i]));
-    }
-    scores_ /= static_cast<double>(n);
-    shard_.data->visit(
-        [&](const auto& a) { gw.noalias() = scores_.transpose() * a.middleRows(shard_.begin, n); });
+    detail::for_each_block(shard_, [&](const auto& block, Index first) {
+      auto scores = scores_.middleRows(first, block.rows());
+      scores.noalias() = block * w.transpose();
+      for (Index i = 0; i < block.rows(); ++i) {
+        auto row = scores.row(i);
+        loss += cross_entropy_to_residual(row, static_cast<Index>(labels[first + i]));
+      }
+      scores /= static_cast<double>(n);
+      if (first == 0) {
+        gw.noalias() = scores.transpose() * block;
+      } else {
+        gw.noalias() += scores.transpose() * block;
+      }
+    });
     g += params_.lambda * x;
     return loss / static_cast<double>(n) + 0.5 * params_.lambda * x.squaredNorm();
   }
