@@ -8,6 +8,7 @@
 #include "sim/fixtures.hpp"
 #include "support.hpp"
 
+#include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -361,11 +362,12 @@ TEST_CASE("exact links hand over the vector itself: the same run, no compress() 
   }
 }
 
-// Points with a full gradient of its own, counting those calls in a counter its copies share.
+// Points with a full gradient of its own, counting those calls in a counter its copies share
+// (and the pool's threads).
 struct FullPoints : Points {
-  std::shared_ptr<int> full_calls = std::make_shared<int>(0);
+  std::shared_ptr<std::atomic<int>> full_calls = std::make_shared<std::atomic<int>>(0);
   double full_gradient(const Vector& x, Vector& g) {
-    ++*full_calls;
+    full_calls->fetch_add(1);
     std::vector<Index> all(static_cast<std::size_t>(size()));
     std::iota(all.begin(), all.end(), Index{0});
     return gradient(x, all, g);
@@ -381,14 +383,14 @@ TEST_CASE("a full-batch round takes the History's gradients at θ^k: the same ru
   const int M = 4, n = 3, p = 3, K = 12;
   const auto workers = [&] {
     std::vector<FullPoints> team;
-    const auto shared = std::make_shared<int>(0);
+    const auto shared = std::make_shared<std::atomic<int>>(0);
     for (Points& w : make_workers(M, n, p)) team.push_back({w, shared});
     return team;
   };
   const auto check = [&](const auto& method, int full_calls) {
     for (const int threads : {1, 2}) {
       auto team = workers();
-      const std::shared_ptr<int> calls = team.front().full_calls;
+      const auto calls = team.front().full_calls;
       const sim::Options every{.rounds = K, .threads = threads, .record_every = 1};
       const auto a = sim::Simulation(method, team, Vector::Zero(p), every).run();
       CHECK(*calls == full_calls);
