@@ -22,12 +22,11 @@ Usage and output are ef21_numpy.py's: LIBSVM_FILE WORKERS LAMBDA GAMMA ITERATION
 OUT_CSV (method,iteration,grad_norm_sq at x^t) and prints "<method> seconds_per_iteration <s>".
 """
 
-import sys
 import time
 
 import numpy as np
 
-from ef21_numpy import read_libsvm, split
+from ef21_numpy import arguments, read_libsvm, report, split
 
 
 def worker_gradient(x, a, b, lam):
@@ -92,17 +91,11 @@ def ef21(shards, lam, gamma, iterations, x):
 
 
 def main():
-    path, workers, lam, gamma, iterations, out = sys.argv[1:7]
-    workers, lam, gamma, iterations = int(workers), float(lam), float(gamma), int(iterations)
+    path, workers, lam, gamma, iterations, out = arguments()
     a, b = read_libsvm(path)
     shards = [(rows.copy(), labels.copy()) for rows, labels in split(a, b, workers)]
-    lines = ["method,iteration,grad_norm_sq"]
-    for name, method in (("gd", gd), ("ef21", ef21)):
-        norms, seconds = method(shards, lam, gamma, iterations, np.zeros(a.shape[1]))
-        lines += [f"{name},{t},{v!r}" for t, v in enumerate(norms)]
-        print(f"{name} seconds_per_iteration {seconds!r}")
-    with open(out, "w") as f:
-        f.write("\n".join(lines) + "\n")
+    report(out, [(name, *method(shards, lam, gamma, iterations, np.zeros(a.shape[1])))
+                 for name, method in (("gd", gd), ("ef21", ef21))])
 
 
 if __name__ == "__main__":

@@ -97,22 +97,35 @@ def ef21(shards, lam, gamma, iterations, x):
     return norms, (time.perf_counter() - start) / iterations
 
 
-def main():
+def arguments():
+    """The command line: LIBSVM_FILE WORKERS LAMBDA GAMMA ITERATIONS OUT_CSV."""
     path, workers, lam, gamma, iterations, out = sys.argv[1:7]
-    workers, lam, gamma, iterations = int(workers), float(lam), float(gamma), int(iterations)
-    a, b = read_libsvm(path)
-    shards = split(a, b, workers)
-    x0 = np.zeros(a.shape[1])
-    g0 = np.mean([local_gradient(s, t, x0, lam) for s, t in shards], axis=0)
+    return path, int(workers), float(lam), float(gamma), int(iterations), out
+
+
+def report(out, runs):
+    """Prints each run's seconds per iteration and writes OUT_CSV; runs: (name, norms, seconds)."""
     lines = ["method,iteration,grad_norm_sq"]
-    for name, method in (("gd", gd), ("ef21", ef21)):
-        norms, seconds = method(shards, lam, gamma, iterations, x0.copy())
-        if name == "ef21":  # EF21's list starts at x^1; x^0's norm is the same for both
-            norms = [float(g0 @ g0)] + norms[:-1]
+    for name, norms, seconds in runs:
         lines += [f"{name},{t},{v!r}" for t, v in enumerate(norms)]
         print(f"{name} seconds_per_iteration {seconds!r}")
     with open(out, "w") as f:
         f.write("\n".join(lines) + "\n")
+
+
+def main():
+    path, workers, lam, gamma, iterations, out = arguments()
+    a, b = read_libsvm(path)
+    shards = split(a, b, workers)
+    x0 = np.zeros(a.shape[1])
+    g0 = np.mean([local_gradient(s, t, x0, lam) for s, t in shards], axis=0)
+    runs = []
+    for name, method in (("gd", gd), ("ef21", ef21)):
+        norms, seconds = method(shards, lam, gamma, iterations, x0.copy())
+        if name == "ef21":  # EF21's list starts at x^1; x^0's norm is the same for both
+            norms = [float(g0 @ g0)] + norms[:-1]
+        runs.append((name, norms, seconds))
+    report(out, runs)
 
 
 if __name__ == "__main__":
