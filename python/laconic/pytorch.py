@@ -18,12 +18,18 @@ as one copy and the gradient leaves as one. This module needs PyTorch (Debian: p
 
 from __future__ import annotations
 
+import threading
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
 __all__ = ["Objective"]
+
+# PyTorch's default generator, which dropout draws from, is one per process; a random
+# objective seeds and uses it under this lock, so that workers on several laconic threads
+# (PyTorch releases the GIL inside its operators) do not draw from each other's seeds.
+_generator_lock = threading.Lock()
 
 
 def _as_float64(inputs):
@@ -43,21 +49,28 @@ class Objective:
     loss: fn(output, target) -> the batch's mean loss (default: cross-entropy on class scores).
     threads: PyTorch's intra-op threads, a process-wide setting (torch.set_num_threads); 1
         lets laconic's threads run the workers side by side.
+    random: the forward pass draws random numbers (dropout). laconic then passes each
+        minibatch gradient a seed from its stream for the worker and round, which seeds
+        PyTorch's generator (under a process-wide lock, so such gradients run one at a time),
+        and None for full gradients (the History's, full-batch rounds), which run in evaluation
+        mode, without dropout. A module with dropout that does not say so still runs, but a
+        run does not repeat.
 
-    The forward pass must not draw random numbers (no dropout) and the modules must hold no
-    buffers (BatchNorm's statistics): both are state beyond θ that laconic does not keep, so a
-    run would not repeat. Modules with buffers are refused.
+    The modules must hold no buffers (BatchNorm's statistics): state beyond θ that laconic
+    does not keep. Modules with buffers are refused.
     """
 
     def __init__(self, make_module: Callable[[], torch.nn.Module],
                  shards: Sequence[tuple], *,
-                 loss: Callable = torch.nn.functional.cross_entropy, threads: int = 1):
+                 loss: Callable = torch.nn.functional.cross_entropy, threads: int = 1,
+                 random: bool = False):
         if not shards:
             raise ValueError("invalid parameter shards = []: must hold one (inputs, targets) "
                              "pair per worker")
         if threads < 1:
             raise ValueError(f"invalid parameter threads = {threads}: must be >= 1")
         torch.set_num_threads(threads)
+        self.random = bool(random)  # read by laconic.run: call with a seed
         self._loss = loss
         self._modules, self._inputs, self._targets = [], [], []
         self._theta, self._gradient = [], []
@@ -119,8 +132,25 @@ class Objective:
         """The first worker's module's parameters as built: the run's natural start."""
         return self._theta[0].numpy().copy()
 
-    def __call__(self, theta, batch, worker):
-        """Worker's mean loss over batch (indices into its samples) and its gradient at θ."""
+    def __call__(self, theta, batch, worker, seed=None):
+        """Worker's mean loss over batch (indices into its samples) and its gradient at θ.
+
+        seed (random objectives): an int seeds PyTorch's generator for this call's dropout;
+        None runs the module in evaluation mode, without dropout.
+        """
+        if not self.random:
+            return self._loss_gradient(theta, batch, worker)
+        module = self._modules[worker]
+        with _generator_lock:
+            if seed is not None:
+                torch.manual_seed(seed)
+            module.train(seed is not None)
+            try:
+                return self._loss_gradient(theta, batch, worker)
+            finally:
+                module.train()
+
+    def _loss_gradient(self, theta, batch, worker):
         self._theta[worker].copy_(torch.from_numpy(np.asarray(theta)))
         gradient = self._gradient[worker]
         gradient.zero_()
@@ -137,4 +167,8 @@ class Objective:
         self._theta[0].copy_(torch.from_numpy(np.asarray(theta)))
         inputs, targets = _as_float64(inputs), torch.as_tensor(targets)
         with torch.no_grad():
-            return module(inputs).argmax(1).eq(targets).double().mean().item()
+            module.eval()
+            try:
+                return module(inputs).argmax(1).eq(targets).double().mean().item()
+            finally:
+                module.train()

@@ -23,6 +23,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <numeric>
 #include <optional>
 #include <string>
 #include <utility>
@@ -254,6 +255,11 @@ runtime::Method method_of(const py::object& method) {
 // call takes the GIL, so workers on several threads take turns; the callable is held through
 // a shared pointer released under the GIL, so the engine may copy the objective freely. An
 // exception in fn stops the run, which raises a RuntimeError naming the worker and it.
+// A callable whose attribute `random` is true draws random numbers (dropout): it is called
+// fn(theta, batch, worker, seed), seed an int from the stream the round engine gives the
+// worker for the round (the same for every call until the next minibatch, so a skip rule's
+// second gradient sees the same draws), or None for the full gradients of the History and of
+// full-batch rounds, which are taken without randomness.
 class PythonObjective {
  public:
   PythonObjective(const py::object& fn, Index worker, Index size, Index dim)
@@ -262,6 +268,7 @@ class PythonObjective {
               py::gil_scoped_acquire locked;
               delete o;
             }),
+        random_(py::hasattr(fn, "random") && py::bool_(fn.attr("random"))),
         worker_(worker),
         size_(size),
         dim_(dim) {}
@@ -270,11 +277,29 @@ class PythonObjective {
   Index size() const { return size_; }
 
   double gradient(const Vector& x, std::span<const Index> batch, Vector& g) {
+    return call(x, batch, g, true);
+  }
+  // gradient() over 0..size−1, without randomness.
+  double full_gradient(const Vector& x, Vector& g) {
+    if (static_cast<Index>(all_.size()) != size_) {
+      all_.resize(static_cast<std::size_t>(size_));
+      std::iota(all_.begin(), all_.end(), Index{0});
+    }
+    return call(x, all_, g, false);
+  }
+  void draw_from(const RandomStream& stream) { seed_ = RandomStream(stream).next_u64(); }
+
+ private:
+  // fn(theta, batch, worker[, seed]) into g: a random fn gets the round's seed when drawing,
+  // else None.
+  double call(const Vector& x, std::span<const Index> batch, Vector& g, bool drawing) {
     py::gil_scoped_acquire locked;
     try {
       const py::array_t<double> theta(x.size(), x.data());
       const py::array_t<Index> indices(static_cast<py::ssize_t>(batch.size()), batch.data());
-      const py::tuple out = (*fn_)(theta, indices, worker_);
+      const py::tuple out = !random_  ? (*fn_)(theta, indices, worker_)
+                            : drawing ? (*fn_)(theta, indices, worker_, py::int_(seed_))
+                                      : (*fn_)(theta, indices, worker_, py::none());
       if (out.size() != 2) throw py::value_error("it must return (loss, gradient)");
       const auto grad = py::cast<DenseArray>(out[1]);
       if (grad.ndim() != 1 || grad.shape(0) != dim_) {
@@ -291,9 +316,11 @@ class PythonObjective {
     }
   }
 
- private:
   std::shared_ptr<py::object> fn_;
+  bool random_;
   Index worker_, size_, dim_;
+  std::uint64_t seed_ = 0;
+  std::vector<Index> all_;  // 0..size−1, for full_gradient()
 };
 
 // One end of a link whose channel a specification chooses ("qsgd(levels=7)",

@@ -90,3 +90,42 @@ def test_what_the_objective_cannot_keep_is_refused_by_name():
         Objective(mlp, [(inputs, targets[:29])])
     with pytest.raises(ValueError, match="threads = 0"):
         Objective(mlp, shards(), threads=0)
+
+
+def dropout_mlp():
+    torch.manual_seed(7)  # the same weights as mlp(): dropout has no parameters
+    return torch.nn.Sequential(torch.nn.Linear(FEATURES, HIDDEN), torch.nn.Tanh(),
+                               torch.nn.Dropout(0.5), torch.nn.Linear(HIDDEN, CLASSES))
+
+
+def test_dropout_declared_random_draws_from_the_seed_and_repeats_on_any_threads():
+    net = Objective(dropout_mlp, shards(), random=True)
+    assert net.random and not Objective(mlp, shards()).random
+    theta, batch = net.theta0, np.arange(10, dtype=np.int64)
+
+    def call(seed):
+        loss, gradient = net(theta, batch, 1, seed)
+        return loss, gradient.copy()  # the returned gradient is a view the next call overwrites
+
+    # A seed fixes the masks: the same seed draws the same, another seed others.
+    first, again, other = call(5), call(5), call(6)
+    assert first[0] == again[0]
+    np.testing.assert_array_equal(first[1], again[1])
+    assert not np.array_equal(first[1], other[1])
+    # None (full gradients) is evaluation mode: the network without dropout.
+    loss, gradient = call(None)
+    plain_loss, plain_gradient = Objective(mlp, shards())(theta, batch, 1)
+    assert loss == plain_loss
+    np.testing.assert_array_equal(gradient, plain_gradient)
+
+    # Runs repeat, on one thread and on two.
+    def run(threads):
+        fresh = Objective(dropout_mlp, shards(), random=True)
+        return laconic.run("lasg_wk2(D=10, d_max=10) + sgd(step=0.3, batch=5)", objective=fresh,
+                           workers=fresh.workers, samples=fresh.samples, dim=fresh.dim,
+                           theta0=fresh.theta0, rounds=40, threads=threads)
+
+    one, two, again = run(1), run(2), run(2)
+    np.testing.assert_array_equal(one.theta, two.theta)
+    np.testing.assert_array_equal(two.theta, again.theta)
+    assert one.csv == two.csv
