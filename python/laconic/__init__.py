@@ -119,7 +119,9 @@ def run(method: str | Mapping[str, Any], X=None, y=None, *,
         fn(theta, batch, worker) -> (loss, gradient) giving worker's mean loss and gradient
         over batch (indices into its samples); then X and y are not given, samples is each
         worker's number of samples (one int for all, or a list, one per worker) and dim the
-        model's size. It runs under the GIL: slower than a built-in objective.
+        model's size. It runs under the GIL: slower than a built-in objective. A callable that
+        draws random numbers (dropout) sets fn.random = True and takes a fourth argument, seed:
+        an int to draw from for that worker and round, or None for full gradients (no draws).
     workers, partition: the number of workers, and the rest of the partition as in an
         experiment file's [partition] ({"split": "dirichlet", "alpha": 0.3, "seed": 1}).
     seed: the run's seed (the same seed gives the same run on any thread count).
