@@ -86,6 +86,7 @@ void collectives_alone(Index rounds) {
   const auto hosted = static_cast<int>(workers / (ranks - 1));
   const int payload = hosted * static_cast<int>(features * sizeof(double));
   const int headers = hosted * static_cast<int>(sizeof(mpi::UploadHeader));
+  // 104 bytes: the size of mpi::Training's Command (thirteen 8-byte fields), private to it.
   std::vector<std::uint8_t> command(104), theta(features * sizeof(double));
   std::vector<std::uint8_t> sent(static_cast<std::size_t>(std::max(payload, headers)));
   std::vector<std::uint8_t> received(static_cast<std::size_t>(ranks * std::max(payload, headers)));

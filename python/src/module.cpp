@@ -23,7 +23,6 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <numeric>
 #include <optional>
 #include <string>
 #include <utility>
@@ -281,11 +280,7 @@ class PythonObjective {
   }
   // gradient() over 0..size−1, without randomness.
   double full_gradient(const Vector& x, Vector& g) {
-    if (static_cast<Index>(all_.size()) != size_) {
-      all_.resize(static_cast<std::size_t>(size_));
-      std::iota(all_.begin(), all_.end(), Index{0});
-    }
-    return call(x, all_, g, false);
+    return call(x, full_batch(size_, all_), g, false);
   }
   void draw_from(const RandomStream& stream) { seed_ = RandomStream(stream).next_u64(); }
 

@@ -35,8 +35,7 @@ TEST_CASE("the pool runs each task once, on its threads, whether they polled or 
   }
 }
 
-TEST_CASE("a task's exception reaches the caller, and the pool goes on working",
-          "[sim][threads]") {
+TEST_CASE("a task's exception reaches the caller, and the pool goes on working", "[sim][threads]") {
   ThreadPool pool(2);
   std::atomic<int> after{0};
   CHECK_THROWS_WITH(pool.parallel_for(50,

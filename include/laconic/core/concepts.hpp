@@ -6,7 +6,9 @@
 #include <laconic/core/types.hpp>
 
 #include <concepts>
+#include <numeric>
 #include <span>
+#include <vector>
 
 namespace laconic {
 
@@ -28,6 +30,16 @@ template <class O>
 concept HasFullGradient = Objective<O> && requires(O& o, const Vector& x, Vector& g) {
   { o.full_gradient(x, g) } -> std::convertible_to<double>;
 };
+
+// The batch 0..n−1 in order, kept in `indices` (built again only when n changes): what a
+// full gradient passes to gradient() where it has none of its own.
+inline std::span<const Index> full_batch(Index n, std::vector<Index>& indices) {
+  if (static_cast<Index>(indices.size()) != n) {
+    indices.resize(static_cast<std::size_t>(n));
+    std::iota(indices.begin(), indices.end(), Index{0});
+  }
+  return indices;
+}
 
 // Optional: gradient() without computing the loss, for training steps that never read it
 // (same g).

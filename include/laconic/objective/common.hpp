@@ -159,6 +159,16 @@ void for_each_block(const data::Shard& shard, F&& f) {
   });
 }
 
+// dst = product for a shard's first block (first == 0), dst += product for the next ones.
+template <class Dst, class Product>
+void assign_or_add(Dst&& dst, const Product& product, Index first) {
+  if (first == 0) {
+    dst.noalias() = product;
+  } else {
+    dst.noalias() += product;
+  }
+}
+
 constexpr std::string_view task_name(data::Task task) {
   switch (task) {
     case data::Task::binary:

@@ -88,11 +88,7 @@ class BasicLeastSquares {
       r -= labels.segment(first, block.rows());
       squares += r.squaredNorm();
       r /= static_cast<double>(n);
-      if (first == 0) {
-        g.noalias() = block.transpose() * r;
-      } else {
-        g.noalias() += block.transpose() * r;
-      }
+      detail::assign_or_add(g, block.transpose() * r, first);
     });
     g += params_.lambda * x;
     return 0.5 * squares / static_cast<double>(n) + 0.5 * params_.lambda * x.squaredNorm();

@@ -115,11 +115,7 @@ class BasicLogistic {
       // ∂/∂m log(1 + e^{−m}) = −σ(−m) = −1/(1 + e^m); the chain rule through m_i = b_i a_iᵀθ
       // gives b_i. Eigen's vectorized exp: e^m = ∞ gives 0 and e^m = 0 gives 1, never a NaN.
       m = -(b * (1.0 + m.array().exp()).inverse()) / static_cast<double>(n);
-      if (first == 0) {
-        g.noalias() = block.transpose() * m;
-      } else {
-        g.noalias() += block.transpose() * m;
-      }
+      detail::assign_or_add(g, block.transpose() * m, first);
     });
     add_regularizer_gradient(params_.regularizer, params_.lambda, x, g);
     if constexpr (!with_loss) return 0;

@@ -108,11 +108,7 @@ class BasicSoftmax {
         loss += cross_entropy_to_residual(row, static_cast<Index>(labels[first + i]));
       }
       scores /= static_cast<double>(n);
-      if (first == 0) {
-        gw.noalias() = scores.transpose() * block;
-      } else {
-        gw.noalias() += scores.transpose() * block;
-      }
+      detail::assign_or_add(gw, scores.transpose() * block, first);
     });
     g += params_.lambda * x;
     return loss / static_cast<double>(n) + 0.5 * params_.lambda * x.squaredNorm();

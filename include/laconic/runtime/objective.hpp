@@ -19,7 +19,6 @@
 #include <cmath>
 #include <limits>
 #include <memory>
-#include <numeric>
 #include <span>
 #include <type_traits>
 #include <utility>
@@ -91,11 +90,7 @@ class Objective {
       if constexpr (HasFullGradient<O>) {
         return objective.full_gradient(x, g);
       } else {
-        if (static_cast<Index>(all.size()) != objective.size()) {
-          all.resize(static_cast<std::size_t>(objective.size()));
-          std::iota(all.begin(), all.end(), Index{0});
-        }
-        return objective.gradient(x, all, g);
+        return objective.gradient(x, full_batch(objective.size(), all), g);
       }
     }
     void gradient_only(const Vector& x, std::span<const Index> batch, Vector& g) override {
