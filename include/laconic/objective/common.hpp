@@ -189,8 +189,10 @@ namespace detail {
 // SelfAdjointEigenSolver::compute(m, EigenvaluesOnly) and to the same bits: scale the lower
 // triangle into [-1, 1], reduce it to tridiagonal form, take the eigenvalues of that. compute()
 // itself would also compile the Householder back-transformation it skips at run time, which is
-// two seconds of every build that includes an objective. Only the lower triangle is read.
-inline double max_eigenvalue(const Eigen::MatrixXd& m) {
+// two seconds of every build that includes an objective. Only the lower triangle is read. A
+// template, as max_eigenvalue_gram is, only so that files that never call it do not compile it.
+template <class = void>
+double max_eigenvalue(const Eigen::MatrixXd& m) {
   Eigen::MatrixXd lower = m.triangularView<Eigen::Lower>();
   double scale = lower.cwiseAbs().maxCoeff();
   if (scale == 0) scale = 1;
@@ -226,7 +228,11 @@ struct PowerIteration {
 // equal top eigenvalues could take all of its iterations (seconds for 100 shards of 20 × 10⁴,
 // or for ten shards of 5000 × 22) and stop short of the tolerance. Between the two (a9a's
 // d = 123) the power iteration is the cheaper.
-inline double max_eigenvalue_gram(const data::Shard& shard, PowerIteration settings = {}) {
+//
+// A function template only so that a file compiles it (the dense and sparse products, the
+// tridiagonal reduction: a second of compile time) when it calls it, not when it includes it.
+template <class = void>
+double max_eigenvalue_gram(const data::Shard& shard, PowerIteration settings = {}) {
   detail::require_shard(shard);
   require_positive_finite("tolerance", settings.tolerance);
   require_param(settings.max_iterations >= 1, "max_iterations", settings.max_iterations, ">= 1");
@@ -276,6 +282,7 @@ inline double max_eigenvalue_gram(const data::Shard& shard, PowerIteration setti
 // first calls may each compute it, to the same value.
 class GramCache {
  public:
+  template <class = void>  // so that max_eigenvalue_gram is compiled only where this is
   double operator()(const data::Shard& shard) const {
     double value = value_->load(std::memory_order_relaxed);
     if (value < 0) {
