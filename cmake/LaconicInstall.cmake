@@ -1,6 +1,9 @@
 include(CMakePackageConfigHelpers)
 
-install(TARGETS laconic EXPORT laconicTargets)
+install(TARGETS laconic laconic_headers EXPORT laconicTargets)
+if(LACONIC_PRECOMPILED)
+  install(TARGETS laconic_precompiled EXPORT laconicTargets)
+endif()
 install(DIRECTORY include/laconic TYPE INCLUDE)
 install(EXPORT laconicTargets
   NAMESPACE laconic::

@@ -46,6 +46,7 @@
 #include <laconic/skip/skip_rule.hpp>
 
 #include <laconic/methods.hpp>
+#include <laconic/precompiled.hpp>
 #include <laconic/sim/checkpoint.hpp>
 #include <laconic/sim/cost_model.hpp>
 #include <laconic/sim/history.hpp>
